@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable Veil reads, validated once at start. The README's configuration
+ * table mirrors this schema; keep them together.
+ */
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+
+export const ConfigSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  VEIL_UPSTREAM_URL: z.string().url().default('https://api.openai.com/v1'),
+  VEIL_UPSTREAM_API_KEY: z.string().min(1).optional(),
+  VEIL_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
+  VEIL_UPSTREAM_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  VEIL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  VEIL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  VEIL_DATA_DIR: z.string().default('./.veil'),
+  DATABASE_URL: z.string().optional(),
+  VEIL_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  VEIL_DB_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  VEIL_KEY_PROVIDER: z.enum(['local', 'aws']).default('local'),
+  VEIL_MASTER_KEY: z.string().optional(),
+  VEIL_KMS_KEY_ID: z.string().optional(),
+  VEIL_KMS_ENDPOINT: z.string().url().optional(),
+  VEIL_KEY_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),
+  VEIL_KEY_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
+  VEIL_NER: bool.default(true),
+  VEIL_NER_MODEL: z.string().default('models/veil-ner'),
+  VEIL_NER_LABEL_MAP: z.string().optional(),
+  VEIL_NER_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  VEIL_NER_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.5),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') clean[k] = v;
+  const parsed = ConfigSchema.safeParse(clean);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${issues}`);
+  }
+  return parsed.data;
+}

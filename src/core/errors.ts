@@ -1,0 +1,100 @@
+/**
+ * One error type for the whole gateway, rendered in the OpenAI error shape
+ * `{"error":{"message","type","param","code"}}`. Messages must never contain PII.
+ */
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'upstream_error';
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export interface VeilErrorInit {
+  status: number;
+  type: OpenAIErrorType | string;
+  code?: string | null;
+  param?: string | null;
+  /** When false the gateway sends `x-should-retry: false` so the SDK does not retry. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+export class VeilError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly retryable: boolean | undefined;
+
+  constructor(message: string, init: VeilErrorInit) {
+    super(message, init.cause !== undefined ? { cause: init.cause } : undefined);
+    this.name = 'VeilError';
+    this.status = init.status;
+    this.type = init.type;
+    this.code = init.code ?? null;
+    this.param = init.param ?? null;
+    this.retryable = init.retryable;
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const badRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  new VeilError(message, { status: 400, type: 'invalid_request_error', param, code, retryable: false });
+
+export const unauthorized = (message = 'Invalid or missing API key.') =>
+  new VeilError(message, { status: 401, type: 'authentication_error', code: 'invalid_api_key', retryable: false });
+
+export const forbidden = (message: string, code: string | null = 'forbidden') =>
+  new VeilError(message, { status: 403, type: 'permission_error', code, retryable: false });
+
+export const notFound = (message: string) =>
+  new VeilError(message, { status: 404, type: 'not_found_error', code: 'not_found', retryable: false });
+
+export const payloadTooLarge = (limit: number) =>
+  new VeilError(`Request body is larger than the ${limit} byte limit.`, {
+    status: 413,
+    type: 'invalid_request_error',
+    code: 'request_too_large',
+    retryable: false,
+  });
+
+/** Detection failed: fail closed, nothing is sent upstream. */
+export const detectionUnavailable = (cause?: unknown) =>
+  new VeilError('PII detection is unavailable; the request was not sent upstream.', {
+    status: 503,
+    type: 'server_error',
+    code: 'veil_detection_unavailable',
+    cause,
+  });
+
+/** The vault (database or key service) failed: fail closed, nothing is sent upstream. */
+export const vaultUnavailable = (cause?: unknown, code = 'veil_vault_unavailable') =>
+  new VeilError('The Veil vault is unavailable; the request was not sent upstream.', {
+    status: 503,
+    type: 'server_error',
+    code,
+    cause,
+  });
+
+export function isVeilError(e: unknown): e is VeilError {
+  return e instanceof VeilError;
+}
+
+export function internalError(cause?: unknown): VeilError {
+  return new VeilError('Internal error in the Veil gateway.', {
+    status: 500,
+    type: 'server_error',
+    code: 'veil_internal_error',
+    cause,
+  });
+}

@@ -1,0 +1,27 @@
+import type { EntityType, RequestContext } from '../core/types.js';
+
+/** `TYPE_ID` without brackets, e.g. `PERSON_7QX2M4AB` (see src/mask/token.ts). */
+export type Token = string & { readonly __brand: 'Token' };
+
+export interface TokenizeItem {
+  readonly type: EntityType;
+  /** The value exactly as found in the text; the vault normalizes it for stability. */
+  readonly value: string;
+}
+
+/**
+ * Placeholder store. Tokens are stable per (tenant, type, normalized value), unguessable, and
+ * scoped to the tenant of `ctx.principal`: a token of another tenant never resolves.
+ * Every method rejects (never returns partial results) when it cannot do its job, so the
+ * gateway fails closed.
+ */
+export interface Vault {
+  /** Returns one token per item, in order. */
+  tokenize(ctx: RequestContext, items: readonly TokenizeItem[]): Promise<Token[]>;
+  /**
+   * Returns the stored value of every token that exists for this tenant; unknown tokens are
+   * absent from the map. The value is the first value tokenized for the token (as written).
+   */
+  resolve(ctx: RequestContext, tokens: readonly Token[]): Promise<Map<Token, string>>;
+  close(): Promise<void>;
+}
