@@ -15,6 +15,7 @@ export const ConfigSchema = z.object({
   VEIL_UPSTREAM_API_KEY: z.string().min(1).optional(),
   VEIL_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
   VEIL_UPSTREAM_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  VEIL_STREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   VEIL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   VEIL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   VEIL_DATA_DIR: z.string().default('./.veil'),

@@ -1,0 +1,260 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Authenticator } from '../auth/types.js';
+import { badRequest, internalError, isVeilError, payloadTooLarge, unauthorized, VeilError } from '../core/errors.js';
+import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
+import type { Detector } from '../detect/types.js';
+import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.js';
+import { type Endpoint, sanitizeRequest } from '../mask/sanitize.js';
+import type { Policy } from '../policy/index.js';
+import type { Vault } from '../vault/types.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { restoreSseStream } from './stream.js';
+import { ClientAbortedError, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
+
+/** Everything the HTTP layer needs, built by the runtime entry (src/node/services.node.ts on Node). */
+export interface Services {
+  readonly detector: Detector;
+  readonly vault: Vault;
+  readonly auth: Authenticator;
+  readonly upstream: Upstream;
+  /** The tenant's policy (sensitivity, masking, what each role sees). */
+  policyFor(tenantId: string): Policy | Promise<Policy>;
+  readonly logger: Logger;
+  readonly limits: { readonly maxBodyBytes: number; readonly streamIdleTimeoutMs: number };
+  readonly metrics?: Metrics;
+  /** Extra readiness checks (database, model) for /readyz. */
+  ready?(): Promise<void>;
+}
+
+type Env = {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    /** The caller's bearer token, only in open mode (forwarded upstream when no upstream key is set). */
+    forwardBearer: string | null;
+  };
+};
+
+const UPSTREAM_PATH: Record<Endpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+};
+
+function newRequestId(): string {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  return `req_${[...b].map((x) => x.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function errorResponse(c: Context, err: VeilError): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (err.retryable === false) headers['x-should-retry'] = 'false';
+  // The rest of an oversized body is not read: close the connection so it cannot be reused mid-upload.
+  if (err.status === 413) headers.connection = 'close';
+  return c.newResponse(JSON.stringify(err.toBody()), err.status as 400, headers);
+}
+
+function bearerOf(c: Context): string | null {
+  const h = c.req.header('authorization');
+  if (!h) return null;
+  const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+  return m ? m[1]!.trim() : null;
+}
+
+function countTotal(counts: Partial<Record<EntityType, number>>): number {
+  let n = 0;
+  for (const v of Object.values(counts)) n += v ?? 0;
+  return n;
+}
+
+/**
+ * The gateway as a Hono app. No module state: every dependency comes in `services`, so tests
+ * build as many independent gateways as they like, and the same factory serves Node and Workers.
+ */
+export function createApp(services: Services): Hono<Env> {
+  const app = new Hono<Env>();
+  const log = services.logger;
+  const metrics = services.metrics ?? createMetrics();
+
+  app.use('*', async (c, next) => {
+    const requestId = newRequestId();
+    c.set('requestId', requestId);
+    const started = performance.now();
+    await next();
+    c.res.headers.set('x-request-id', requestId);
+    const ms = performance.now() - started;
+    metrics.observeRequest(c.req.path, c.res.status, ms);
+    log.info('request', { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 });
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.get('requestId');
+    if (isVeilError(err)) {
+      if (err.status >= 500) log.error('request failed', { requestId, code: err.code, status: err.status, cause: causeName(err.cause) });
+      return errorResponse(c, err);
+    }
+    log.error('unhandled error', { requestId, error: causeName(err) });
+    return errorResponse(c, internalError());
+  });
+
+  app.notFound((c) =>
+    errorResponse(c, new VeilError(`Unknown endpoint ${c.req.method} ${c.req.path}.`, { status: 404, type: 'invalid_request_error', code: 'unknown_url', retryable: false })),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await services.detector.ready?.();
+      await services.ready?.();
+      return c.json({ status: 'ready' });
+    } catch (e) {
+      log.warn('not ready', { error: causeName(e) });
+      return c.json({ status: 'not_ready' }, 503);
+    }
+  });
+  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  // Everything under /v1 needs a caller (open mode, or a valid Veil key).
+  app.use('/v1/*', async (c, next) => {
+    const bearer = bearerOf(c);
+    const auth = await services.auth.authenticate(bearer);
+    if (auth.kind === 'denied') {
+      throw unauthorized(
+        auth.reason === 'missing'
+          ? 'Missing Veil API key: send "Authorization: Bearer vk_…".'
+          : auth.reason === 'revoked'
+            ? 'This Veil API key has been revoked.'
+            : 'Invalid Veil API key.',
+      );
+    }
+    c.set('principal', auth.principal);
+    c.set('forwardBearer', auth.kind === 'open' ? bearer : null);
+    await next();
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: services.limits.maxBodyBytes,
+      onError: () => {
+        throw payloadTooLarge(services.limits.maxBodyBytes);
+      },
+    }),
+  );
+
+  const context = (c: Context<Env>, signal: AbortSignal): RequestContext => {
+    const purpose = c.req.header('x-veil-purpose');
+    return {
+      principal: c.get('principal'),
+      requestId: c.get('requestId'),
+      signal,
+      ...(purpose ? { purpose: purpose.slice(0, 200) } : {}),
+    };
+  };
+
+  async function readJson(c: Context<Env>): Promise<unknown> {
+    const type = c.req.header('content-type') ?? '';
+    if (type && !/^application\/json\b/i.test(type)) {
+      throw badRequest('The request body must be JSON (Content-Type: application/json).');
+    }
+    const text = await c.req.text();
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw badRequest('We could not parse the JSON body of your request. Make sure it is valid JSON.', null, 'invalid_json');
+    }
+  }
+
+  /** Links the caller's connection to the upstream call: when the caller leaves, upstream is cancelled. */
+  function upstreamAbort(c: Context<Env>): AbortController {
+    const controller = new AbortController();
+    const signal = c.req.raw.signal;
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', () => controller.abort(), { once: true });
+    return controller;
+  }
+
+  async function proxy(c: Context<Env>, endpoint: Endpoint): Promise<Response> {
+    const body = await readJson(c);
+    const controller = upstreamAbort(c);
+    const ctx = context(c, controller.signal);
+    const policy = await services.policyFor(ctx.principal.tenantId);
+    const t0 = performance.now();
+    const s = await sanitizeRequest(endpoint, body, { detector: services.detector, vault: services.vault, policy }, ctx);
+    metrics.observeSanitize(performance.now() - t0, s.counts);
+    log.debug('sanitized', { requestId: ctx.requestId, entities: countTotal(s.counts), types: Object.keys(s.counts), reused: s.reused });
+
+    const client = services.upstream.client(c.get('forwardBearer'));
+    const streaming = endpoint !== 'embeddings' && (s.body as { stream?: unknown }).stream === true;
+    let response: Response;
+    try {
+      response = await client.post(UPSTREAM_PATH[endpoint], { body: s.body, signal: controller.signal, stream: streaming }).asResponse();
+    } catch (e) {
+      const mapped = mapUpstreamError(e);
+      if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
+      throw mapped;
+    }
+    const headers = passthroughHeaders(response.headers);
+
+    if (streaming && response.body && (response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const requestId = ctx.requestId;
+      const out = restoreSseStream(response.body, s.restorer, {
+        idleTimeoutMs: services.limits.streamIdleTimeoutMs,
+        abortUpstream: () => controller.abort(),
+        onEnd: (o) => {
+          metrics.observeStream(o.status);
+          if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });
+        },
+      });
+      return new Response(out, {
+        status: 200,
+        headers: { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' },
+      });
+    }
+
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (e) {
+      const mapped = mapUpstreamError(e);
+      if (controller.signal.aborted) return new Response(null, { status: 499 });
+      throw isVeilError(mapped)
+        ? mapped
+        : new VeilError('The upstream API sent a response that is not JSON.', { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+    }
+    if (endpoint === 'chat') restoreChatCompletion(json, s.restorer);
+    else if (endpoint === 'completions') restoreTextCompletion(json, s.restorer);
+    return c.newResponse(JSON.stringify(json), response.status as 200, { ...headers, 'content-type': 'application/json' });
+  }
+
+  app.post('/v1/chat/completions', (c) => proxy(c, 'chat'));
+  app.post('/v1/completions', (c) => proxy(c, 'completions'));
+  app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
+
+  // Model listing carries no user text: passed through as the upstream answers it.
+  const models = async (c: Context<Env>, path: string) => {
+    const client = services.upstream.client(c.get('forwardBearer'));
+    const controller = upstreamAbort(c);
+    try {
+      const res = await client.get(path, { signal: controller.signal }).asResponse();
+      return c.newResponse(await res.text(), res.status as 200, { ...passthroughHeaders(res.headers), 'content-type': 'application/json' });
+    } catch (e) {
+      const mapped = mapUpstreamError(e);
+      if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
+      throw mapped;
+    }
+  };
+  app.get('/v1/models', (c) => models(c, '/models'));
+  app.get('/v1/models/:model{.+}', (c) => models(c, `/models/${encodeURIComponent(c.req.param('model'))}`));
+
+  return app;
+}
+
+/** Error class names only: messages of foreign errors may quote input. */
+function causeName(e: unknown): string {
+  if (e instanceof VeilError) return `VeilError(${e.code ?? e.status})`;
+  if (e instanceof Error) return e.name;
+  return typeof e;
+}

@@ -1,0 +1,122 @@
+import { StreamingResponseRestorer } from '../mask/response.js';
+import type { Restorer } from '../mask/restore.js';
+import { SSE_DONE, SseParser, sseData } from './sse.js';
+
+/**
+ * Re-reads an upstream SSE body and re-emits it with placeholders restored. Events that are
+ * not JSON chunks pass through as they came. Failures after the 200 are reported in-band as
+ * `data: {"error":{…}}` (a stream that just stops raises nothing in the OpenAI client):
+ * upstream network errors, an idle upstream (no byte for `idleTimeoutMs`), and a stream that
+ * ends without `[DONE]`. Cancelling the returned stream (client gone) aborts the upstream.
+ */
+export interface StreamOutcome {
+  readonly status: 'done' | 'truncated' | 'upstream_error' | 'timeout' | 'cancelled';
+  readonly events: number;
+}
+
+export function restoreSseStream(
+  upstream: ReadableStream<Uint8Array>,
+  restorer: Restorer,
+  opts: { idleTimeoutMs: number; abortUpstream: () => void; onEnd?: (o: StreamOutcome) => void },
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  const parser = new SseParser();
+  const chunks = new StreamingResponseRestorer(restorer);
+  let events = 0;
+  let finished = false;
+  const finish = (o: StreamOutcome['status']) => {
+    if (finished) return;
+    finished = true;
+    opts.onEnd?.({ status: o, events });
+  };
+
+  const emitEvent = (controller: ReadableStreamDefaultController<Uint8Array>, data: string): boolean => {
+    events++;
+    if (data === '[DONE]') {
+      for (const c of chunks.end()) controller.enqueue(sseData(JSON.stringify(c)));
+      controller.enqueue(SSE_DONE);
+      return true;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      controller.enqueue(sseData(data));
+      return false;
+    }
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      const obj = parsed as Record<string, unknown>;
+      if ('error' in obj && !('choices' in obj)) {
+        // upstream reported a failure in-band: release what is held, then pass the error on
+        for (const c of chunks.end()) controller.enqueue(sseData(JSON.stringify(c)));
+        controller.enqueue(sseData(data));
+        return false;
+      }
+      if (!chunks.active) {
+        controller.enqueue(sseData(data));
+        return false;
+      }
+      controller.enqueue(sseData(JSON.stringify(chunks.transform(obj))));
+      return false;
+    }
+    controller.enqueue(sseData(data));
+    return false;
+  };
+
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, message: string, code: string) => {
+    for (const c of chunks.end()) controller.enqueue(sseData(JSON.stringify(c)));
+    controller.enqueue(sseData(JSON.stringify({ error: { message, type: 'upstream_error', param: null, code } })));
+    controller.close();
+  };
+
+  let sawDone = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), opts.idleTimeoutMs);
+        });
+        const r = await Promise.race([reader.read(), timeout]);
+        if (r === 'timeout') {
+          opts.abortUpstream();
+          reader.cancel().catch(() => {});
+          fail(controller, 'The upstream API stopped sending; the stream was ended.', 'upstream_timeout');
+          finish('timeout');
+          return;
+        }
+        if (r.done) {
+          for (const ev of parser.end()) if (!sawDone) sawDone = emitEvent(controller, ev.data);
+          if (sawDone) {
+            controller.close();
+            finish('done');
+          } else {
+            fail(controller, 'The upstream stream ended before it was complete.', 'upstream_stream_truncated');
+            finish('truncated');
+          }
+          return;
+        }
+        for (const ev of parser.push(r.value)) {
+          if (sawDone) break; // nothing after [DONE]
+          sawDone = emitEvent(controller, ev.data);
+        }
+        if (sawDone) {
+          reader.cancel().catch(() => {});
+          controller.close();
+          finish('done');
+        }
+      } catch {
+        if (finished) return;
+        fail(controller, 'The connection to the upstream API failed during the stream.', 'upstream_stream_error');
+        finish('upstream_error');
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel() {
+      opts.abortUpstream();
+      reader.cancel().catch(() => {});
+      finish('cancelled');
+    },
+  });
+}

@@ -1,0 +1,167 @@
+import { jsonStringEscape, type Restorer, type StreamRestorer } from './restore.js';
+
+/**
+ * Re-injection into OpenAI response bodies, plain and streamed. Only the text fields are
+ * rewritten; ids, indices, finish_reason, usage and unknown fields are left exactly as sent.
+ */
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function restoreField(obj: Obj, key: string, r: Restorer, json = false): void {
+  const v = obj[key];
+  if (typeof v === 'string') obj[key] = r.restore(v, json ? jsonStringEscape : undefined);
+}
+
+function restoreMessage(msg: Obj, r: Restorer): void {
+  restoreField(msg, 'content', r);
+  restoreField(msg, 'refusal', r);
+  if (Array.isArray(msg.content)) {
+    for (const part of msg.content) if (isObj(part)) restoreField(part, 'text', r);
+  }
+  if (Array.isArray(msg.tool_calls)) {
+    for (const tc of msg.tool_calls) if (isObj(tc) && isObj(tc.function)) restoreField(tc.function, 'arguments', r, true);
+  }
+  if (isObj(msg.function_call)) restoreField(msg.function_call, 'arguments', r, true);
+}
+
+/** `chat.completion` (non-streamed): every choice's message. Mutates and returns `body`. */
+export function restoreChatCompletion<T>(body: T, r: Restorer): T {
+  if (r.size === 0 || !isObj(body) || !Array.isArray(body.choices)) return body;
+  for (const choice of body.choices) if (isObj(choice) && isObj(choice.message)) restoreMessage(choice.message, r);
+  return body;
+}
+
+/** `text_completion` (legacy, non-streamed). Mutates and returns `body`. */
+export function restoreTextCompletion<T>(body: T, r: Restorer): T {
+  if (r.size === 0 || !isObj(body) || !Array.isArray(body.choices)) return body;
+  for (const choice of body.choices) if (isObj(choice)) restoreField(choice, 'text', r);
+  return body;
+}
+
+interface ChoiceState {
+  content?: StreamRestorer;
+  refusal?: StreamRestorer;
+  text?: StreamRestorer;
+  functionArgs?: StreamRestorer;
+  tools: Map<number, StreamRestorer>;
+  finished: boolean;
+}
+
+/**
+ * Streaming re-injection for `chat.completion.chunk` and streamed `text_completion` events:
+ * one {@link StreamRestorer} per choice index and per tool-call index. Text held back (a
+ * possible split placeholder) is released on the choice's `finish_reason` (appended to that
+ * chunk) or, if the stream ends first, in one extra chunk per choice from {@link end}.
+ */
+export class StreamingResponseRestorer {
+  private readonly choices = new Map<number, ChoiceState>();
+  private template: Obj | null = null;
+
+  constructor(private readonly restorer: Restorer) {}
+
+  get active(): boolean {
+    return this.restorer.size > 0;
+  }
+
+  private state(index: number): ChoiceState {
+    let s = this.choices.get(index);
+    if (!s) this.choices.set(index, (s = { tools: new Map(), finished: false }));
+    return s;
+  }
+
+  private pushField(obj: Obj, key: string, get: () => StreamRestorer): void {
+    const v = obj[key];
+    if (typeof v === 'string') obj[key] = get().push(v);
+  }
+
+  /** Rewrites one parsed chunk in place. */
+  transform(chunk: Obj): Obj {
+    if (!this.active || !Array.isArray(chunk.choices)) return chunk;
+    if (this.template === null) this.template = chunk;
+    for (const choice of chunk.choices) {
+      if (!isObj(choice) || typeof choice.index !== 'number') continue;
+      const st = this.state(choice.index);
+      const delta = isObj(choice.delta) ? choice.delta : null;
+      if (delta) {
+        this.pushField(delta, 'content', () => (st.content ??= this.restorer.stream()));
+        this.pushField(delta, 'refusal', () => (st.refusal ??= this.restorer.stream()));
+        if (Array.isArray(delta.tool_calls)) {
+          for (const tc of delta.tool_calls) {
+            if (!isObj(tc) || typeof tc.index !== 'number' || !isObj(tc.function)) continue;
+            const idx = tc.index;
+            this.pushField(tc.function, 'arguments', () => {
+              let r = st.tools.get(idx);
+              if (!r) st.tools.set(idx, (r = this.restorer.stream(jsonStringEscape)));
+              return r;
+            });
+          }
+        }
+        if (isObj(delta.function_call)) {
+          this.pushField(delta.function_call, 'arguments', () => (st.functionArgs ??= this.restorer.stream(jsonStringEscape)));
+        }
+      }
+      // legacy completions stream text on the choice itself
+      this.pushField(choice, 'text', () => (st.text ??= this.restorer.stream()));
+
+      if (choice.finish_reason !== null && choice.finish_reason !== undefined && !st.finished) {
+        st.finished = true;
+        this.flushInto(choice, st);
+      }
+    }
+    return chunk;
+  }
+
+  /** Appends everything held for a choice to that choice's fields in this chunk. */
+  private flushInto(choice: Obj, st: ChoiceState): boolean {
+    let wrote = false;
+    const append = (obj: Obj, key: string, r: StreamRestorer | undefined) => {
+      const rest = r?.flush() ?? '';
+      if (rest.length === 0) return;
+      obj[key] = (typeof obj[key] === 'string' ? (obj[key] as string) : '') + rest;
+      wrote = true;
+    };
+    if (st.text) append(choice, 'text', st.text);
+    const needsDelta = st.content?.held || st.refusal?.held || st.functionArgs?.held || [...st.tools.values()].some((t) => t.held);
+    if (needsDelta) {
+      if (!isObj(choice.delta)) choice.delta = {};
+      const delta = choice.delta as Obj;
+      append(delta, 'content', st.content);
+      append(delta, 'refusal', st.refusal);
+      if (st.functionArgs?.held) {
+        if (!isObj(delta.function_call)) delta.function_call = {};
+        append(delta.function_call as Obj, 'arguments', st.functionArgs);
+      }
+      for (const [idx, r] of st.tools) {
+        if (!r.held) continue;
+        if (!Array.isArray(delta.tool_calls)) delta.tool_calls = [];
+        const list = delta.tool_calls as Obj[];
+        let tc = list.find((t) => isObj(t) && t.index === idx);
+        if (!tc) list.push((tc = { index: idx, function: {} }));
+        if (!isObj(tc.function)) tc.function = {};
+        append(tc.function as Obj, 'arguments', r);
+      }
+    }
+    return wrote;
+  }
+
+  /**
+   * Stream over (ended, failed or cut): chunks carrying whatever is still held, one per choice
+   * that has something, shaped like the stream's first chunk. Empty when nothing is held.
+   */
+  end(): Obj[] {
+    const out: Obj[] = [];
+    if (!this.active || this.template === null) return out;
+    const { choices: _c, usage: _u, ...top } = this.template;
+    void _c;
+    void _u;
+    for (const [index, st] of this.choices) {
+      if (st.finished) continue;
+      st.finished = true;
+      const isText = st.text !== undefined;
+      const choice: Obj = isText ? { index, text: '', finish_reason: null } : { index, delta: {}, finish_reason: null };
+      if (this.flushInto(choice, st)) out.push({ ...top, choices: [choice] });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,275 @@
+import { badRequest, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
+import type { EntityType, RequestContext } from '../core/types.js';
+import type { Detector, Span } from '../detect/types.js';
+import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
+import type { Token, TokenizeItem, Vault } from '../vault/types.js';
+import { Restorer } from './restore.js';
+import { findPlaceholders, placeholder, tokenType } from './token.js';
+
+/**
+ * Request sanitization: find every text a request carries, replace PII with placeholders,
+ * and build the {@link Restorer} that turns placeholders in the response back into what this
+ * caller may see. Pure over its services (detector, vault, policy); the JSON walking is here,
+ * the HTTP is in src/api.
+ */
+
+export interface MaskServices {
+  readonly detector: Detector;
+  readonly vault: Vault;
+  readonly policy: Policy;
+}
+
+/** A string inside the request body: its text and how to write the masked text back. */
+interface Slot {
+  readonly text: string;
+  set(masked: string): void;
+}
+
+export interface SanitizeResult<T> {
+  readonly body: T;
+  readonly restorer: Restorer;
+  /** Entities masked in this request, by type (for logs and metrics; never values). */
+  readonly counts: Partial<Record<EntityType, number>>;
+  /** Placeholders that were already in the input (e.g. retrieved RAG chunks). */
+  readonly reused: number;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class SlotCollector {
+  readonly slots: Slot[] = [];
+  private readonly finalizers: (() => void)[] = [];
+
+  /** A string property `obj[key]`; anything else than a string or null/absent is a 400. */
+  text(obj: JsonObject | Json[], key: string | number, param: string): void {
+    const v = (obj as Record<string | number, Json>)[key];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'string') throw badRequest(`'${param}' must be a string.`, param);
+    if (v.length === 0) return;
+    this.slots.push({ text: v, set: (m) => ((obj as Record<string | number, Json>)[key] = m) });
+  }
+
+  /**
+   * A string that holds JSON (tool-call arguments): every string leaf is its own slot and the
+   * JSON is re-serialized after masking; text that is not JSON is masked as plain text.
+   */
+  jsonText(obj: JsonObject, key: string, param: string): void {
+    const v = obj[key];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'string') throw badRequest(`'${param}' must be a string.`, param);
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(v) as Json;
+    } catch {
+      this.text(obj, key, param);
+      return;
+    }
+    const before = this.slots.length;
+    const holder: JsonObject = { root: parsed };
+    this.walkJson(holder, 'root');
+    if (this.slots.length === before) return;
+    this.finalizers.push(() => (obj[key] = JSON.stringify(holder.root)));
+  }
+
+  private walkJson(parent: JsonObject | Json[], key: string | number): void {
+    const v = (parent as Record<string | number, Json>)[key];
+    if (typeof v === 'string') {
+      if (v.length > 0) this.slots.push({ text: v, set: (m) => ((parent as Record<string | number, Json>)[key] = m) });
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) this.walkJson(v, i);
+    } else if (isObject(v)) {
+      for (const k of Object.keys(v)) this.walkJson(v, k);
+    }
+  }
+
+  /** `string | string[]` inputs (embeddings input, completions prompt). Token arrays are refused. */
+  textOrTexts(obj: JsonObject, key: string, param: string, required: boolean): void {
+    const v = obj[key];
+    if (v === undefined || v === null) {
+      if (required) throw badRequest(`'${param}' is required.`, param);
+      return;
+    }
+    if (typeof v === 'string') return this.text(obj, key, param);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        if (typeof v[i] !== 'string') {
+          throw badRequest(
+            `'${param}' must be a string or an array of strings: Veil cannot inspect token arrays for PII, so it does not forward them.`,
+            param,
+            'veil_unsupported_input',
+          );
+        }
+        this.text(v, i, `${param}[${i}]`);
+      }
+      return;
+    }
+    throw badRequest(`'${param}' must be a string or an array of strings.`, param);
+  }
+
+  finish(): void {
+    for (const f of this.finalizers) f();
+  }
+}
+
+function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw badRequest("'messages' must be a non-empty array.", 'messages');
+  }
+  messages.forEach((m, i) => {
+    const p = `messages[${i}]`;
+    if (!isObject(m)) throw badRequest(`'${p}' must be an object.`, p);
+    c.text(m, 'name', `${p}.name`);
+    c.text(m, 'refusal', `${p}.refusal`);
+    const content = m.content;
+    if (typeof content === 'string' || content === null || content === undefined) {
+      c.text(m, 'content', `${p}.content`);
+    } else if (Array.isArray(content)) {
+      content.forEach((part, j) => {
+        const pp = `${p}.content[${j}]`;
+        if (!isObject(part)) throw badRequest(`'${pp}' must be an object.`, pp);
+        // text, input_text, refusal parts; images and audio pass as they are (see README limits)
+        c.text(part, 'text', `${pp}.text`);
+        c.text(part, 'refusal', `${pp}.refusal`);
+      });
+    } else {
+      throw badRequest(`'${p}.content' must be a string or an array of content parts.`, `${p}.content`);
+    }
+    const toolCalls = m.tool_calls;
+    if (Array.isArray(toolCalls)) {
+      toolCalls.forEach((tc, j) => {
+        if (isObject(tc) && isObject(tc.function)) {
+          c.jsonText(tc.function, 'arguments', `${p}.tool_calls[${j}].function.arguments`);
+        }
+      });
+    }
+    if (isObject(m.function_call)) c.jsonText(m.function_call, 'arguments', `${p}.function_call.arguments`);
+  });
+}
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+function collect(endpoint: Endpoint, body: JsonObject): SlotCollector {
+  const c = new SlotCollector();
+  switch (endpoint) {
+    case 'chat':
+      collectMessageSlots(c, body);
+      break;
+    case 'completions':
+      c.textOrTexts(body, 'prompt', 'prompt', true);
+      c.text(body, 'suffix', 'suffix');
+      break;
+    case 'embeddings':
+      c.textOrTexts(body, 'input', 'input', true);
+      break;
+  }
+  return c;
+}
+
+function overlaps(a: { start: number; end: number }, b: { start: number; end: number }): boolean {
+  return a.start < b.end && b.start < a.end;
+}
+
+/**
+ * Sanitizes a parsed request body (not modified: a sanitized copy is returned).
+ * Rejects with 400 for malformed bodies, 503 (fail closed) when detection or the vault fails.
+ */
+export async function sanitizeRequest<T>(
+  endpoint: Endpoint,
+  body: T,
+  services: MaskServices,
+  ctx: RequestContext,
+): Promise<SanitizeResult<T>> {
+  if (!isObject(body)) throw badRequest('The request body must be a JSON object.');
+  const copy = structuredClone(body) as JsonObject;
+  const collector = collect(endpoint, copy);
+  const slots = collector.slots;
+  const texts = slots.map((s) => s.text);
+
+  let spans: Span[][] = [];
+  if (texts.length > 0) {
+    try {
+      spans = await services.detector.detect(texts, ctx.signal);
+    } catch (e) {
+      throw isVeilError(e) ? e : detectionUnavailable(e);
+    }
+    if (spans.length !== texts.length) throw detectionUnavailable(new Error('detector returned a wrong batch size'));
+  }
+
+  // Placeholders already present (retrieved chunks sanitized earlier) are kept and resolved.
+  const existing = texts.map(findPlaceholders);
+  const items: TokenizeItem[] = [];
+  const itemIndex = new Map<string, number>();
+  const plan: { slot: number; start: number; end: number; item: number }[] = [];
+  const counts: Partial<Record<EntityType, number>> = {};
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i]!;
+    let lastEnd = 0;
+    const sorted = [...(spans[i] ?? [])].sort((a, b) => a.start - b.start || b.end - a.end);
+    for (const span of sorted) {
+      if (span.start < 0 || span.end > text.length || span.start >= span.end) {
+        throw detectionUnavailable(new Error('detector returned a span outside its text'));
+      }
+      if (!shouldMask(services.policy, span.type)) continue;
+      if (existing[i]!.some((p) => overlaps(p, span))) continue;
+      if (span.start < lastEnd) continue; // detectors promise no overlaps; never corrupt the text if one breaks it
+      lastEnd = span.end;
+      const value = text.slice(span.start, span.end);
+      const key = `${span.type}\u0000${value}`;
+      let idx = itemIndex.get(key);
+      if (idx === undefined) {
+        idx = items.length;
+        items.push({ type: span.type, value });
+        itemIndex.set(key, idx);
+      }
+      plan.push({ slot: i, start: span.start, end: span.end, item: idx });
+      counts[span.type] = (counts[span.type] ?? 0) + 1;
+    }
+  }
+
+  let tokens: Token[] = [];
+  const reusedTokens = [...new Set(existing.flat().map((p) => p.token))];
+  let resolvedExisting = new Map<Token, string>();
+  try {
+    [tokens, resolvedExisting] = await Promise.all([
+      items.length > 0 ? services.vault.tokenize(ctx, items) : Promise.resolve([] as Token[]),
+      reusedTokens.length > 0 ? services.vault.resolve(ctx, reusedTokens) : Promise.resolve(new Map<Token, string>()),
+    ]);
+  } catch (e) {
+    throw isVeilError(e) ? e : vaultUnavailable(e);
+  }
+  if (tokens.length !== items.length) throw vaultUnavailable(new Error('vault returned a wrong batch size'));
+
+  // Replace right to left within each slot so earlier offsets stay valid.
+  const bySlot = new Map<number, typeof plan>();
+  for (const p of plan) {
+    let list = bySlot.get(p.slot);
+    if (!list) bySlot.set(p.slot, (list = []));
+    list.push(p);
+  }
+  for (const [slot, list] of bySlot) {
+    list.sort((a, b) => b.start - a.start);
+    let text = texts[slot]!;
+    for (const p of list) text = text.slice(0, p.start) + placeholder(tokens[p.item]!) + text.slice(p.end);
+    slots[slot]!.set(text);
+  }
+  collector.finish();
+
+  // What this caller gets back for each placeholder of this request's own input.
+  const display = new Map<Token, string>();
+  const role = ctx.principal.role;
+  const add = (token: Token, value: string) => {
+    if (display.has(token)) return;
+    const type = tokenType(token);
+    const action = restoreAction(services.policy, role, type);
+    if (action === 'value') display.set(token, value);
+    else if (action === 'masked') display.set(token, maskValue(type, value));
+  };
+  items.forEach((item, i) => add(tokens[i]!, item.value));
+  for (const [token, value] of resolvedExisting) add(token, value);
+
+  return { body: copy as T, restorer: new Restorer(display), counts, reused: resolvedExisting.size };
+}

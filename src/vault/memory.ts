@@ -1,0 +1,56 @@
+import type { RequestContext } from '../core/types.js';
+import { makeToken, randomTokenId } from '../mask/token.js';
+import type { Token, TokenizeItem, Vault } from './types.js';
+
+/**
+ * In-memory vault for tests and for `VEIL_VAULT=memory`. Same contract as the database vault
+ * (per-tenant, stable per normalized value) but nothing is persisted or encrypted.
+ */
+export function createMemoryVault(opts: { normalize?: (item: TokenizeItem) => string } = {}): Vault & {
+  size(tenantId: string): number;
+} {
+  const normalize = opts.normalize ?? ((i: TokenizeItem) => i.value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase());
+  const byValue = new Map<string, Map<string, Token>>();
+  const byToken = new Map<string, Map<Token, string>>();
+  const tenant = <V>(m: Map<string, V>, id: string, make: () => V): V => {
+    let v = m.get(id);
+    if (!v) m.set(id, (v = make()));
+    return v;
+  };
+  let closed = false;
+  return {
+    async tokenize(ctx: RequestContext, items: readonly TokenizeItem[]) {
+      if (closed) throw new Error('vault closed');
+      const values = tenant(byValue, ctx.principal.tenantId, () => new Map<string, Token>());
+      const tokens = tenant(byToken, ctx.principal.tenantId, () => new Map<Token, string>());
+      return items.map((item) => {
+        const key = `${item.type}\u0000${normalize(item)}`;
+        let token = values.get(key);
+        if (!token) {
+          do token = makeToken(item.type, randomTokenId());
+          while (tokens.has(token));
+          values.set(key, token);
+          tokens.set(token, item.value);
+        }
+        return token;
+      });
+    },
+    async resolve(ctx: RequestContext, list: readonly Token[]) {
+      if (closed) throw new Error('vault closed');
+      const tokens = byToken.get(ctx.principal.tenantId);
+      const out = new Map<Token, string>();
+      if (!tokens) return out;
+      for (const t of list) {
+        const v = tokens.get(t);
+        if (v !== undefined) out.set(t, v);
+      }
+      return out;
+    },
+    async close() {
+      closed = true;
+    },
+    size(tenantId: string) {
+      return byToken.get(tenantId)?.size ?? 0;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { createApp, type Services } from '../../src/api/app.js';
+import { createUpstream } from '../../src/api/upstream.js';
+import { openAuthenticator } from '../../src/auth/types.js';
+import { silentLogger } from '../../src/core/types.js';
+import { createPatternDetector } from '../../src/detect/patterns/index.js';
+import { DEFAULT_POLICY } from '../../src/policy/index.js';
+import { createMemoryVault } from '../../src/vault/memory.js';
+
+export interface Gateway {
+  readonly url: string;
+  readonly services: Services;
+  client(opts?: { apiKey?: string; maxRetries?: number; timeout?: number }): OpenAI;
+  close(): Promise<void>;
+}
+
+/** Serves `createApp(services)` over real HTTP on an ephemeral loopback port. */
+export async function startGateway(upstreamUrl: string, overrides: Partial<Services> = {}, upstreamOpts: { apiKey?: string; timeoutMs?: number } = {}): Promise<Gateway> {
+  const services: Services = {
+    detector: createPatternDetector(),
+    vault: createMemoryVault(),
+    auth: openAuthenticator,
+    upstream: createUpstream({
+      baseURL: upstreamUrl,
+      apiKey: 'apiKey' in upstreamOpts ? upstreamOpts.apiKey : 'sk-upstream-test',
+      timeoutMs: upstreamOpts.timeoutMs ?? 10_000,
+      maxRetries: 0,
+    }),
+    policyFor: () => DEFAULT_POLICY,
+    logger: silentLogger,
+    limits: { maxBodyBytes: 256 * 1024, streamIdleTimeoutMs: 2_000 },
+    ...overrides,
+  };
+  const app = createApp(services);
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  return {
+    url,
+    services,
+    client: (o = {}) => new OpenAI({ baseURL: url, apiKey: o.apiKey ?? 'sk-caller', maxRetries: o.maxRetries ?? 0, timeout: o.timeout ?? 10_000 }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
