@@ -26,8 +26,12 @@ export const ConfigSchema = z.object({
   VEIL_MASTER_KEY: z.string().optional(),
   VEIL_KMS_KEY_ID: z.string().optional(),
   VEIL_KMS_ENDPOINT: z.string().url().optional(),
+  VEIL_KMS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  VEIL_KMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   VEIL_KEY_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),
   VEIL_KEY_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
+  /** `db` (PGlite or PostgreSQL, encrypted) or `memory` (tests/benchmarks only: nothing persisted). */
+  VEIL_VAULT: z.enum(['db', 'memory']).default('db'),
   VEIL_NER: bool.default(true),
   VEIL_NER_MODEL: z.string().default('models/veil-ner'),
   VEIL_NER_LABEL_MAP: z.string().optional(),

@@ -124,6 +124,8 @@ export async function createMasterKeyProvider(
     const provider = createAwsKmsProvider({
       keyId: config.VEIL_KMS_KEY_ID,
       region,
+      timeoutMs: config.VEIL_KMS_TIMEOUT_MS,
+      maxAttempts: config.VEIL_KMS_MAX_ATTEMPTS,
       ...(config.VEIL_KMS_ENDPOINT ? { endpoint: config.VEIL_KMS_ENDPOINT } : {}),
     });
     logger.info('master key provider: aws kms', { keyId: provider.keyId, region, customEndpoint: !!config.VEIL_KMS_ENDPOINT });
