@@ -292,6 +292,26 @@ describe('errors', () => {
     expect(up.received).toHaveLength(0);
   });
 
+  it('oversized chunked body (no Content-Length) → 413, nothing sent upstream', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-caller' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.code).toBe('request_too_large');
+    expect(up.received).toHaveLength(0);
+  });
+
   it('unknown endpoint → 404 in the OpenAI shape', async () => {
     const res = await fetch(`${gw.url}/nope`, { headers: { authorization: 'Bearer x' } });
     expect(res.status).toBe(404);

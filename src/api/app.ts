@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Authenticator } from '../auth/types.js';
 import { badRequest, internalError, isVeilError, payloadTooLarge, unauthorized, VeilError } from '../core/errors.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
@@ -134,15 +133,6 @@ export function createApp(services: Services): Hono<Env> {
     await next();
   });
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: services.limits.maxBodyBytes,
-      onError: () => {
-        throw payloadTooLarge(services.limits.maxBodyBytes);
-      },
-    }),
-  );
 
   const context = (c: Context<Env>, signal: AbortSignal): RequestContext => {
     const purpose = c.req.header('x-veil-purpose');
@@ -159,7 +149,7 @@ export function createApp(services: Services): Hono<Env> {
     if (type && !/^application\/json\b/i.test(type)) {
       throw badRequest('The request body must be JSON (Content-Type: application/json).');
     }
-    const text = await c.req.text();
+    const text = await readBody(c.req.raw, c.req.header('content-length'), services.limits.maxBodyBytes);
     try {
       return JSON.parse(text);
     } catch {
@@ -250,6 +240,40 @@ export function createApp(services: Services): Hono<Env> {
   app.get('/v1/models/:model{.+}', (c) => models(c, `/models/${encodeURIComponent(c.req.param('model'))}`));
 
   return app;
+}
+
+/**
+ * The body as text, refusing more than `max` bytes: at once from Content-Length, else while
+ * reading a chunked body (it is never buffered past the limit).
+ */
+async function readBody(req: Request, contentLength: string | undefined, max: number): Promise<string> {
+  if (contentLength !== undefined) {
+    const n = Number(contentLength);
+    if (!Number.isFinite(n) || n < 0) throw badRequest('Invalid Content-Length.');
+    if (n > max) throw payloadTooLarge(max);
+    return req.text();
+  }
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw payloadTooLarge(max);
+    }
+    parts.push(value);
+  }
+  const all = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.byteLength;
+  }
+  return new TextDecoder().decode(all);
 }
 
 /** Error class names only: messages of foreign errors may quote input. */
