@@ -167,6 +167,7 @@ export function createApp(services: Services): Hono<Env> {
   }
 
   async function proxy(c: Context<Env>, endpoint: Endpoint): Promise<Response> {
+    const client = services.upstream.client(c.get('forwardBearer'));
     const body = await readJson(c);
     const controller = upstreamAbort(c);
     const ctx = context(c, controller.signal);
@@ -176,7 +177,6 @@ export function createApp(services: Services): Hono<Env> {
     metrics.observeSanitize(performance.now() - t0, s.counts);
     log.debug('sanitized', { requestId: ctx.requestId, entities: countTotal(s.counts), types: Object.keys(s.counts), reused: s.reused });
 
-    const client = services.upstream.client(c.get('forwardBearer'));
     const streaming = endpoint !== 'embeddings' && (s.body as { stream?: unknown }).stream === true;
     let response: Response;
     try {

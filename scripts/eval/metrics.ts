@@ -1,0 +1,99 @@
+/**
+ * Scores: entity-level exact match (seqeval-style: a prediction counts only when start, end
+ * and type all match a gold span) and token-level overlap (whitespace tokens covered by a
+ * span of the type), per type and micro-averaged.
+ */
+import type { Doc } from './datasets.js';
+
+export interface PredSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly type: string;
+}
+
+export interface Counts {
+  tp: number;
+  fp: number;
+  fn: number;
+}
+
+export interface Prf {
+  readonly p: number;
+  readonly r: number;
+  readonly f1: number;
+  readonly support: number;
+  readonly predicted: number;
+}
+
+export function prf(c: Counts): Prf {
+  const p = c.tp + c.fp === 0 ? 0 : c.tp / (c.tp + c.fp);
+  const r = c.tp + c.fn === 0 ? 0 : c.tp / (c.tp + c.fn);
+  const f1 = p + r === 0 ? 0 : (2 * p * r) / (p + r);
+  return { p, r, f1, support: c.tp + c.fn, predicted: c.tp + c.fp };
+}
+
+const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+
+/** Exact-match entity scores for the given types. Predictions overlapping an ignored gold span are skipped. */
+export function entityScores(
+  docs: readonly Doc[],
+  preds: readonly (readonly PredSpan[])[],
+  types: readonly string[],
+  ignore: readonly string[] = [],
+): Map<string, Prf> {
+  const counts = new Map<string, Counts>(types.map((t) => [t, { tp: 0, fp: 0, fn: 0 }]));
+  const all: Counts = { tp: 0, fp: 0, fn: 0 };
+  docs.forEach((d, i) => {
+    const gold = d.gold.filter((g) => types.includes(g.type));
+    const ignored = d.gold.filter((g) => ignore.includes(g.type));
+    const key = (s: PredSpan) => `${s.start}:${s.end}:${s.type}`;
+    const goldKeys = new Set(gold.map(key));
+    const predKeys = new Set<string>();
+    for (const p of preds[i] ?? []) {
+      if (!types.includes(p.type)) continue;
+      if (!goldKeys.has(key(p)) && ignored.some((g) => overlaps(g, p))) continue;
+      predKeys.add(key(p));
+      const c = counts.get(p.type)!;
+      if (goldKeys.has(key(p))) c.tp++;
+      else c.fp++;
+    }
+    for (const g of gold) if (!predKeys.has(key(g))) counts.get(g.type)!.fn++;
+  });
+  const out = new Map<string, Prf>();
+  for (const [t, c] of counts) {
+    out.set(t, prf(c));
+    all.tp += c.tp;
+    all.fp += c.fp;
+    all.fn += c.fn;
+  }
+  out.set('micro', prf(all));
+  return out;
+}
+
+function tokens(text: string): { start: number; end: number }[] {
+  return [...text.matchAll(/\S+/g)].map((m) => ({ start: m.index!, end: m.index! + m[0].length }));
+}
+
+/**
+ * Token-level overlap scores: a whitespace token is gold-T when it overlaps a gold span of
+ * type T, predicted-T when it overlaps a predicted span of type T. `ANY` scores "was this
+ * token masked at all" over every scored type.
+ */
+export function tokenScores(docs: readonly Doc[], preds: readonly (readonly PredSpan[])[], types: readonly string[]): Map<string, Prf> {
+  const counts = new Map<string, Counts>([...types, 'ANY'].map((t) => [t, { tp: 0, fp: 0, fn: 0 }]));
+  docs.forEach((d, i) => {
+    const gold = d.gold.filter((g) => types.includes(g.type));
+    const pred = (preds[i] ?? []).filter((p) => types.includes(p.type));
+    for (const tok of tokens(d.text)) {
+      for (const t of [...types, 'ANY']) {
+        const g = gold.some((s) => (t === 'ANY' || s.type === t) && overlaps(s, tok));
+        const p = pred.some((s) => (t === 'ANY' || s.type === t) && overlaps(s, tok));
+        const c = counts.get(t)!;
+        if (g && p) c.tp++;
+        else if (p) c.fp++;
+        else if (g) c.fn++;
+      }
+    }
+  });
+  return new Map([...counts].map(([t, c]) => [t, prf(c)]));
+}

@@ -1,0 +1,6 @@
+/** Pure NER building blocks (Workers-safe). The Node runtime lives in src/node/ner. */
+export * from './align.js';
+export * from './chunk.js';
+export * from './decode.js';
+export * from './labels.js';
+export * from './pipeline.js';
