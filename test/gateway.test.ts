@@ -402,6 +402,17 @@ describe('errors', () => {
     await expect.poll(() => up.aborted, { timeout: 3000 }).toBeGreaterThan(before);
   });
 
+  it('client abort of a non-streamed request cancels the upstream request', async () => {
+    up.handler = () => ({ kind: 'hang' });
+    const controller = new AbortController();
+    const before = up.aborted;
+    const p = client.chat.completions.create({ model: 'gpt-fake', messages: [{ role: 'user', content: 'slow one' }] }, { signal: controller.signal });
+    await expect.poll(() => up.received.length, { timeout: 3000 }).toBe(1);
+    controller.abort();
+    await expect(p).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+    await expect.poll(() => up.aborted, { timeout: 3000 }).toBeGreaterThan(before);
+  });
+
   it('detector failure → 503, fail closed: nothing sent upstream', async () => {
     const failing: Detector = { name: 'broken', detect: async () => Promise.reject(new Error('model crashed on jane.roe@example.com')) };
     const gw2 = await startGateway(up.url, { detector: failing });

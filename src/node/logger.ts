@@ -12,7 +12,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   const min = LEVELS[level];
   const safe = (v: unknown): unknown => {
     if (typeof v === 'number' || typeof v === 'boolean' || v === null) return v;
-    if (typeof v === 'string') return /^[\w.:/@\-()[\], ]{0,120}$/.test(v) && !/@.+\./.test(v) ? v : '[redacted]';
+    if (typeof v === 'string') return /^[\w.:/@\-()[\],]{0,120}$/.test(v) && !/@.+\./.test(v) ? v : '[redacted]';
     if (Array.isArray(v)) return v.slice(0, 50).map(safe);
     return '[redacted]';
   };
