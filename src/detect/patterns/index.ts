@@ -1,0 +1,128 @@
+import type { EntityType } from '../../core/types.js';
+import { PLACEHOLDER_RE } from '../../mask/token.js';
+import type { Detector, Span } from '../types.js';
+import { findCards } from './card.js';
+import { findContextValues } from './context.js';
+import { findEmails } from './email.js';
+import { findIbans } from './iban.js';
+import { findIps } from './ip.js';
+import { findPhones } from './phone.js';
+import { findSsns } from './ssn.js';
+import type { Candidate } from './util.js';
+
+/**
+ * Validated pattern detection: EMAIL, PHONE, CARD, IBAN, SSN, IP and context-word identifiers
+ * (BANK_ACCOUNT, ROUTING, PASSPORT, DRIVER_LICENSE, NATIONAL_ID, MEDICAL_RECORD, INSURANCE_ID,
+ * DOB). Pure TypeScript (no Node APIs), synchronous at the core; runs on Workers.
+ *
+ * Overlaps between families are resolved greedily by (rank of the type, score, length, start):
+ * a more specific, validated type beats a looser one over the same characters, e.g.
+ * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE.
+ * Text inside Veil's own placeholders (`[PERSON_7QX2M4AB]`) is never reported.
+ */
+export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
+  EMAIL: 100,
+  IBAN: 95,
+  CARD: 90,
+  SSN: 85,
+  ROUTING: 80,
+  DOB: 75,
+  NATIONAL_ID: 72,
+  PASSPORT: 71,
+  DRIVER_LICENSE: 70,
+  MEDICAL_RECORD: 69,
+  INSURANCE_ID: 68,
+  BANK_ACCOUNT: 65,
+  IP: 60,
+  PHONE: 50,
+  // not produced by patterns; listed for completeness
+  ADDRESS: 0,
+  PERSON: 0,
+  ORGANIZATION: 0,
+  LOCATION: 0,
+};
+
+const FAMILIES: ReadonlyArray<(text: string, out: Candidate[]) => void> = [
+  findEmails,
+  findIbans,
+  findCards,
+  findSsns,
+  findIps,
+  findContextValues,
+  findPhones,
+];
+
+function better(a: Candidate, b: Candidate): number {
+  return (
+    PATTERN_RANK[b.type] - PATTERN_RANK[a.type] ||
+    b.score - a.score ||
+    b.end - b.start - (a.end - a.start) ||
+    a.start - b.start
+  );
+}
+
+/**
+ * Resolves overlaps: candidates are grouped into clusters of transitively overlapping spans;
+ * within a cluster the best (rank, score, length, start) are kept greedily.
+ */
+export function resolveOverlaps(cands: Candidate[]): Candidate[] {
+  cands.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Candidate[] = [];
+  let i = 0;
+  while (i < cands.length) {
+    let j = i + 1;
+    let clusterEnd = cands[i]!.end;
+    while (j < cands.length && cands[j]!.start < clusterEnd) {
+      clusterEnd = Math.max(clusterEnd, cands[j]!.end);
+      j++;
+    }
+    if (j === i + 1) out.push(cands[i]!);
+    else {
+      const cluster = cands.slice(i, j).sort(better);
+      const kept: Candidate[] = [];
+      for (const c of cluster) if (kept.every((k) => k.end <= c.start || c.end <= k.start)) kept.push(c);
+      kept.sort((a, b) => a.start - b.start);
+      out.push(...kept);
+    }
+    i = j;
+  }
+  return out;
+}
+
+function placeholderRanges(text: string): Array<[number, number]> {
+  if (text.indexOf('[') === -1) return [];
+  const r: Array<[number, number]> = [];
+  for (const m of text.matchAll(PLACEHOLDER_RE)) r.push([m.index!, m.index! + m[0].length]);
+  return r;
+}
+
+/** All pattern spans of one text, sorted by start and non-overlapping. Pure and synchronous. */
+export function findPatternSpans(text: string): Span[] {
+  const cands: Candidate[] = [];
+  for (const find of FAMILIES) find(text, cands);
+  if (cands.length === 0) return [];
+  const ph = placeholderRanges(text);
+  const kept = ph.length === 0 ? cands : cands.filter((c) => ph.every(([s, e]) => c.end <= s || e <= c.start));
+  return resolveOverlaps(kept).map((c) => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' }));
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error('aborted');
+}
+
+/** The `Detector` for validated patterns and context words (name `patterns`). */
+export function createPatternDetector(): Detector {
+  return {
+    name: 'patterns',
+    async detect(texts, signal) {
+      const out: Span[][] = [];
+      for (const t of texts) {
+        if (signal?.aborted) throw abortError(signal);
+        out.push(findPatternSpans(t));
+      }
+      return out;
+    },
+    async ready() {},
+    async close() {},
+  };
+}
