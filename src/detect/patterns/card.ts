@@ -1,4 +1,4 @@
-import { type Candidate, VALIDATED, isWordChar, luhnValid } from './util.js';
+import { type Candidate, CONTEXT_ONLY, VALIDATED, isWordChar, luhnValid } from './util.js';
 
 /**
  * CARD: a maximal run of digit groups separated by single spaces or dashes (one separator kind),
@@ -29,7 +29,12 @@ const BRANDS: readonly Brand[] = [
   { test: (d) => between(d, 4, 3528, 3589), lengths: [16, 17, 18, 19] }, // JCB
   { test: (d) => d.startsWith('36') || d.startsWith('38') || d.startsWith('39') || between(d, 3, 300, 305), lengths: [14, 15, 16, 17, 18, 19] }, // Diners
   { test: (d) => d.startsWith('62'), lengths: [16, 17, 18, 19] }, // UnionPay
+  { test: (d) => d.startsWith('2131') || d.startsWith('1800'), lengths: [15] }, // JCB (15-digit)
+  { test: (d) => d.startsWith('50') || between(d, 2, 56, 69), lengths: [12, 13, 14, 15, 16, 17, 18, 19] }, // Maestro
 ];
+
+/** A card word shortly before the number: then any Luhn-valid 12–19 digits count (score 0.9). */
+const CARD_CONTEXT = /(?<![A-Za-z])(?:card|cc|credit|debit|visa|mastercard|amex|maestro|jcb|discover|pan)\b[^\n]{0,24}$/i;
 
 export function cardBrandOk(digits: string): boolean {
   return BRANDS.some((b) => b.lengths.includes(digits.length) && b.test(digits));
@@ -56,11 +61,12 @@ export function findCards(text: string, out: Candidate[]): void {
     if ((after === 46 || after === 44) && /\d/.test(text[end + 1] ?? '')) continue;
     const raw = m[0];
     const digits = raw.replace(/[ -]/g, '');
-    if (digits.length < 13 || digits.length > 19) continue;
+    if (digits.length < 12 || digits.length > 19) continue;
     if (raw.includes(' ') && raw.includes('-')) continue; // mixed separators
     const groups = raw.split(/[ -]/);
     if (!groupingOk(groups)) continue;
-    if (!cardBrandOk(digits) || !luhnValid(digits)) continue;
-    out.push({ start, end, type: 'CARD', score: VALIDATED });
+    if (!luhnValid(digits)) continue;
+    if (cardBrandOk(digits)) out.push({ start, end, type: 'CARD', score: VALIDATED });
+    else if (CARD_CONTEXT.test(text.slice(Math.max(0, start - 40), start))) out.push({ start, end, type: 'CARD', score: CONTEXT_ONLY });
   }
 }

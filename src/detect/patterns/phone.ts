@@ -21,7 +21,15 @@ const REJECT_BEFORE = new Set('$€£¥#@/_+*&='.split('').map((c) => c.charCode
 const GLUE_BEFORE = new Set([46, 44, 45, 58]); // . , - :  (glued to a word before them)
 
 const MIN_DIGITS = 7;
-const DATE_LIKE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?!\d)/;
+const DATE_SHAPE = /^(?:(\d{4})[-./](\d{1,2})[-./](\d{1,2})|(\d{1,2})[-./](\d{1,2})[-./](\d{2}|\d{4}))$/;
+/** A whole run that is a plausible calendar date (month 1–12, day 1–31): not a phone. */
+function isDateLike(raw: string): boolean {
+  const m = DATE_SHAPE.exec(raw);
+  if (!m) return false;
+  const [a, b] = m[1] ? [Number(m[2]), Number(m[3])] : [Number(m[4]), Number(m[5])];
+  const ok = (x: number, y: number) => x >= 1 && x <= 12 && y >= 1 && y <= 31;
+  return ok(a, b) || ok(b, a);
+}
 /** US national groupings: 4155552671, 14155552671, 415-555-2671, (415) 555-2671, 1 415 555 2671. */
 const NATIONAL_GROUPING = /^(?:1?\d{10}|(?:1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]{0,2}\d{3}[ .-]\d{4})$/;
 /** Words before a number that make it something else than a phone number. */
@@ -32,6 +40,15 @@ const EXTENSION = /,? ?(?:x|ext\.?|extension) ?\d{1,6}/iy;
 const NANP_FORMATTED = /^(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?[2-9]\d{2}-|[2-9]\d{2}-[2-9]\d{2}-|[2-9]\d{2}\.[2-9]\d{2}\.)\d{4}$/;
 const PHONE_CONTEXT =
   /(?<![\p{L}\p{N}])(?:phone|tel|telephone|mobile|mob|cell|cellphone|fax|ph|call|text|whatsapp)(?:[^\p{L}\p{N}]{1,3}(?:is|at|on|me|us|no\.?|number|nr)){0,3}[^\p{L}\p{N}]{0,4}$/iu;
+/**
+ * Looser phone context: words people put in front of a number they give out. After one of
+ * these (or before one of PHONE_AFTER), any phone-shaped group of 7–15 digits counts, score 0.9.
+ */
+const PHONE_CONTEXT_LOOSE =
+  /(?<![\p{L}\p{N}])(?:phone|tel|telephone|mobile|mob|cell|cellphone|fax|desk|office|home|work|ph|call(?:\s+(?:me|us))?|text(?:\s+(?:me|us))?|sms|whatsapp|answering|messages?|registered|reach(?:\s+(?:me|us))?|contact(?:\s+(?:me|us))?|dial)(?:[^\p{L}\p{N}]{1,3}(?:is|at|on|to|no\.?|number|nr|#)){0,3}[^\p{L}\p{N}]{0,4}$/iu;
+const PHONE_AFTER = /^[\s\-–(,\\]{0,3}(?:office|fax|mobile|cell|home|work|desk|tel|phone)\b/i;
+/** Phone-shaped: digit groups joined by single separators (or one run of 7–12 digits). */
+const PHONE_SHAPE = /^(?:\+|00)?\(?\d{1,5}\)?(?:[ .\-]?\(?\d{1,5}\)?){1,6}$/;
 const FOREIGN_COUNTRIES = ['GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'BE', 'CH', 'AT', 'IE', 'IN', 'AU', 'NZ', 'BR', 'MX', 'JP', 'SG', 'ZA'] as const;
 const PUNCT_END = /\d$/;
 const digitCount = (s: string) => s.replace(/\D/g, '').length;
@@ -83,26 +100,41 @@ export function findPhones(text: string, out: Candidate[]): void {
     const runEnd = lastDigitEnd;
     i = Math.max(j, i + 1);
     if (runEnd < 0 || digits < MIN_DIGITS || digits > MAX_DIGITS) continue;
-    if (isWordChar(text, runEnd)) continue; // "4155552671abc"
+    EXTENSION.lastIndex = runEnd;
+    const extMatch = EXTENSION.exec(text);
+    const extEnd = extMatch && !isWordChar(text, runEnd + extMatch[0].length) ? runEnd + extMatch[0].length : -1;
+    if (extEnd < 0 && isWordChar(text, runEnd)) continue; // "4155552671abc"
     const after = text.charCodeAt(runEnd);
     if ((after === 44 || after === 46) && isDigitCode(text.charCodeAt(runEnd + 1) || 0)) continue;
     if (after === 58 /* : */ && isDigitCode(text.charCodeAt(runEnd + 1) || 0)) continue; // "… 12:30"
     let start = runStart;
     const raw = text.slice(start, runEnd);
-    if (DATE_LIKE.test(raw)) continue;
+    if (isDateLike(raw)) continue;
     if (raw[0] !== '+' && NOT_PHONE_BEFORE.test(text.slice(Math.max(0, start - 24), start))) continue;
     if (raw.startsWith('(') && !raw.includes(')')) start++;
     const score = phoneScore(text.slice(start, runEnd));
+    const end = extEnd > 0 ? extEnd : runEnd;
     if (score !== null) {
-      EXTENSION.lastIndex = runEnd;
-      const ext = EXTENSION.exec(text);
-      out.push({ start, end: ext && !isWordChar(text, runEnd + ext[0].length) ? runEnd + ext[0].length : runEnd, type: 'PHONE', score });
+      out.push({ start, end, type: 'PHONE', score });
       continue;
     }
     // After a phone context word ("Phone: 020 7946 0958"), national formats of other common
     // countries count too (score 0.9).
-    if (PHONE_CONTEXT.test(text.slice(Math.max(0, start - 24), start)) && classifyForeignNational(raw)) {
-      out.push({ start, end: runEnd, type: 'PHONE', score: CONTEXT_ONLY });
+    const before = text.slice(Math.max(0, start - 30), start);
+    if (PHONE_CONTEXT.test(before) && classifyForeignNational(raw)) {
+      out.push({ start, end, type: 'PHONE', score: CONTEXT_ONLY });
+      continue;
+    }
+    // Any phone-shaped number right after a phone word ("answering at 78 651 450",
+    // "Mobile: 03.93.92.16.85") or right before one ("082 490 1693-Office").
+    const nDigits = digitCount(raw);
+    if (
+      nDigits >= MIN_DIGITS &&
+      nDigits <= 15 &&
+      PHONE_SHAPE.test(text.slice(start, runEnd)) &&
+      (PHONE_CONTEXT_LOOSE.test(before) || PHONE_AFTER.test(text.slice(end, end + 12)))
+    ) {
+      out.push({ start, end, type: 'PHONE', score: CONTEXT_ONLY });
       continue;
     }
     // A phone number next to another number in the same run ("room 12 415-555-2671",
