@@ -32,6 +32,7 @@ type Env = {
     principal: Principal;
     /** The caller's bearer token, only in open mode (forwarded upstream when no upstream key is set). */
     forwardBearer: string | null;
+    authKind: 'open' | 'key';
   };
 };
 
@@ -130,6 +131,16 @@ export function createApp(services: Services): Hono<Env> {
     }
     c.set('principal', auth.principal);
     c.set('forwardBearer', auth.kind === 'open' ? bearer : null);
+    c.set('authKind', auth.kind);
+    if (auth.kind === 'key' && services.upstream.forwardsCallerKey) {
+      // A Veil key must never be forwarded, and there is no upstream key to use instead.
+      throw new VeilError('This Veil gateway uses API keys but has no VEIL_UPSTREAM_API_KEY configured.', {
+        status: 500,
+        type: 'server_error',
+        code: 'veil_misconfigured',
+        retryable: false,
+      });
+    }
     await next();
   });
 

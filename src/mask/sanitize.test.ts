@@ -38,7 +38,8 @@ describe('sanitizeRequest (property)', () => {
         const out = JSON.stringify(s.body);
         expect(out).not.toMatch(/[a-z][a-z0-9]{2,8}@[a-z]{3,8}\.(com|org|net|io)/);
         expect((s.body as typeof body).unknown_field).toEqual({ keep: [1, 2, 3] });
-        const sentArgs = JSON.parse((s.body as typeof body).messages.at(-1)!.tool_calls![0]!.function.arguments);
+        const last = (s.body as typeof body).messages.at(-1) as { tool_calls: { function: { arguments: string } }[] };
+        const sentArgs = JSON.parse(last.tool_calls[0]!.function.arguments);
         // same shape: restoring every string leaf gives back the original arguments
         const restored = JSON.parse(s.restorer.restore(JSON.stringify(sentArgs)));
         expect(restored).toEqual(args);

@@ -1,50 +1,102 @@
 import type { Services } from '../api/app.js';
 import { createUpstream } from '../api/upstream.js';
+import { createApiKeyStore } from '../auth/api-keys.js';
+import type { Authenticator } from '../auth/types.js';
 import { openAuthenticator } from '../auth/types.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/types.js';
+import type { Db } from '../db/client.js';
+import { ping } from '../db/client.js';
+import { openDatabase } from '../db/open.node.js';
 import { createCompositeDetector } from '../detect/composite.js';
 import { createPatternDetector } from '../detect/patterns/index.js';
 import type { Detector } from '../detect/types.js';
-import { nerDetectorFromConfig } from './ner/index.js';
 import { DEFAULT_POLICY } from '../policy/index.js';
+import { nodeVaultCrypto } from '../vault/crypto.node.js';
+import { createDbVault } from '../vault/db-vault.js';
 import { createMemoryVault } from '../vault/memory.js';
+import type { Vault } from '../vault/types.js';
+import { createMasterKeyProvider } from './master-key.node.js';
+import { nerDetectorFromConfig } from './ner/index.js';
 
 export interface BuiltServices {
   readonly services: Services;
   close(): Promise<void>;
 }
 
-/** Composes the gateway from configuration (Node runtime). */
+/**
+ * Composes the gateway from configuration (Node runtime): detectors (patterns + NER in worker
+ * threads), the encrypted vault on PGlite or PostgreSQL under the configured master key, the
+ * API-key store, and the upstream client. Everything is checked before the server listens:
+ * a missing model, an unreachable database or an unusable master key stop the start-up with a
+ * clear message instead of failing later, one request at a time.
+ */
 export async function buildServices(config: Config, logger: Logger): Promise<BuiltServices> {
-  const detectors: Detector[] = [createPatternDetector()];
-  if (config.VEIL_NER) detectors.push(nerDetectorFromConfig(config, logger));
-  else logger.warn('NER is off (VEIL_NER=off): names, places, organizations and addresses are not detected');
-  const detector = createCompositeDetector(detectors);
-  // Fail fast with a clear error when the model is missing or corrupt.
-  const t0 = performance.now();
-  await detector.ready?.();
-  logger.info('detector ready', { detector: detector.name, ms: Math.round(performance.now() - t0) });
-  const vault = createMemoryVault();
-  const services: Services = {
-    detector,
-    vault,
-    auth: openAuthenticator,
-    upstream: createUpstream({
-      baseURL: config.VEIL_UPSTREAM_URL,
-      apiKey: config.VEIL_UPSTREAM_API_KEY,
-      timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
-      maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
-    }),
-    policyFor: () => DEFAULT_POLICY,
-    logger,
-    limits: { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS },
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
   };
-  return {
-    services,
-    async close() {
-      await detector.close?.();
-      await vault.close();
-    },
-  };
+  try {
+    const detectors: Detector[] = [createPatternDetector()];
+    if (config.VEIL_NER) detectors.push(nerDetectorFromConfig(config, logger));
+    else logger.warn('NER is off (VEIL_NER=off): names, places, organizations and addresses are not detected');
+    const detector = createCompositeDetector(detectors);
+    closers.push(async () => detector.close?.());
+    const t0 = performance.now();
+    await detector.ready?.();
+    logger.info('detector ready', { detector: detector.name, ms: Math.round(performance.now() - t0) });
+
+    let vault: Vault;
+    let auth: Authenticator = openAuthenticator;
+    let db: Db | null = null;
+    if (config.VEIL_VAULT === 'memory') {
+      logger.warn('VEIL_VAULT=memory: placeholders are kept in process memory only (tests and benchmarks); API keys are not available');
+      vault = createMemoryVault();
+    } else {
+      db = await openDatabase(config, { logger });
+      const opened = db;
+      closers.push(() => opened.close());
+      logger.info('database ready', { driver: db.kind });
+      const provider = await createMasterKeyProvider(config, logger);
+      await provider.check();
+      vault = createDbVault({
+        db,
+        provider,
+        logger,
+        crypto: nodeVaultCrypto,
+        timeoutMs: config.VEIL_DB_TIMEOUT_MS,
+        keyCacheTtlMs: config.VEIL_KEY_CACHE_TTL_MS,
+        keyCacheMax: config.VEIL_KEY_CACHE_MAX,
+      });
+      const store = createApiKeyStore(db);
+      auth = store;
+      if ((await store.listKeys()).length === 0) {
+        logger.warn('open single-tenant mode: no Veil API key exists, so any caller is accepted and sees every value; create one with `npm run veil -- keys issue`');
+      }
+    }
+    const v = vault;
+    closers.push(() => v.close());
+
+    const services: Services = {
+      detector,
+      vault,
+      auth,
+      upstream: createUpstream({
+        baseURL: config.VEIL_UPSTREAM_URL,
+        apiKey: config.VEIL_UPSTREAM_API_KEY,
+        timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
+        maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
+      }),
+      policyFor: () => DEFAULT_POLICY,
+      logger,
+      limits: { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS },
+      async ready() {
+        if (db && !(await ping(db))) throw new Error('database unreachable');
+      },
+    };
+    return { services, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
 }

@@ -1,0 +1,41 @@
+/**
+ * `npm run bench`: every benchmark in one run, printed as markdown tables (paste into
+ * bench/RESULTS.md with the machine and date). Each table compares against a baseline measured
+ * in the same run where one exists (the upstream called directly).
+ *
+ *   BENCH_ONLY=gateway,vault,ner   run a subset
+ *   BENCH_DURATION=10              seconds per gateway load phase
+ *   BENCH_VAULT_ROWS=100000        stored mappings for the vault bench
+ *   TEST_DATABASE_URL / BENCH_DATABASE_URL   also bench the vault on PostgreSQL
+ */
+import os from 'node:os';
+import { benchGateway } from './gateway.js';
+import { benchNer, formatNerBench } from './ner.js';
+import { benchVault } from './vault.js';
+import { table } from './lib.js';
+
+const only = new Set((process.env.BENCH_ONLY ?? 'gateway,vault,ner').split(','));
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`# Veil benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
+
+if (only.has('gateway')) {
+  console.log('## Gateway overhead (pattern detection, in-memory and PGlite vaults)\n');
+  console.log('Vault: PGlite (the default store)\n');
+  console.log(await benchGateway({ duration: Number(process.env.BENCH_DURATION ?? 10), connections: 100 }));
+}
+if (only.has('vault')) {
+  console.log('## Vault\n');
+  const rows = await benchVault({ log: (s) => process.stderr.write(s + '\n') });
+  console.log(
+    table(
+      'Vault operations (AES-256-GCM rows, HMAC blind index)',
+      ['driver', 'operation', 'n', 'unit', 'per s', 'p50 ms', 'p99 ms'],
+      rows.map((r) => [r.driver, r.bench, r.n, r.unit, r.perSec, r.p50Ms, r.p99Ms]),
+    ),
+  );
+}
+if (only.has('ner')) {
+  console.log('## NER model\n');
+  console.log(formatNerBench(await benchNer()));
+}
+process.exit(0);

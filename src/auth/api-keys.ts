@@ -1,0 +1,218 @@
+/**
+ * Tenants, principals and gateway API keys (`vk_<base64url of 32 random bytes>`), plus the
+ * {@link Authenticator} over them. Only SHA-256(key) is stored (the keys are 256-bit random, so
+ * a plain hash is enough) with a short display prefix; the key is shown once at issue time.
+ * Lookups are cached for `cacheTtlMs` (default 5 s), which bounds how long a revoked key keeps
+ * working in another process; in this process revocation takes effect at once.
+ * Pure TypeScript + Web Crypto.
+ */
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { badRequest, notFound, vaultUnavailable } from '../core/errors.js';
+import { OPEN_PRINCIPAL } from '../core/types.js';
+import type { Db } from '../db/client.js';
+import { apiKeys, principals, tenants } from '../db/schema.js';
+import { randomBytes, sha256, timingSafeEqual, toBase64Url, toHex, utf8 } from '../keys/crypto.js';
+import { CROCKFORD } from '../mask/token.js';
+import { ROLES } from '../policy/index.js';
+import type { AuthResult, Authenticator } from './types.js';
+
+export const API_KEY_PREFIX = 'vk_';
+/** `vk_` + 43 base64url characters. */
+export const API_KEY_RE = /^vk_[A-Za-z0-9_-]{43}$/;
+export type Role = (typeof ROLES)[number];
+
+export interface TenantInfo {
+  id: string;
+  name: string;
+  status: string;
+  createdAt: Date;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  tenantId: string;
+  principalId: string;
+  name: string;
+  role: string;
+  /** The first characters of the key, for recognizing it (`vk_AbC123…`). */
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export interface IssueKeyInput {
+  tenantId: string;
+  /** Principal name (an app or service); keys with the same name share one principal. */
+  name: string;
+  role: Role;
+}
+
+export interface ApiKeyStore extends Authenticator {
+  createTenant(name: string, id?: string): Promise<{ id: string }>;
+  listTenants(): Promise<TenantInfo[]>;
+  /** The key is in the result only; it cannot be recovered later. */
+  issueKey(input: IssueKeyInput): Promise<{ id: string; key: string; prefix: string; principalId: string }>;
+  listKeys(tenantId?: string): Promise<ApiKeyInfo[]>;
+  /** True when the key existed and was not already revoked. */
+  revokeKey(id: string): Promise<boolean>;
+  /** Forget cached lookups (tests, or after an out-of-band change). */
+  clearCache(): void;
+}
+
+export interface ApiKeyStoreOptions {
+  /** How long authentication results are cached (default 5000 ms). */
+  cacheTtlMs?: number;
+  /** Most cached keys (default 10000). */
+  cacheMax?: number;
+  now?: () => number;
+}
+
+/** A random id such as `ten_7qx2m4abk3p9za1c` (16 Crockford base32 characters, 80 bits). */
+export function randomId(prefix: string): string {
+  let s = '';
+  for (const b of randomBytes(16)) s += CROCKFORD[b & 31];
+  return `${prefix}_${s.toLowerCase()}`;
+}
+
+const PREFIX_CHARS = 6;
+
+interface CachedKey {
+  hash: Uint8Array;
+  result: AuthResult;
+  exp: number;
+}
+
+export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKeyStore {
+  const ttl = opts.cacheTtlMs ?? 5_000;
+  const max = opts.cacheMax ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const cache = new Map<string, CachedKey>();
+  let anyKeys: { value: boolean; exp: number } | null = null;
+
+  async function keysExist(): Promise<boolean> {
+    if (anyKeys && anyKeys.exp > now()) return anyKeys.value;
+    // Revoked keys count too: revoking every key must not reopen the gateway.
+    const rows = await db.rows<{ one: number }>(sql`select 1 as one from ${apiKeys} limit 1`);
+    const value = rows.length > 0;
+    // Once keys exist they never go away (rows are revoked, not deleted): cache "true" for the
+    // TTL; "false" too, so an issued key closes open mode within the TTL everywhere.
+    anyKeys = { value, exp: now() + ttl };
+    return value;
+  }
+
+  async function lookup(key: string): Promise<AuthResult> {
+    const hash = await sha256(utf8(key));
+    const hex = toHex(hash);
+    const hit = cache.get(hex);
+    if (hit && hit.exp > now() && timingSafeEqual(hit.hash, hash)) return hit.result;
+    const rows = await db.orm
+      .update(apiKeys)
+      .set({ lastUsedAt: sql`now()` })
+      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id, tenantId: apiKeys.tenantId, principalId: apiKeys.principalId, role: apiKeys.role, keyHash: apiKeys.keyHash });
+    let result: AuthResult;
+    const row = rows[0];
+    if (row && timingSafeEqual(row.keyHash, hash)) {
+      result = { kind: 'key', principal: { tenantId: row.tenantId, principalId: row.principalId, role: row.role, keyId: row.id } };
+    } else {
+      const revoked = await db.orm.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
+      result = { kind: 'denied', reason: revoked.length > 0 ? 'revoked' : 'invalid' };
+    }
+    cache.delete(hex);
+    cache.set(hex, { hash, result, exp: now() + ttl });
+    while (cache.size > max) cache.delete(cache.keys().next().value as string);
+    return result;
+  }
+
+  async function authenticate(bearer: string | null): Promise<AuthResult> {
+    try {
+      if (!(await keysExist())) return { kind: 'open', principal: OPEN_PRINCIPAL };
+      if (!bearer) return { kind: 'denied', reason: 'missing' };
+      if (!API_KEY_RE.test(bearer)) return { kind: 'denied', reason: 'invalid' };
+      return await lookup(bearer);
+    } catch (e) {
+      // Fail closed: a store we cannot read authenticates nobody.
+      throw vaultUnavailable(e, 'veil_auth_unavailable');
+    }
+  }
+
+  async function createTenant(name: string, id?: string): Promise<{ id: string }> {
+    if (!name.trim()) throw badRequest('A tenant needs a name.', 'name');
+    const tid = id ?? randomId('ten');
+    await db.orm.insert(tenants).values({ id: tid, name: name.trim() });
+    return { id: tid };
+  }
+
+  async function issueKey(input: IssueKeyInput) {
+    if (!(ROLES as readonly string[]).includes(input.role)) throw badRequest(`Unknown role; use one of ${ROLES.join(', ')}.`, 'role');
+    if (!input.name.trim()) throw badRequest('A key needs a name.', 'name');
+    const tenant = await db.orm.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, input.tenantId)).limit(1);
+    if (tenant.length === 0) throw notFound(`No tenant with id ${input.tenantId}.`);
+    const name = input.name.trim();
+    await db.orm.insert(principals).values({ id: randomId('prn'), tenantId: input.tenantId, name }).onConflictDoNothing();
+    const p = await db.orm
+      .select({ id: principals.id })
+      .from(principals)
+      .where(and(eq(principals.tenantId, input.tenantId), eq(principals.name, name)))
+      .limit(1);
+    const principalId = p[0]!.id;
+    const key = API_KEY_PREFIX + toBase64Url(randomBytes(32));
+    const prefix = key.slice(0, API_KEY_PREFIX.length + PREFIX_CHARS);
+    const id = randomId('key');
+    await db.orm.insert(apiKeys).values({
+      id,
+      tenantId: input.tenantId,
+      principalId,
+      name,
+      role: input.role,
+      keyHash: await sha256(utf8(key)),
+      prefix,
+    });
+    anyKeys = null;
+    return { id, key, prefix, principalId };
+  }
+
+  async function listKeys(tenantId?: string): Promise<ApiKeyInfo[]> {
+    const q = db.orm
+      .select({
+        id: apiKeys.id,
+        tenantId: apiKeys.tenantId,
+        principalId: apiKeys.principalId,
+        name: apiKeys.name,
+        role: apiKeys.role,
+        prefix: apiKeys.prefix,
+        createdAt: apiKeys.createdAt,
+        revokedAt: apiKeys.revokedAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+      })
+      .from(apiKeys);
+    const rows = tenantId ? await q.where(eq(apiKeys.tenantId, tenantId)).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id)) : await q.orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
+    return rows;
+  }
+
+  async function revokeKey(id: string): Promise<boolean> {
+    const rows = await db.orm
+      .update(apiKeys)
+      .set({ revokedAt: sql`now()` })
+      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    cache.clear();
+    return rows.length > 0;
+  }
+
+  return {
+    authenticate,
+    createTenant,
+    async listTenants() {
+      return db.orm.select().from(tenants).orderBy(asc(tenants.createdAt), asc(tenants.id));
+    },
+    issueKey,
+    listKeys,
+    revokeKey,
+    clearCache() {
+      cache.clear();
+      anyKeys = null;
+    },
+  };
+}

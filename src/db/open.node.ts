@@ -1,0 +1,135 @@
+/**
+ * Node drivers for {@link Db}: embedded PGlite (default, data in `<VEIL_DATA_DIR>/pglite`) or a
+ * node-postgres pool when DATABASE_URL is set. Migrations come from drizzle/ and run at start-up
+ * (and from `veil migrate`); on PostgreSQL they are serialized by an advisory lock so several
+ * gateway processes can start at once.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import type { SQL } from 'drizzle-orm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { silentLogger, type Logger } from '../core/types.js';
+import { MIGRATION_LOCK_KEY, resultRows, type Db, type DbConfig, type VeilOrm } from './client.js';
+import { schema } from './schema.js';
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface OpenOptions {
+  logger?: Logger;
+  /** PGlite only: keep the database in memory (tests). */
+  memory?: boolean;
+  /** Run pending migrations before returning (default true). */
+  migrate?: boolean;
+  migrationsFolder?: string;
+}
+
+/** Opens the database named by the config and (by default) applies pending migrations. */
+export async function openDatabase(config: DbConfig, opts: OpenOptions = {}): Promise<Db> {
+  const db = config.DATABASE_URL
+    ? fromPool(createPool(config, opts.logger ?? silentLogger), opts)
+    : fromPglite(await createPglite(config, opts), opts);
+  if (opts.migrate !== false) {
+    try {
+      await db.migrate();
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+  }
+  return db;
+}
+
+async function createPglite(config: DbConfig, opts: OpenOptions): Promise<PGlite> {
+  if (opts.memory) return PGlite.create();
+  const dir = join(config.VEIL_DATA_DIR, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  return PGlite.create(dir);
+}
+
+export function createPool(config: DbConfig, logger: Logger = silentLogger): pg.Pool {
+  const t = config.VEIL_DB_TIMEOUT_MS;
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.VEIL_DB_POOL_SIZE,
+    connectionTimeoutMillis: t,
+    statement_timeout: t,
+    query_timeout: t,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle client that loses its connection emits here; the pool drops it and reconnects later.
+  // Without a listener the process would crash. The message of a pg error holds no PII values
+  // (Veil sends them as bind parameters), but log only its code to be sure.
+  pool.on('error', (err) => {
+    logger.warn('database connection lost', { code: (err as { code?: string }).code ?? null });
+  });
+  return pool;
+}
+
+/** Wraps an open PGlite instance; `close()` closes it. */
+export function fromPglite(client: PGlite, opts: Pick<OpenOptions, 'migrationsFolder'> = {}): Db {
+  const orm = drizzlePglite({ client, schema }) as unknown as VeilOrm;
+  const folder = opts.migrationsFolder ?? MIGRATIONS_FOLDER;
+  return {
+    kind: 'pglite',
+    orm,
+    async rows<T>(query: SQL) {
+      return resultRows<T>(await orm.execute(query));
+    },
+    async query<T>(text: string, params: readonly unknown[]) {
+      return (await client.query<T>(text, params as unknown[])).rows;
+    },
+    async migrate() {
+      await migratePglite(drizzlePglite({ client, schema }), { migrationsFolder: folder });
+    },
+    async close() {
+      if (!client.closed) await client.close();
+    },
+  };
+}
+
+/** Wraps a node-postgres pool; `close()` ends it. */
+export function fromPool(pool: pg.Pool, opts: Pick<OpenOptions, 'migrationsFolder'> = {}): Db {
+  const orm = drizzlePg({ client: pool, schema }) as unknown as VeilOrm;
+  const folder = opts.migrationsFolder ?? MIGRATIONS_FOLDER;
+  let closed = false;
+  return {
+    kind: 'postgres',
+    orm,
+    async rows<T>(query: SQL) {
+      return resultRows<T>(await orm.execute(query));
+    },
+    async query<T>(text: string, params: readonly unknown[], name?: string) {
+      const r = await pool.query<T & pg.QueryResultRow>(name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] });
+      return r.rows as T[];
+    },
+    async migrate() {
+      const client = await pool.connect();
+      try {
+        // Session-level lock on a dedicated connection: concurrent start-ups wait here, then find
+        // the migrations already applied.
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+        try {
+          await migratePg(drizzlePg({ client, schema }), { migrationsFolder: folder });
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+export { ping } from './client.js';

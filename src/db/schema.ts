@@ -1,0 +1,136 @@
+/**
+ * The Veil database schema (drizzle pg-core), shared by PGlite and node-postgres.
+ * No column ever holds a plaintext PII value or a plaintext key: values are AES-256-GCM
+ * ciphertexts, keys are wrapped, lookups go through an HMAC blind index, API keys are hashed.
+ * Migrations in drizzle/ are generated from this file with `npx drizzle-kit generate`.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  customType,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** `bytea`; node-postgres returns a Buffer (a Uint8Array), PGlite a Uint8Array. */
+export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType() {
+    return 'bytea';
+  },
+});
+
+export const TENANT_STATUSES = ['active', 'disabled'] as const;
+export const KEY_KINDS = ['kek', 'dek', 'blind'] as const;
+export const KEY_STATES = ['primary', 'active', 'retired'] as const;
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    status: text('status').notNull().default('active'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('tenants_status_check', sql`${t.status} in ('active', 'disabled')`)],
+);
+
+/**
+ * Per-tenant key material, always wrapped. kind 'kek': wrapped by the master key provider
+ * (master_key_id names the master key). kind 'dek': iv(12) || AES-256-GCM(ct||tag) under the
+ * tenant KEK with AAD `veil:dek:v1:<tenant>:<version>`; `encryptions` counts (reserved)
+ * encryptions under this DEK. kind 'blind' is reserved (the blind-index key is derived from
+ * the KEK with HKDF and never stored).
+ */
+export const tenantKeys = pgTable(
+  'tenant_keys',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    version: integer('version').notNull(),
+    wrapped: bytea('wrapped').notNull(),
+    masterKeyId: text('master_key_id'),
+    state: text('state').notNull(),
+    encryptions: bigint('encryptions', { mode: 'number' }).notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.kind, t.version] }),
+    check('tenant_keys_kind_check', sql`${t.kind} in ('kek', 'dek', 'blind')`),
+    check('tenant_keys_state_check', sql`${t.state} in ('primary', 'active', 'retired')`),
+    // At most one primary key of each kind per tenant.
+    uniqueIndex('tenant_keys_one_primary').on(t.tenantId, t.kind).where(sql`${t.state} = 'primary'`),
+  ],
+);
+
+/**
+ * Placeholder → value. `blind_index` = HMAC-SHA256(blind key, type || '|' || normalized value);
+ * `ciphertext` = AES-256-GCM(ct || 16-byte tag) of the value as first written, under DEK
+ * `dek_version`, with `iv` (12 bytes) and AAD `veil:map:v1|<tenant>|<token>|<type>|<dek_version>`.
+ */
+export const mappings = pgTable(
+  'mappings',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    token: text('token').notNull(),
+    type: text('type').notNull(),
+    blindIndex: bytea('blind_index').notNull(),
+    dekVersion: integer('dek_version').notNull(),
+    iv: bytea('iv').notNull(),
+    ciphertext: bytea('ciphertext').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.token] }),
+    uniqueIndex('mappings_tenant_blind_index').on(t.tenantId, t.blindIndex),
+    index('mappings_tenant_dek_version').on(t.tenantId, t.dekVersion),
+  ],
+);
+
+/** Who holds API keys: a named principal of a tenant (an app, a service, a person's role). */
+export const principals = pgTable(
+  'principals',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('principals_tenant_name').on(t.tenantId, t.name)],
+);
+
+/** Gateway API keys `vk_…`: only SHA-256(key) is stored, plus a short prefix for display. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    principalId: text('principal_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    role: text('role').notNull(),
+    keyHash: bytea('key_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_keys_key_hash').on(t.keyHash), index('api_keys_tenant').on(t.tenantId)],
+);
+
+export const schema = { tenants, tenantKeys, mappings, principals, apiKeys };
+export type Schema = typeof schema;

@@ -1,0 +1,176 @@
+/**
+ * The `veil` operator CLI: `npm run veil -- <command>` or `npx tsx src/node/cli.ts <command>`.
+ * Uses the same configuration (environment) and database as the gateway.
+ * Exit codes: 0 success, 1 failure (database, not found), 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { createApiKeyStore, type Role } from '../auth/api-keys.js';
+import { loadConfig } from '../core/config.js';
+import { isVeilError } from '../core/errors.js';
+import { silentLogger } from '../core/types.js';
+import { openDatabase } from '../db/open.node.js';
+import type { Db } from '../db/client.js';
+import { ROLES } from '../policy/index.js';
+
+export const HELP = `veil — operator commands for the Veil gateway
+
+Usage: veil <command> [options]
+
+Commands:
+  migrate                                   apply pending database migrations
+  tenants create <name> [--id <id>]         create a tenant; prints its id
+  tenants list                              list tenants
+  keys issue --tenant <id> --name <name> --role <admin|user|restricted>
+                                            issue an API key (printed ONCE)
+  keys list [--tenant <id>]                 list API keys (prefix only, never the key)
+  keys revoke <key-id>                      revoke an API key
+  help                                      show this help
+
+Options:
+  --json                                    machine-readable output for list commands
+
+The database is PGlite in $VEIL_DATA_DIR/pglite unless DATABASE_URL is set.`;
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+class UsageError extends Error {}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        tenant: { type: 'string' },
+        name: { type: 'string' },
+        role: { type: 'string' },
+        id: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    io.err(`error: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values: o, positionals: pos } = parsed;
+  const [cmd, sub, ...rest] = pos;
+  if (!cmd || cmd === 'help' || o.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const known = ['migrate', 'tenants', 'keys'];
+  if (!known.includes(cmd)) {
+    io.err(`error: unknown command "${cmd}"\n\n${HELP}`);
+    return 2;
+  }
+
+  let db: Db | undefined;
+  try {
+    const config = loadConfig(io.env);
+    const open = async () => (db = await openDatabase(config, { logger: silentLogger }));
+    const need = (v: string | undefined, what: string) => {
+      if (!v) throw new UsageError(`missing ${what}`);
+      return v;
+    };
+
+    if (cmd === 'migrate') {
+      await open();
+      io.out(`migrations applied (${db!.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
+      return 0;
+    }
+    if (cmd === 'tenants' && sub === 'create') {
+      const name = need(rest.join(' ').trim() || o.name, 'tenant name: veil tenants create <name>');
+      const store = createApiKeyStore(await open());
+      const { id } = await store.createTenant(name, o.id);
+      io.out(o.json ? JSON.stringify({ id, name }) : `created tenant ${id} (${name})`);
+      return 0;
+    }
+    if (cmd === 'tenants' && sub === 'list') {
+      const list = await createApiKeyStore(await open()).listTenants();
+      if (o.json) io.out(JSON.stringify(list));
+      else if (list.length === 0) io.out('no tenants');
+      else io.out(table([['ID', 'NAME', 'STATUS', 'CREATED'], ...list.map((t) => [t.id, t.name, t.status, iso(t.createdAt)])]));
+      return 0;
+    }
+    if (cmd === 'keys' && sub === 'issue') {
+      const tenantId = need(o.tenant, '--tenant <id>');
+      const name = need(o.name, '--name <name>');
+      const role = need(o.role, `--role <${ROLES.join('|')}>`);
+      if (!(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      const k = await createApiKeyStore(await open()).issueKey({ tenantId, name, role: role as Role });
+      if (o.json) io.out(JSON.stringify({ id: k.id, key: k.key, tenantId, name, role, principalId: k.principalId }));
+      else {
+        io.out(`issued key ${k.id} for tenant ${tenantId} (name ${name}, role ${role}):\n\n  ${k.key}\n`);
+        io.err('WARNING: this key is shown only once. Store it in a secrets manager now; Veil keeps only its hash.');
+      }
+      return 0;
+    }
+    if (cmd === 'keys' && sub === 'list') {
+      const list = await createApiKeyStore(await open()).listKeys(o.tenant);
+      if (o.json) io.out(JSON.stringify(list));
+      else if (list.length === 0) io.out('no keys');
+      else
+        io.out(
+          table([
+            ['ID', 'TENANT', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+            ...list.map((k) => [k.id, k.tenantId, k.name, k.role, k.prefix + '…', iso(k.createdAt), iso(k.lastUsedAt), iso(k.revokedAt)]),
+          ]),
+        );
+      return 0;
+    }
+    if (cmd === 'keys' && sub === 'revoke') {
+      const id = need(rest[0], 'key id: veil keys revoke <key-id>');
+      const ok = await createApiKeyStore(await open()).revokeKey(id);
+      if (!ok) {
+        io.err(`error: no active key with id ${id}`);
+        return 1;
+      }
+      io.out(`revoked key ${id} (takes effect in running gateways within a few seconds)`);
+      return 0;
+    }
+    throw new UsageError(`unknown subcommand "${`${cmd} ${sub ?? ""}`.trim()}"`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`error: ${e.message}\n\n${HELP}`);
+      return 2;
+    }
+    io.err(`error: ${isVeilError(e) ? e.message : describe(e)}`);
+    return 1;
+  } finally {
+    await db?.close().catch(() => {});
+  }
+}
+
+/** Error text without values: the message of our own errors, the code/name of the others. */
+function describe(e: unknown): string {
+  const err = e as { message?: string; code?: string; name?: string };
+  if (err?.message?.startsWith('Invalid configuration')) return err.message;
+  if (err?.code === '23505') return 'already exists';
+  if (err?.code === 'ECONNREFUSED') return 'cannot connect to the database (connection refused)';
+  return `${err?.name ?? 'Error'}${err?.code ? ` (${err.code})` : ''}: ${err?.message ?? String(e)}`;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runCli(process.argv.slice(2), {
+    env: process.env,
+    out: (l) => process.stdout.write(l + '\n'),
+    err: (l) => process.stderr.write(l + '\n'),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}
