@@ -11,6 +11,7 @@ import {
   customType,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -36,6 +37,11 @@ export const tenants = pgTable(
     name: text('name').notNull(),
     status: text('status').notNull().default('active'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * The tenant's policy override document (src/policy/override.ts), merged onto
+     * DEFAULT_POLICY; null means the default policy. Holds no PII: entity types, classes, roles.
+     */
+    policy: jsonb('policy'),
   },
   (t) => [check('tenants_status_check', sql`${t.status} in ('active', 'disabled')`)],
 );

@@ -3,15 +3,20 @@
  * Uses the same configuration (environment) and database as the gateway.
  * Exit codes: 0 success, 1 failure (database, not found), 2 usage error.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { createApiKeyStore, type Role } from '../auth/api-keys.js';
 import { loadConfig } from '../core/config.js';
 import { isVeilError } from '../core/errors.js';
-import { silentLogger } from '../core/types.js';
+import { OPEN_TENANT_ID, silentLogger } from '../core/types.js';
 import { openDatabase } from '../db/open.node.js';
 import type { Db } from '../db/client.js';
-import { ROLES } from '../policy/index.js';
+import { eq } from 'drizzle-orm';
+import { tenants } from '../db/schema.js';
+import { DEFAULT_POLICY, ROLES } from '../policy/index.js';
+import { mergePolicy, parsePolicyOverride, PolicyValidationError } from '../policy/override.js';
+import { createPolicyStore } from '../policy/store.js';
 
 export const HELP = `veil — operator commands for the Veil gateway
 
@@ -25,10 +30,23 @@ Commands:
                                             issue an API key (printed ONCE)
   keys list [--tenant <id>]                 list API keys (prefix only, never the key)
   keys revoke <key-id>                      revoke an API key
+  policy show <tenant-id>                   print the tenant's policy override and the
+                                            effective policy (override merged onto the default)
+  policy set <tenant-id> --file <policy.json>
+                                            validate and store a policy override
+  policy reset <tenant-id>                  remove the override (back to the default policy)
   help                                      show this help
 
 Options:
   --json                                    machine-readable output for list commands
+
+A policy override is a JSON object; every field is optional and merged onto the default:
+  {"sensitivity": {"<TYPE>": "highly_sensitive|sensitive|contextual|public"},
+   "detect": {"<class>": "mask|pass"}, "detectType": {"<TYPE>": "mask|pass"},
+   "restore": {"<role>": {"<class>": "value|masked|placeholder"}},
+   "restoreDefault": {"<class>": "value|masked|placeholder"}}
+Tenant "${OPEN_TENANT_ID}" is the open single-tenant mode tenant (created when needed).
+Running gateways pick up policy changes within a few seconds.
 
 The database is PGlite in $VEIL_DATA_DIR/pglite unless DATABASE_URL is set.`;
 
@@ -59,6 +77,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         name: { type: 'string' },
         role: { type: 'string' },
         id: { type: 'string' },
+        file: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -73,7 +92,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
-  const known = ['migrate', 'tenants', 'keys'];
+  const known = ['migrate', 'tenants', 'keys', 'policy'];
   if (!known.includes(cmd)) {
     io.err(`error: unknown command "${cmd}"\n\n${HELP}`);
     return 2;
@@ -143,10 +162,53 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.out(`revoked key ${id} (takes effect in running gateways within a few seconds)`);
       return 0;
     }
+    if (cmd === 'policy' && sub === 'show') {
+      const tenantId = need(rest[0], 'tenant id: veil policy show <tenant-id>');
+      const d = await open();
+      const row = await d.orm.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+      if (row.length === 0 && tenantId !== OPEN_TENANT_ID) {
+        io.err(`error: no tenant with id ${tenantId}`);
+        return 1;
+      }
+      const override = await createPolicyStore(d).getOverride(tenantId);
+      const effective = override ? mergePolicy(DEFAULT_POLICY, override) : DEFAULT_POLICY;
+      io.out(JSON.stringify({ tenantId, override, effective }, null, o.json ? undefined : 2));
+      return 0;
+    }
+    if (cmd === 'policy' && sub === 'set') {
+      const tenantId = need(rest[0], 'tenant id: veil policy set <tenant-id> --file <policy.json>');
+      const file = need(o.file, '--file <policy.json>');
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read ${file} (${(e as { code?: string }).code ?? 'error'})`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (e) {
+        throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
+      }
+      const override = parsePolicyOverride(json); // validated before the database is opened
+      await createPolicyStore(await open()).setOverride(tenantId, override);
+      io.out(`stored the policy override of tenant ${tenantId} (running gateways pick it up within a few seconds)`);
+      return 0;
+    }
+    if (cmd === 'policy' && sub === 'reset') {
+      const tenantId = need(rest[0], 'tenant id: veil policy reset <tenant-id>');
+      await createPolicyStore(await open()).setOverride(tenantId, null);
+      io.out(`tenant ${tenantId} now uses the default policy (running gateways pick it up within a few seconds)`);
+      return 0;
+    }
     throw new UsageError(`unknown subcommand "${`${cmd} ${sub ?? ""}`.trim()}"`);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`error: ${e.message}\n\n${HELP}`);
+      return 2;
+    }
+    if (e instanceof PolicyValidationError) {
+      io.err(`error: ${e.message}`);
       return 2;
     }
     io.err(`error: ${isVeilError(e) ? e.message : describe(e)}`);

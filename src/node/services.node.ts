@@ -11,7 +11,8 @@ import { openDatabase } from '../db/open.node.js';
 import { createCompositeDetector } from '../detect/composite.js';
 import { createPatternDetector } from '../detect/patterns/index.js';
 import type { Detector } from '../detect/types.js';
-import { DEFAULT_POLICY } from '../policy/index.js';
+import { DEFAULT_POLICY, type Policy } from '../policy/index.js';
+import { createPolicyStore } from '../policy/store.js';
 import { nodeVaultCrypto } from '../vault/crypto.node.js';
 import { createDbVault } from '../vault/db-vault.js';
 import { createMemoryVault } from '../vault/memory.js';
@@ -49,6 +50,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
     let vault: Vault;
     let auth: Authenticator = openAuthenticator;
     let db: Db | null = null;
+    let policyFor: (tenantId: string) => Promise<Policy> | Policy = () => DEFAULT_POLICY;
     if (config.VEIL_VAULT === 'memory') {
       logger.warn('VEIL_VAULT=memory: placeholders are kept in process memory only (tests and benchmarks); API keys are not available');
       vault = createMemoryVault();
@@ -70,6 +72,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       });
       const store = createApiKeyStore(db);
       auth = store;
+      policyFor = createPolicyStore(db).policyFor;
       if ((await store.listKeys()).length === 0) {
         logger.warn('open single-tenant mode: no Veil API key exists, so any caller is accepted and sees every value; create one with `npm run veil -- keys issue`');
       }
@@ -87,7 +90,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
         maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
       }),
-      policyFor: () => DEFAULT_POLICY,
+      policyFor,
       logger,
       limits: { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS },
       async ready() {
