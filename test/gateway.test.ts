@@ -196,6 +196,22 @@ describe('chat completions', () => {
     expect(JSON.parse(call.type === 'function' ? call.function.arguments : '')).toEqual({ to: PII.email });
   });
 
+  it('JSON mode (response_format): values are JSON-escaped into the content, plain and streamed', async () => {
+    up.handler = (req) => {
+      const token = /\[EMAIL_[0-9A-Z]{8}\]/.exec(lastUserText(req.body))![0];
+      const content = `{"email":"${token}"}`;
+      if (req.body.stream) return { kind: 'sse', events: chatChunks([smallPieces(content, 4)]) };
+      return { kind: 'json', body: chatCompletion([content]) };
+    };
+    const messages = [{ role: 'user' as const, content: `mail ${PII.email} as JSON` }];
+    const res = await client.chat.completions.create({ model: 'm', messages, response_format: { type: 'json_object' } });
+    expect(JSON.parse(res.choices[0]!.message.content!)).toEqual({ email: PII.email });
+    const stream = await client.chat.completions.create({ model: 'm', messages, response_format: { type: 'json_object' }, stream: true });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(JSON.parse(text)).toEqual({ email: PII.email });
+  });
+
   it('a request without PII streams through byte for byte', async () => {
     const events = chatChunks([smallPieces('Hello there, [not a token] PERSON_ABC.')], { usage: true, extraTop: { x_unknown: { a: 1 } } });
     up.handler = () => ({ kind: 'sse', events, maxWrite: 2 });

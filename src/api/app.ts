@@ -189,6 +189,8 @@ export function createApp(services: Services): Hono<Env> {
     log.debug('sanitized', { requestId: ctx.requestId, entities: countTotal(s.counts), types: Object.keys(s.counts), reused: s.reused });
 
     const streaming = endpoint !== 'embeddings' && (s.body as { stream?: unknown }).stream === true;
+    const format = (s.body as { response_format?: { type?: unknown } }).response_format?.type;
+    const jsonContent = format === 'json_object' || format === 'json_schema';
     let response: Response;
     try {
       response = await client.post(UPSTREAM_PATH[endpoint], { body: s.body, signal: controller.signal, stream: streaming }).asResponse();
@@ -204,6 +206,7 @@ export function createApp(services: Services): Hono<Env> {
       const out = restoreSseStream(response.body, s.restorer, {
         idleTimeoutMs: services.limits.streamIdleTimeoutMs,
         abortUpstream: () => controller.abort(),
+        jsonContent,
         onEnd: (o) => {
           metrics.observeStream(o.status);
           if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });
@@ -225,7 +228,7 @@ export function createApp(services: Services): Hono<Env> {
         ? mapped
         : new VeilError('The upstream API sent a response that is not JSON.', { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
     }
-    if (endpoint === 'chat') restoreChatCompletion(json, s.restorer);
+    if (endpoint === 'chat') restoreChatCompletion(json, s.restorer, { jsonContent });
     else if (endpoint === 'completions') restoreTextCompletion(json, s.restorer);
     return c.newResponse(JSON.stringify(json), response.status as 200, { ...headers, 'content-type': 'application/json' });
   }

@@ -17,11 +17,11 @@ export interface StreamOutcome {
 export function restoreSseStream(
   upstream: ReadableStream<Uint8Array>,
   restorer: Restorer,
-  opts: { idleTimeoutMs: number; abortUpstream: () => void; onEnd?: (o: StreamOutcome) => void },
+  opts: { idleTimeoutMs: number; abortUpstream: () => void; onEnd?: (o: StreamOutcome) => void; jsonContent?: boolean },
 ): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
   const parser = new SseParser();
-  const chunks = new StreamingResponseRestorer(restorer);
+  const chunks = new StreamingResponseRestorer(restorer, { jsonContent: opts.jsonContent === true });
   let events = 0;
   let finished = false;
   const finish = (o: StreamOutcome['status']) => {

@@ -13,8 +13,16 @@ function restoreField(obj: Obj, key: string, r: Restorer, json = false): void {
   if (typeof v === 'string') obj[key] = r.restore(v, json ? jsonStringEscape : undefined);
 }
 
-function restoreMessage(msg: Obj, r: Restorer): void {
-  restoreField(msg, 'content', r);
+/**
+ * `jsonContent`: the request asked for JSON output (`response_format` json_object/json_schema),
+ * so values restored into message content are JSON-string-escaped like tool-call arguments.
+ */
+export interface RestoreOptions {
+  readonly jsonContent?: boolean;
+}
+
+function restoreMessage(msg: Obj, r: Restorer, opts: RestoreOptions): void {
+  restoreField(msg, 'content', r, opts.jsonContent === true);
   restoreField(msg, 'refusal', r);
   if (Array.isArray(msg.content)) {
     for (const part of msg.content) if (isObj(part)) restoreField(part, 'text', r);
@@ -26,9 +34,9 @@ function restoreMessage(msg: Obj, r: Restorer): void {
 }
 
 /** `chat.completion` (non-streamed): every choice's message. Mutates and returns `body`. */
-export function restoreChatCompletion<T>(body: T, r: Restorer): T {
+export function restoreChatCompletion<T>(body: T, r: Restorer, opts: RestoreOptions = {}): T {
   if (r.size === 0 || !isObj(body) || !Array.isArray(body.choices)) return body;
-  for (const choice of body.choices) if (isObj(choice) && isObj(choice.message)) restoreMessage(choice.message, r);
+  for (const choice of body.choices) if (isObj(choice) && isObj(choice.message)) restoreMessage(choice.message, r, opts);
   return body;
 }
 
@@ -58,7 +66,10 @@ export class StreamingResponseRestorer {
   private readonly choices = new Map<number, ChoiceState>();
   private template: Obj | null = null;
 
-  constructor(private readonly restorer: Restorer) {}
+  constructor(
+    private readonly restorer: Restorer,
+    private readonly opts: RestoreOptions = {},
+  ) {}
 
   get active(): boolean {
     return this.restorer.size > 0;
@@ -84,7 +95,7 @@ export class StreamingResponseRestorer {
       const st = this.state(choice.index);
       const delta = isObj(choice.delta) ? choice.delta : null;
       if (delta) {
-        this.pushField(delta, 'content', () => (st.content ??= this.restorer.stream()));
+        this.pushField(delta, 'content', () => (st.content ??= this.restorer.stream(this.opts.jsonContent ? jsonStringEscape : undefined)));
         this.pushField(delta, 'refusal', () => (st.refusal ??= this.restorer.stream()));
         if (Array.isArray(delta.tool_calls)) {
           for (const tc of delta.tool_calls) {

@@ -1,0 +1,52 @@
+/**
+ * End to end with the real NER model from models/veil-ner (worker threads, transformers.js)
+ * plus the pattern detector: the official `openai` client → Veil over HTTP → the loopback fake
+ * upstream (the network stand-in). Names and addresses are replaced before the upstream sees
+ * them and come back in the reply.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompositeDetector } from '../src/detect/composite.js';
+import { createPatternDetector } from '../src/detect/patterns/index.js';
+import { createNerDetector } from '../src/node/ner/index.js';
+import { type FakeUpstream, lastUserText, smallPieces, chatChunks, startFakeUpstream } from './fakes/upstream.js';
+import { type Gateway, startGateway } from './helpers/gateway.js';
+
+const MODEL = new URL('../models/veil-ner', import.meta.url).pathname;
+
+describe.skipIf(!existsSync(`${MODEL}/onnx`))('gateway with the shipped NER model', () => {
+  let up: FakeUpstream;
+  let gw: Gateway;
+  const detector = createCompositeDetector([createPatternDetector(), createNerDetector({ modelDir: MODEL })]);
+
+  beforeAll(async () => {
+    await detector.ready!();
+    up = await startFakeUpstream();
+    gw = await startGateway(up.url, { detector });
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+    await detector.close?.();
+  });
+
+  const PROMPT =
+    'Please write a short note to Michael Johnson confirming that Sarah Williams will visit him on Monday. ' +
+    'Her email is sarah.williams@example.com.';
+
+  it('names are replaced before the upstream sees them, and restored in the reply (plain and streamed)', async () => {
+    const client = gw.client();
+    const plain = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: PROMPT }] });
+    expect(plain.choices[0]!.message.content).toBe(`You said: ${PROMPT}`);
+    const sent = lastUserText(up.received[0]!.body);
+    for (const v of ['Michael Johnson', 'Sarah Williams', 'sarah.williams@example.com']) expect(sent).not.toContain(v);
+    expect(sent).toMatch(/\[PERSON_[0-9A-Z]{8}\]/);
+    expect(sent).toMatch(/\[EMAIL_[0-9A-Z]{8}\]/);
+
+    up.handler = (req) => ({ kind: 'sse', events: chatChunks([smallPieces(`You said: ${lastUserText(req.body)}`)]) });
+    const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: PROMPT }], stream: true });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe(`You said: ${PROMPT}`);
+  });
+});
