@@ -21,6 +21,7 @@ import {
   toolCallChunks,
 } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
+import { splitAt } from './helpers/split.js';
 
 const PII = {
   email: 'jane.roe@example.com',
@@ -497,14 +498,7 @@ describe('streaming invariant over HTTP (property)', () => {
             if (mangle === 'bare') text = text.replace(/\[([A-Z_]+_[0-9A-Z]{8})\]/g, '$1');
             if (mangle === 'spaced') text = text.replace(/\[([A-Z_]+_[0-9A-Z]{8})\]/g, '[ $1 ]');
             if (!req.body.stream) return { kind: 'json', body: chatCompletion([text]) };
-            const sorted = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-            const pieces: string[] = [];
-            let last = 0;
-            for (const c of sorted) {
-              pieces.push(text.slice(last, c));
-              last = c;
-            }
-            pieces.push(text.slice(last));
+            const pieces = splitAt(text, cuts.map((c) => c % (text.length + 1)));
             return { kind: 'sse', events: chatChunks([pieces.filter((p) => p.length > 0)]), maxWrite };
           };
           const messages = [{ role: 'user' as const, content: PROMPT }];

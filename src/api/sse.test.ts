@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { splitAt } from '../../test/helpers/split.js';
 import { SseParser } from './sse.js';
 
 function parseAll(chunks: (string | Uint8Array)[]) {
@@ -27,15 +28,7 @@ describe('SseParser', () => {
       fc.property(payload, fc.array(fc.nat(400), { maxLength: 20 }), (events, cuts) => {
         const text = events.map((e) => `data: ${e.data}${e.nl}${e.nl}`).join('');
         const bytes = new TextEncoder().encode(text);
-        const sorted = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b);
-        const parts: Uint8Array[] = [];
-        let last = 0;
-        for (const c of sorted) {
-          parts.push(bytes.slice(last, c));
-          last = c;
-        }
-        parts.push(bytes.slice(last));
-        expect(parseAll(parts)).toEqual(events.map((e) => ({ event: null, data: e.data })));
+        expect(parseAll(splitAt(bytes, cuts))).toEqual(events.map((e) => ({ event: null, data: e.data })));
       }),
       { numRuns: 500 },
     );

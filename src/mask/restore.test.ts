@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Token } from '../vault/types.js';
+import { splitAt } from '../../test/helpers/split.js';
 import { jsonStringEscape, Restorer } from './restore.js';
 
 const T = (s: string) => s as Token;
@@ -57,18 +58,6 @@ describe('Restorer.restore (mangling variants)', () => {
     expect(JSON.parse(out)).toEqual({ name: 'Jo "Q" \\ Smith\n' });
   });
 });
-
-/** Splits `s` at the given sorted cut points. */
-function splitAt(s: string, cuts: number[]): string[] {
-  const out: string[] = [];
-  let last = 0;
-  for (const c of [...new Set(cuts.map((x) => Math.min(x, s.length)))].sort((a, b) => a - b)) {
-    out.push(s.slice(last, c));
-    last = c;
-  }
-  out.push(s.slice(last));
-  return out;
-}
 
 const pieces = fc.constantFrom(
   '[PERSON_7QX2M4AB]',
