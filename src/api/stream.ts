@@ -70,47 +70,74 @@ export function restoreSseStream(
   };
 
   let sawDone = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        const timeout = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), opts.idleTimeoutMs);
-        });
-        const r = await Promise.race([reader.read(), timeout]);
-        if (r === 'timeout') {
-          opts.abortUpstream();
-          reader.cancel().catch(() => {});
-          fail(controller, 'The upstream API stopped sending; the stream was ended.', 'upstream_timeout');
-          finish('timeout');
-          return;
-        }
-        if (r.done) {
-          for (const ev of parser.end()) if (!sawDone) sawDone = emitEvent(controller, ev.data);
-          if (sawDone) {
-            controller.close();
-            finish('done');
-          } else {
-            fail(controller, 'The upstream stream ended before it was complete.', 'upstream_stream_truncated');
-            finish('truncated');
-          }
-          return;
-        }
-        for (const ev of parser.push(r.value)) {
-          if (sawDone) break; // nothing after [DONE]
-          sawDone = emitEvent(controller, ev.data);
-        }
+  let enqueued = 0;
+  const counting = (controller: ReadableStreamDefaultController<Uint8Array>): ReadableStreamDefaultController<Uint8Array> => ({
+    get desiredSize() {
+      return controller.desiredSize;
+    },
+    enqueue(chunk: Uint8Array) {
+      enqueued++;
+      controller.enqueue(chunk);
+    },
+    close: () => controller.close(),
+    error: (e?: unknown) => controller.error(e),
+  });
+
+  /** Reads one upstream chunk; returns true when the stream is over. */
+  async function step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), opts.idleTimeoutMs);
+      });
+      const r = await Promise.race([reader.read(), timeout]);
+      if (r === 'timeout') {
+        opts.abortUpstream();
+        reader.cancel().catch(() => {});
+        fail(controller, 'The upstream API stopped sending; the stream was ended.', 'upstream_timeout');
+        finish('timeout');
+        return true;
+      }
+      if (r.done) {
+        for (const ev of parser.end()) if (!sawDone) sawDone = emitEvent(controller, ev.data);
         if (sawDone) {
-          reader.cancel().catch(() => {});
           controller.close();
           finish('done');
+        } else {
+          fail(controller, 'The upstream stream ended before it was complete.', 'upstream_stream_truncated');
+          finish('truncated');
         }
-      } catch {
-        if (finished) return;
-        fail(controller, 'The connection to the upstream API failed during the stream.', 'upstream_stream_error');
-        finish('upstream_error');
-      } finally {
-        clearTimeout(timer);
+        return true;
+      }
+      for (const ev of parser.push(r.value)) {
+        if (sawDone) break; // nothing after [DONE]
+        sawDone = emitEvent(controller, ev.data);
+      }
+      if (sawDone) {
+        reader.cancel().catch(() => {});
+        controller.close();
+        finish('done');
+        return true;
+      }
+      return false;
+    } catch {
+      if (finished) return true;
+      fail(controller, 'The connection to the upstream API failed during the stream.', 'upstream_stream_error');
+      finish('upstream_error');
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return new ReadableStream<Uint8Array>({
+    // A pull must enqueue something (or end the stream): a pull that returns empty-handed is
+    // not called again, so keep reading while upstream bytes complete no event.
+    async pull(controller) {
+      const c = counting(controller);
+      const before = enqueued;
+      while (enqueued === before) {
+        if (await step(c)) return;
       }
     },
     cancel() {

@@ -17,6 +17,7 @@ import { nodeVaultCrypto } from '../vault/crypto.node.js';
 import { createDbVault } from '../vault/db-vault.js';
 import { createMemoryVault } from '../vault/memory.js';
 import type { Vault } from '../vault/types.js';
+import { createNodeFetch } from './http-fetch.node.js';
 import { createMasterKeyProvider } from './master-key.node.js';
 import { nerDetectorFromConfig } from './ner/index.js';
 
@@ -89,6 +90,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         apiKey: config.VEIL_UPSTREAM_API_KEY,
         timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
         maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
+        fetch: createNodeFetch(),
       }),
       policyFor,
       logger,

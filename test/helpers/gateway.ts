@@ -7,6 +7,7 @@ import { openAuthenticator } from '../../src/auth/types.js';
 import { silentLogger } from '../../src/core/types.js';
 import { createPatternDetector } from '../../src/detect/patterns/index.js';
 import { DEFAULT_POLICY } from '../../src/policy/index.js';
+import { createNodeFetch } from '../../src/node/http-fetch.node.js';
 import { createMemoryVault } from '../../src/vault/memory.js';
 
 export interface Gateway {
@@ -27,6 +28,8 @@ export async function startGateway(upstreamUrl: string, overrides: Partial<Servi
       apiKey: 'apiKey' in upstreamOpts ? upstreamOpts.apiKey : 'sk-upstream-test',
       timeoutMs: upstreamOpts.timeoutMs ?? 10_000,
       maxRetries: 0,
+      // the production transport (src/node/services.node.ts); VEIL_TEST_BUILTIN_FETCH=1 tests the built-in fetch
+      ...(process.env.VEIL_TEST_BUILTIN_FETCH ? {} : { fetch: createNodeFetch() }),
     }),
     policyFor: () => DEFAULT_POLICY,
     logger: silentLogger,
