@@ -62,14 +62,18 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof fetch {
  * before the body is complete errors the stream instead of ending it quietly.
  */
 function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
+  // `done` guards every controller call: after cancel(), close() or error() the controller
+  // throws, and a throw inside these event handlers would crash the process.
   let done = false;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       res.on('data', (chunk: Buffer) => {
+        if (done) return;
         controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         if ((controller.desiredSize ?? 1) <= 0) res.pause();
       });
       res.on('end', () => {
+        if (done) return;
         done = true;
         controller.close();
       });
@@ -85,7 +89,7 @@ function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
       });
     },
     pull() {
-      res.resume();
+      if (!done) res.resume();
     },
     cancel() {
       done = true;
