@@ -56,7 +56,9 @@ export function restoreSseStream(
         controller.enqueue(sseData(data));
         return false;
       }
-      controller.enqueue(sseData(JSON.stringify(chunks.transform(obj))));
+      const out = chunks.transform(obj);
+      // untouched chunks go out as the upstream wrote them
+      controller.enqueue(sseData(chunks.changed ? JSON.stringify(out) : data));
       return false;
     }
     controller.enqueue(sseData(data));

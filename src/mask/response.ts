@@ -65,6 +65,8 @@ interface ChoiceState {
 export class StreamingResponseRestorer {
   private readonly choices = new Map<number, ChoiceState>();
   private template: Obj | null = null;
+  /** Whether the last {@link transform} changed anything (else the original bytes can be sent). */
+  changed = false;
 
   constructor(
     private readonly restorer: Restorer,
@@ -83,11 +85,17 @@ export class StreamingResponseRestorer {
 
   private pushField(obj: Obj, key: string, get: () => StreamRestorer): void {
     const v = obj[key];
-    if (typeof v === 'string') obj[key] = get().push(v);
+    if (typeof v !== 'string') return;
+    const out = get().push(v);
+    if (out !== v) {
+      obj[key] = out;
+      this.changed = true;
+    }
   }
 
   /** Rewrites one parsed chunk in place. */
   transform(chunk: Obj): Obj {
+    this.changed = false;
     if (!this.active || !Array.isArray(chunk.choices)) return chunk;
     if (this.template === null) this.template = chunk;
     for (const choice of chunk.choices) {
@@ -117,7 +125,7 @@ export class StreamingResponseRestorer {
 
       if (choice.finish_reason !== null && choice.finish_reason !== undefined && !st.finished) {
         st.finished = true;
-        this.flushInto(choice, st);
+        if (this.flushInto(choice, st)) this.changed = true;
       }
     }
     return chunk;
