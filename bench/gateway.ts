@@ -25,6 +25,20 @@ export const BENCH_PROMPT = (
   'P.S. The courier also left the parcel outside in the rain, which did not help.'
 );
 
+/**
+ * What the upstream receives from Veil for BENCH_PROMPT (same length, same five placeholders),
+ * so the direct baseline asks the upstream for exactly the same work: the instant upstream
+ * echoes the placeholders it sees, and a longer reply would mean more chunks.
+ */
+export const DIRECT_PROMPT = BENCH_PROMPT.replace('jane.roe@example.com', '[EMAIL_AAAAAAAA]')
+  .replace('+1 415 555 2671', '[PHONE_AAAAAAAA]')
+  .replace('4111 1111 1111 1111', '[CARD_AAAAAAAA]')
+  .replace('123-45-6789', '[SSN_AAAAAAAA]')
+  .replace('GB82 WEST 1234 5698 7654 32', '[IBAN_AAAAAAAA]');
+
+const promptFor = (url: string, veilUrl: string) => (url === veilUrl ? BENCH_PROMPT : DIRECT_PROMPT);
+let VEIL_URL = '';
+
 interface PlainResult {
   rps: number;
   p50: number;
@@ -33,7 +47,7 @@ interface PlainResult {
 }
 
 async function cannon(url: string, connections: number, duration: number, rate?: number): Promise<PlainResult> {
-  const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: BENCH_PROMPT }] });
+  const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: promptFor(url, VEIL_URL) }] });
   const r = await autocannon({
     ...(rate ? { overallRate: rate } : {}),
     url: `${url}/chat/completions`,
@@ -51,7 +65,7 @@ async function cannon(url: string, connections: number, duration: number, rate?:
  * over a keep-alive agent with up to `connections` sockets; latency from send to full body.
  */
 async function paced(url: string, rate: number, seconds: number, connections: number): Promise<PlainResult> {
-  const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: BENCH_PROMPT }] });
+  const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: promptFor(url, VEIL_URL) }] });
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const u = new URL(`${url}/chat/completions`);
   const lat: number[] = [];
@@ -101,7 +115,7 @@ interface StreamResult {
 }
 
 async function streams(url: string, concurrency: number, seconds: number, delayMs: number): Promise<StreamResult> {
-  const body = JSON.stringify({ model: 'bench', stream: true, x_bench_delay_ms: delayMs, messages: [{ role: 'user', content: BENCH_PROMPT }] });
+  const body = JSON.stringify({ model: 'bench', stream: true, x_bench_delay_ms: delayMs, messages: [{ role: 'user', content: promptFor(url, VEIL_URL) }] });
   const ttft: number[] = [];
   const total: number[] = [];
   let errors = 0;
@@ -171,6 +185,7 @@ export async function benchGateway(opts: { duration?: number; connections?: numb
     { url: `http://127.0.0.1:${port}/healthz` },
   );
   const veilUrl = `http://127.0.0.1:${port}/v1`;
+  VEIL_URL = veilUrl;
   try {
     // warm-up: JIT, connection pools, vault rows for the 5 values
     await cannon(upUrl, 10, 2);
