@@ -19,8 +19,8 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`# Veil benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
 
 if (only.has('gateway')) {
-  console.log('## Gateway overhead (pattern detection, in-memory and PGlite vaults)\n');
-  console.log('Vault: PGlite (the default store)\n');
+  console.log('## Gateway overhead (pattern detection, PGlite vault)\n');
+
   console.log(await benchGateway({ duration: Number(process.env.BENCH_DURATION ?? 10), connections: 100 }));
 }
 if (only.has('vault')) {
