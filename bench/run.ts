@@ -20,7 +20,6 @@ console.log(`# Veil benchmarks — ${new Date().toISOString().slice(0, 10)}, ${o
 
 if (only.has('gateway')) {
   console.log('## Gateway overhead (pattern detection, PGlite vault)\n');
-
   console.log(await benchGateway({ duration: Number(process.env.BENCH_DURATION ?? 10), connections: 100 }));
 }
 if (only.has('vault')) {
