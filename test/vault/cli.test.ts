@@ -5,37 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/node/cli.js';
 import { createApiKeyStore } from '../../src/auth/api-keys.js';
 import { openDatabase } from '../../src/db/open.node.js';
 import { loadConfig } from '../../src/core/config.js';
-import { createTestDatabase, TEST_DATABASE_URL } from './harness.js';
+import { cliTargets, runCliCaptured } from './harness.js';
 
-const run = async (env: Record<string, string>, ...argv: string[]) => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { env, out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-};
-
-const targets: { name: string; env: () => Promise<{ env: Record<string, string>; done(): Promise<void> }> }[] = [
-  {
-    name: 'pglite',
-    async env() {
-      const dir = mkdtempSync(join(tmpdir(), 'veil-cli-'));
-      return { env: { VEIL_DATA_DIR: dir }, done: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-if (TEST_DATABASE_URL) {
-  targets.push({
-    name: 'postgres',
-    async env() {
-      const t = await createTestDatabase(TEST_DATABASE_URL!);
-      return { env: { DATABASE_URL: t.url, VEIL_DATA_DIR: '/nonexistent' }, done: () => t.drop() };
-    },
-  });
-}
+const run = runCliCaptured;
+const targets = cliTargets('veil-cli-');
 
 describe.each(targets)('veil CLI on $name', (target) => {
   const cleanups: (() => Promise<void>)[] = [];

@@ -4,12 +4,16 @@
  * dropped on cleanup, so parallel runs never collide. Real databases only; no mocks.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { RequestContext } from '../../src/core/types.js';
 import type { Db } from '../../src/db/client.js';
 import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
+import { runCli } from '../../src/node/cli.js';
 import { nodeVaultCrypto } from '../../src/vault/crypto.node.js';
 import { webVaultCrypto, type VaultCrypto } from '../../src/vault/db-vault.js';
 
@@ -132,3 +136,39 @@ export const VAULT_SETUPS: { name: string; driver: Driver; crypto: VaultCrypto }
   ...(TEST_DATABASE_URL ? [{ name: 'postgres + node crypto', driver: postgresDriver, crypto: nodeVaultCrypto }] : []),
 ];
 export { pgliteDriver, postgresDriver };
+
+/** Runs the `veil` CLI in-process and captures its output. */
+export async function runCliCaptured(env: Record<string, string>, ...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { env, out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+export interface CliTarget {
+  readonly name: 'pglite' | 'postgres';
+  env(): Promise<{ env: Record<string, string>; done(): Promise<void> }>;
+}
+
+/** Where CLI tests run: a fresh PGlite data dir, and a fresh PostgreSQL database when TEST_DATABASE_URL is set. */
+export function cliTargets(prefix: string): CliTarget[] {
+  const targets: CliTarget[] = [
+    {
+      name: 'pglite',
+      async env() {
+        const dir = mkdtempSync(join(tmpdir(), prefix));
+        return { env: { VEIL_DATA_DIR: dir }, done: async () => rmSync(dir, { recursive: true, force: true }) };
+      },
+    },
+  ];
+  if (TEST_DATABASE_URL) {
+    targets.push({
+      name: 'postgres',
+      async env() {
+        const t = await createTestDatabase(TEST_DATABASE_URL!);
+        return { env: { DATABASE_URL: t.url, VEIL_DATA_DIR: '/nonexistent' }, done: () => t.drop() };
+      },
+    });
+  }
+  return targets;
+}
