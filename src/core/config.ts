@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   VEIL_KMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   VEIL_KEY_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),
   VEIL_KEY_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
+  VEIL_TOKEN_CACHE_MAX: z.coerce.number().int().min(0).default(100_000),
+  VEIL_TOKEN_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),
   /** `db` (PGlite or PostgreSQL, encrypted) or `memory` (tests/benchmarks only: nothing persisted). */
   VEIL_VAULT: z.enum(['db', 'memory']).default('db'),
   VEIL_NER: bool.default(true),

@@ -70,6 +70,8 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         timeoutMs: config.VEIL_DB_TIMEOUT_MS,
         keyCacheTtlMs: config.VEIL_KEY_CACHE_TTL_MS,
         keyCacheMax: config.VEIL_KEY_CACHE_MAX,
+        tokenCacheMax: config.VEIL_TOKEN_CACHE_MAX,
+        tokenCacheTtlMs: config.VEIL_TOKEN_CACHE_TTL_MS,
       });
       const store = createApiKeyStore(db);
       auth = store;

@@ -35,6 +35,14 @@ export interface DbVaultOptions {
   closeDb?: boolean;
   /** Per-field crypto; default Web Crypto. On Node pass `nodeVaultCrypto` (src/vault/crypto.node.ts). */
   crypto?: VaultCrypto;
+  /**
+   * In-process cache of blind index → token for known values (VEIL_TOKEN_CACHE_MAX entries,
+   * 0 = off; VEIL_TOKEN_CACHE_TTL_MS). It holds what the database holds in `mappings`
+   * (HMACs and tokens), never a value; tokens never change once written, so processes
+   * sharing a database stay consistent. Erasure must clear it (the TTL bounds staleness).
+   */
+  tokenCacheMax?: number;
+  tokenCacheTtlMs?: number;
   now?: KeyringOptions['now'];
 }
 
@@ -104,6 +112,25 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     now: opts.now,
   });
   let closed = false;
+  const now = () => (opts.now ? opts.now() : Date.now());
+  const tokenCacheMax = opts.tokenCacheMax ?? 100_000;
+  const tokenCacheTtl = opts.tokenCacheTtlMs ?? 300_000;
+  const tokenCache = new Map<string, { token: Token; exp: number }>();
+  const cacheGet = (key: string): Token | undefined => {
+    const hit = tokenCache.get(key);
+    if (!hit) return undefined;
+    if (hit.exp <= now()) {
+      tokenCache.delete(key);
+      return undefined;
+    }
+    return hit.token;
+  };
+  const cachePut = (key: string, token: Token) => {
+    if (tokenCacheMax <= 0) return;
+    tokenCache.delete(key);
+    tokenCache.set(key, { token, exp: now() + tokenCacheTtl });
+    while (tokenCache.size > tokenCacheMax) tokenCache.delete(tokenCache.keys().next().value as string);
+  };
 
   /** Runs `fn` bounded by the timeout; maps every failure to a 503 VeilError. */
   async function guarded<T>(op: string, tenantId: string, fn: () => Promise<T>): Promise<T> {
@@ -217,10 +244,23 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
           return p;
         }),
       );
-      const known = await lookup(tenantId, pendingAll.map((p) => p.blind));
-      const missing = pendingAll.filter((p) => !known.has(p.hex));
-      if (missing.length > 0) {
-        for (const [hex, token] of await insertNew(tenantId, missing)) known.set(hex, token);
+      const known = new Map<string, Token>();
+      const uncached: Pending[] = [];
+      for (const p of pendingAll) {
+        const t = cacheGet(`${tenantId}:${p.hex}`);
+        if (t) known.set(p.hex, t);
+        else uncached.push(p);
+      }
+      if (uncached.length > 0) {
+        for (const [hex, token] of await lookup(tenantId, uncached.map((p) => p.blind))) known.set(hex, token);
+        const missing = uncached.filter((p) => !known.has(p.hex));
+        if (missing.length > 0) {
+          for (const [hex, token] of await insertNew(tenantId, missing)) known.set(hex, token);
+        }
+        for (const p of uncached) {
+          const t = known.get(p.hex);
+          if (t) cachePut(`${tenantId}:${p.hex}`, t);
+        }
       }
       return order.map((input) => {
         const t = known.get(byInput.get(input)!.hex);
