@@ -121,7 +121,10 @@ async function streams(url: string, concurrency: number, seconds: number, delayM
   let errors = 0;
   const until = performance.now() + seconds * 1000;
   const dec = new TextDecoder();
-  const worker = async () => {
+  // Streams start staggered over one stream's length (~60 chunks), so the 100 streams are in
+  // steady state rather than 100 requests arriving in the same millisecond every wave.
+  const worker = async (w: number) => {
+    await new Promise((r) => setTimeout(r, ((w * 37) % concurrency) * ((delayMs * 60) / concurrency)));
     while (performance.now() < until) {
       const t0 = performance.now();
       try {
@@ -150,7 +153,7 @@ async function streams(url: string, concurrency: number, seconds: number, delayM
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   ttft.sort((a, b) => a - b);
   total.sort((a, b) => a - b);
   return {
