@@ -32,7 +32,6 @@ type Env = {
     principal: Principal;
     /** The caller's bearer token, only in open mode (forwarded upstream when no upstream key is set). */
     forwardBearer: string | null;
-    authKind: 'open' | 'key';
   };
 };
 
@@ -131,7 +130,6 @@ export function createApp(services: Services): Hono<Env> {
     }
     c.set('principal', auth.principal);
     c.set('forwardBearer', auth.kind === 'open' ? bearer : null);
-    c.set('authKind', auth.kind);
     if (auth.kind === 'key' && services.upstream.forwardsCallerKey) {
       // A Veil key must never be forwarded, and there is no upstream key to use instead.
       throw new VeilError('This Veil gateway uses API keys but has no VEIL_UPSTREAM_API_KEY configured.', {
@@ -143,7 +141,6 @@ export function createApp(services: Services): Hono<Env> {
     }
     await next();
   });
-
 
   const context = (c: Context<Env>, signal: AbortSignal): RequestContext => {
     const purpose = c.req.header('x-veil-purpose');
