@@ -104,6 +104,8 @@ describe('chat completions', () => {
     expect(args.ip).toMatch(/^\[IP_[0-9A-Z]{8}\]$/);
     // unknown and untouched fields pass through
     expect(sent.messages[3].tool_call_id).toBe('call_1');
+    // `name` stays within OpenAI's allowed characters: the placeholder is written without brackets
+    expect(sent.messages[1].name).toMatch(/^EMAIL_[0-9A-Z]{8}$/);
   });
 
   it('the same value gets the same placeholder across requests', async () => {

@@ -23,6 +23,8 @@ export interface MaskServices {
 interface Slot {
   readonly text: string;
   set(masked: string): void;
+  /** Write `TYPE_ID` without brackets (fields restricted to `[a-zA-Z0-9_-]`, like `name`). */
+  readonly bare?: boolean;
 }
 
 export interface SanitizeResult<T> {
@@ -44,12 +46,12 @@ class SlotCollector {
   private readonly finalizers: (() => void)[] = [];
 
   /** A string property `obj[key]`; anything else than a string or null/absent is a 400. */
-  text(obj: JsonObject | Json[], key: string | number, param: string): void {
+  text(obj: JsonObject | Json[], key: string | number, param: string, bare = false): void {
     const v = (obj as Record<string | number, Json>)[key];
     if (v === undefined || v === null) return;
     if (typeof v !== 'string') throw badRequest(`'${param}' must be a string.`, param);
     if (v.length === 0) return;
-    this.slots.push({ text: v, set: (m) => ((obj as Record<string | number, Json>)[key] = m) });
+    this.slots.push({ text: v, set: (m) => ((obj as Record<string | number, Json>)[key] = m), bare });
   }
 
   /**
@@ -122,7 +124,8 @@ function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
   messages.forEach((m, i) => {
     const p = `messages[${i}]`;
     if (!isObject(m)) throw badRequest(`'${p}' must be an object.`, p);
-    c.text(m, 'name', `${p}.name`);
+    // OpenAI restricts `name` to [a-zA-Z0-9_-]: its placeholders are written without brackets
+    c.text(m, 'name', `${p}.name`, true);
     c.text(m, 'refusal', `${p}.refusal`);
     const content = m.content;
     if (typeof content === 'string' || content === null || content === undefined) {
@@ -253,7 +256,8 @@ export async function sanitizeRequest<T>(
   for (const [slot, list] of bySlot) {
     list.sort((a, b) => b.start - a.start);
     let text = texts[slot]!;
-    for (const p of list) text = text.slice(0, p.start) + placeholder(tokens[p.item]!) + text.slice(p.end);
+    const bare = slots[slot]!.bare === true;
+    for (const p of list) text = text.slice(0, p.start) + (bare ? tokens[p.item]! : placeholder(tokens[p.item]!)) + text.slice(p.end);
     slots[slot]!.set(text);
   }
   collector.finish();
