@@ -108,6 +108,21 @@ describe('chat completions', () => {
     expect(sent.messages[1].name).toMatch(/^EMAIL_[0-9A-Z]{8}$/);
   });
 
+  it('request-level identity fields are sanitized too: user, metadata values, prediction', async () => {
+    await client.chat.completions.create({
+      model: 'gpt-fake',
+      user: PII.email,
+      metadata: { customer: PII.email, plan: 'gold' },
+      prediction: { type: 'content', content: `Dear customer, your card ${PII.card}` },
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expectNoPii(up.allRaw());
+    const sent = up.received[0]!.body;
+    expect(sent.user).toMatch(/^\[EMAIL_[0-9A-Z]{8}\]$/);
+    expect(sent.metadata).toEqual({ customer: sent.user, plan: 'gold' });
+    expect(sent.prediction.content).toMatch(/^Dear customer, your card \[CARD_[0-9A-Z]{8}\]$/);
+  });
+
   it('the same value gets the same placeholder across requests', async () => {
     await client.chat.completions.create({ model: 'gpt-fake', messages: [{ role: 'user', content: `a ${PII.email}` }] });
     await client.chat.completions.create({ model: 'gpt-fake', messages: [{ role: 'user', content: `b ${PII.email}` }] });

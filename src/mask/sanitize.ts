@@ -153,13 +153,32 @@ function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
   });
 }
 
+/**
+ * Request-level fields that often carry an end user's identity (an email as `user`, tags in
+ * `metadata`), on every endpoint.
+ */
+function collectCommonSlots(c: SlotCollector, body: JsonObject): void {
+  c.text(body, 'user', 'user');
+  c.text(body, 'safety_identifier', 'safety_identifier');
+  if (isObject(body.metadata)) {
+    for (const k of Object.keys(body.metadata)) c.text(body.metadata, k, `metadata.${k}`);
+  }
+}
+
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
 function collect(endpoint: Endpoint, body: JsonObject): SlotCollector {
   const c = new SlotCollector();
+  collectCommonSlots(c, body);
   switch (endpoint) {
     case 'chat':
       collectMessageSlots(c, body);
+      // predicted output (text the model is told to expect) is user text too
+      if (isObject(body.prediction)) {
+        const pc = body.prediction.content;
+        if (typeof pc === 'string') c.text(body.prediction, 'content', 'prediction.content');
+        else if (Array.isArray(pc)) pc.forEach((part, j) => isObject(part) && c.text(part, 'text', `prediction.content[${j}].text`));
+      }
       break;
     case 'completions':
       c.textOrTexts(body, 'prompt', 'prompt', true);
