@@ -286,6 +286,19 @@ describe('completions, embeddings, models', () => {
     expect(up.received).toHaveLength(0);
   });
 
+  it('/metrics counts requests and masked entities by type, and holds no values', async () => {
+    await client.chat.completions.create({ model: 'gpt-fake', messages: [{ role: 'user', content: `mail ${PII.email}` }] });
+    const res = await fetch(gw.url.replace(/\/v1$/, '/metrics'));
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^veil_requests_total\{path="\/v1\/chat\/completions",status="200"\} \d+$/m);
+    expect(text).toMatch(/^veil_entities_masked_total\{type="EMAIL"\} \d+$/m);
+    expect(text).toMatch(/^veil_request_duration_ms_bucket\{path="\/v1\/chat\/completions",le="\+Inf"\} \d+$/m);
+    expect(text).not.toContain(PII.email);
+    const ready = await fetch(gw.url.replace(/\/v1$/, '/readyz'));
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
   it('models are listed from the upstream', async () => {
     const list = await client.models.list();
     expect(list.data.map((m) => m.id)).toEqual(['gpt-fake']);
