@@ -44,13 +44,20 @@ async function main(): Promise<void> {
     server.close(async () => {
       await built.close();
       logger.info('stopped');
-      process.exit(0);
+      process.exit(process.exitCode ?? 0);
     });
     // idle keep-alive sockets would hold close() open
     (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Error names only: a foreign error's message may quote request text.
+  process.on('unhandledRejection', (e) => logger.error('unhandled rejection', { error: e instanceof Error ? e.name : typeof e }));
+  process.on('uncaughtException', (e) => {
+    logger.error('uncaught exception: shutting down', { error: e.name });
+    process.exitCode = 1;
+    stop('uncaughtException');
+  });
 }
 
 void main();
