@@ -1,6 +1,7 @@
 """Writes the model card <model>/README.md from config.json, train_report.json and check_result.json.
 
-Usage: /usr/bin/python3 scripts/ner/card.py models/veil-ner scripts/ner/out [total_seconds]
+Usage: /usr/bin/python3 scripts/ner/card.py models/veil-ner scripts/ner/out [total_seconds] [phase1_work_dir] [phase2_work_dir]
+  With phase2_work_dir, scripts/ner/out is the work dir of phase 3 (continued from phase 2).
 """
 import json, os, sys
 
@@ -13,6 +14,8 @@ chk_path = os.path.join(work, "check_result.json")
 chk = json.load(open(chk_path)) if os.path.exists(chk_path) else {}
 p1_path = os.path.join(sys.argv[4], "train_report.json") if len(sys.argv) > 4 else None
 p1 = json.load(open(p1_path)) if p1_path and os.path.exists(p1_path) else None
+p2_path = os.path.join(sys.argv[5], "train_report.json") if len(sys.argv) > 5 else None
+p2 = json.load(open(p2_path)) if p2_path and os.path.exists(p2_path) else None
 
 
 def size(p):
@@ -106,13 +109,20 @@ uppercased; names that are also common words (Rose, Hunter, Will, Mark, Bill, Gr
 name and non-name uses; sentences without any PII. 10 % of real sentences get an extra lowercased copy.
 
 ## Training
-`bash scripts/ner/train.sh` (one CPU thread; see `models/README.md`). """ + (f"""Two phases:
+`bash scripts/ner/train.sh` (one CPU thread; see `models/README.md`). """ + (f"""Three phases:
+1. from scratch: {p1['epochs']} epochs, {p1['steps']:,} steps of packed batches (~4k pieces), AdamW lr 2e-3, warm-up + cosine
+   decay, class weights PERSON ×2 / other entities ×1.5, all synthetic sentences; {p1['train_minutes']} min;
+2. continued from phase 1: {p2['epochs']} epochs, {p2['steps']:,} steps, lr 1e-3, fresh cosine, real corpora repeated twice,
+   12,000 synthetic sentences, class weights PERSON ×1.5 / others ×1.2; {p2['train_minutes']} min;
+3. continued from the phase-2 checkpoint with the same data and class weights: {rep['epochs']} epochs, {rep['steps']:,} steps,
+   lr {rep['args']['lr']:g}, warm-up {rep['args']['warmup']} steps, fresh cosine; {rep['train_minutes']} min.
+""" if p1 and p2 else f"""Two phases:
 1. from scratch: {p1['epochs']} epochs, {p1['steps']:,} steps of packed batches (~4k pieces), AdamW lr 2e-3, warm-up + cosine
    decay, class weights PERSON ×2 / other entities ×1.5, all synthetic sentences; {p1['train_minutes']} min;
 2. continued from phase 1: {rep['epochs']} epochs, {rep['steps']:,} steps, lr 1e-3, fresh cosine, real corpora repeated twice,
    12,000 synthetic sentences, class weights PERSON ×1.5 / others ×1.2; {rep['train_minutes']} min.
 """ if p1 else f"""{rep['epochs']} epochs, {rep['steps']:,} steps of packed batches (~4k pieces), AdamW with warm-up and cosine decay; {rep['train_minutes']} min.
-""") + f"""Both phases: word vectors frozen (other embedding rows learned), 3 % token dropout to `[UNK]`, dropout 0.1,
+""") + f"""{'All' if p1 and p2 else 'Both'} phases: word vectors frozen (other embedding rows learned), 3 % token dropout to `[UNK]`, dropout 0.1,
 random position offsets in 30 % of batches. Whole script: {(str(round(total_s / 60, 1)) + ' min') if total_s else 'n/a'} wall time on a shared 2-core machine.
 
 ## Dev metrics (entity level, exact span match on words)
@@ -120,7 +130,7 @@ random position offsets in 30 % of batches. Whole script: {(str(round(total_s / 
 
 Test-set results (UNER EWT test, WNUT-17 test, Presidio synthetic) are produced by the project's
 evaluation command (`npm run eval:ner`), not by this script, and were never used to choose the model
-(phase 2 was kept over phase 1 by the rule "higher sum of UNER-dev and BTC-h micro F1", fixed before
+({'phase 2 was kept over phase 1, and phase 3 over phase 2,' if p1 and p2 else 'phase 2 was kept over phase 1'} by the rule "higher sum of UNER-dev and BTC-h micro F1", fixed before
 any test run).
 
 ## Speed and footprint (onnxruntime-node, 1 intra-op thread, this machine)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproducible training of models/veil-ner (see models/README.md).
-#   bash scripts/ner/train.sh            # full run (~60 min on one CPU thread: ~30 + 22 min of training)
+#   bash scripts/ner/train.sh            # full run (~85 min on one CPU thread: ~30 + 22 + 25 min of training)
 # Env: NER_DATA_DIR (default ../shared/ner-data), NER_EPOCHS (12), NER_MAX_MINUTES (34), NER_PHASE2_MINUTES (22),
-#      NER_SEED (13), NER_SYNTH_COUNT (20000), NER_OUT (models/veil-ner), NER_VERSION (1.0.0)
+#      NER_PHASE3_MINUTES (25), NER_SEED (13), NER_SYNTH_COUNT (20000), NER_OUT (models/veil-ner), NER_VERSION (1.1.0)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
@@ -12,6 +12,8 @@ PY=/usr/bin/python3
 CACHE=scripts/ner/cache
 OUTDIR=scripts/ner/out
 MODEL="${NER_OUT:-models/veil-ner}"
+PHASE3="${NER_PHASE3_MINUTES:-25}"
+VERSION="${NER_VERSION:-1.1.0}"
 mkdir -p "$CACHE" "$OUTDIR"
 start=$(date +%s)
 
@@ -31,15 +33,28 @@ npx tsx scripts/ner/synth.ts "$OUTDIR/synth.jsonl" "${NER_SYNTH_COUNT:-20000}" "
 # 3. phase 1: train from scratch (vectors frozen), evaluate on held-out dev, export
 P1="$OUTDIR/p1"; mkdir -p "$P1"
 $PY scripts/ner/train.py --epochs "${NER_EPOCHS:-12}" --max-minutes "${NER_MAX_MINUTES:-34}" --seed "${NER_SEED:-13}" \
-  --out "$P1/veil-ner" --work "$P1" --version "${NER_VERSION:-1.0.0}"
+  --out "$P1/veil-ner" --work "$P1" --version "$VERSION"
 
 # 4. phase 2: continue from phase 1 with real text repeated twice, 12k synthetic sentences, milder class
 #    weights and a fresh cosine schedule (NER_PHASE2_MINUTES=0 skips it and ships phase 1)
+#    Phase 3 (NER_PHASE3_MINUTES, 0 = off) continues from the phase-2 checkpoint with the same data options,
+#    a lower learning rate (5e-4, 20 warm-up steps) and another fresh cosine; phase 2 then goes to $OUTDIR/p2.
+CARD_P2=()
 if [ "${NER_PHASE2_MINUTES:-22}" != "0" ]; then
+  P2OUT="$MODEL"; P2WORK="$OUTDIR"
+  if [ "$PHASE3" != "0" ]; then P2WORK="$OUTDIR/p2"; P2OUT="$P2WORK/veil-ner"; mkdir -p "$P2WORK"; fi
   $PY scripts/ner/train.py --init-ckpt "$P1/ckpt.pt" --epochs 10 --max-minutes "${NER_PHASE2_MINUTES:-22}" --lr 1e-3 --warmup 50 \
     --real-repeat 2 --synth-limit 12000 --person-weight 1.5 --entity-weight 1.2 --seed "$(( ${NER_SEED:-13} + 1 ))" \
-    --out "$MODEL" --work "$OUTDIR" --version "${NER_VERSION:-1.0.0}"
+    --out "$P2OUT" --work "$P2WORK" --version "$VERSION"
+  # 4b. phase 3: same data options as phase 2, continued from its checkpoint
+  if [ "$PHASE3" != "0" ]; then
+    $PY scripts/ner/train.py --init-ckpt "$P2WORK/ckpt.pt" --epochs 8 --max-minutes "$PHASE3" --lr 5e-4 --warmup 20 \
+      --real-repeat 2 --synth-limit 12000 --person-weight 1.5 --entity-weight 1.2 --seed "$(( ${NER_SEED:-13} + 2 ))" \
+      --out "$MODEL" --work "$OUTDIR" --version "$VERSION"
+    CARD_P2=("$P2WORK")
+  fi
 else
+  if [ "$PHASE3" != "0" ]; then echo "NER_PHASE2_MINUTES=0: phase 3 skipped (it continues from phase 2)"; fi
   mkdir -p "$MODEL" && cp -r "$P1/veil-ner/." "$MODEL/" && cp "$P1"/{train_report.json,check.json} "$OUTDIR/"
 fi
 
@@ -48,5 +63,5 @@ $PY -c "import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1])); print
 npx tsx scripts/ner/check.ts "$(dirname "$MODEL")" "$OUTDIR/check.json"
 
 # 6. model card with the measured numbers
-$PY scripts/ner/card.py "$MODEL" "$OUTDIR" "$(( $(date +%s) - start ))" "$P1"
+$PY scripts/ner/card.py "$MODEL" "$OUTDIR" "$(( $(date +%s) - start ))" "$P1" "${CARD_P2[@]}"
 echo "train.sh done in $(( $(date +%s) - start )) s"
