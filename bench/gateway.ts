@@ -46,10 +46,9 @@ interface PlainResult {
   errors: number;
 }
 
-async function cannon(url: string, connections: number, duration: number, rate?: number): Promise<PlainResult> {
+async function cannon(url: string, connections: number, duration: number): Promise<PlainResult> {
   const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: promptFor(url, VEIL_URL) }] });
   const r = await autocannon({
-    ...(rate ? { overallRate: rate } : {}),
     url: `${url}/chat/completions`,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },

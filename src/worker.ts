@@ -5,8 +5,8 @@
  * stable across isolates). Configure with `wrangler secret put VEIL_UPSTREAM_API_KEY`.
  * For the full product (NER, encrypted PostgreSQL vault, KMS) run the Node server.
  */
-import { createApp } from './api/app.js';
-import { createUpstream } from './api/upstream.js';
+import { createApp, limitsFromConfig } from './api/app.js';
+import { createUpstreamFromConfig } from './api/upstream.js';
 import { openAuthenticator } from './auth/types.js';
 import { loadConfig } from './core/config.js';
 import { silentLogger } from './core/types.js';
@@ -26,15 +26,10 @@ function appFor(env: WorkerEnv): ReturnType<typeof createApp> {
     detector: createPatternDetector(),
     vault: createMemoryVault(),
     auth: openAuthenticator,
-    upstream: createUpstream({
-      baseURL: config.VEIL_UPSTREAM_URL,
-      apiKey: config.VEIL_UPSTREAM_API_KEY,
-      timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
-      maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
-    }),
+    upstream: createUpstreamFromConfig(config),
     policyFor: () => DEFAULT_POLICY,
     logger: silentLogger,
-    limits: { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS },
+    limits: limitsFromConfig(config),
   });
   apps.set(env, app);
   return app;

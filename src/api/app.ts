@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { Authenticator } from '../auth/types.js';
+import type { Config } from '../core/config.js';
 import { badRequest, internalError, isVeilError, payloadTooLarge, unauthorized, VeilError } from '../core/errors.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
@@ -24,6 +25,11 @@ export interface Services {
   readonly metrics?: Metrics;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
+}
+
+/** Request limits as configured by the environment. */
+export function limitsFromConfig(config: Config): Services['limits'] {
+  return { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS };
 }
 
 type Env = {

@@ -132,11 +132,12 @@ export function restoreSseStream(
     }
   }
 
+  let counted: ReadableStreamDefaultController<Uint8Array> | null = null;
   return new ReadableStream<Uint8Array>({
     // A pull must enqueue something (or end the stream): a pull that returns empty-handed is
     // not called again, so keep reading while upstream bytes complete no event.
     async pull(controller) {
-      const c = counting(controller);
+      const c = (counted ??= counting(controller));
       const before = enqueued;
       while (enqueued === before) {
         if (await step(c)) return;

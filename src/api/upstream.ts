@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import type { Config } from '../core/config.js';
 import { VeilError } from '../core/errors.js';
 
 /**
@@ -50,6 +51,17 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
       return make(callerBearer);
     },
   };
+}
+
+/** The upstream as configured by the environment; runtimes pass their own `fetch` if they have a faster one. */
+export function createUpstreamFromConfig(config: Config, fetchImpl?: typeof fetch): Upstream {
+  return createUpstream({
+    baseURL: config.VEIL_UPSTREAM_URL,
+    apiKey: config.VEIL_UPSTREAM_API_KEY,
+    timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
+    maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
 }
 
 /** Thrown when the caller went away; nothing is sent back. */

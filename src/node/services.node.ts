@@ -1,5 +1,5 @@
-import type { Services } from '../api/app.js';
-import { createUpstream } from '../api/upstream.js';
+import { limitsFromConfig, type Services } from '../api/app.js';
+import { createUpstreamFromConfig } from '../api/upstream.js';
 import { createApiKeyStore } from '../auth/api-keys.js';
 import type { Authenticator } from '../auth/types.js';
 import { openAuthenticator } from '../auth/types.js';
@@ -87,16 +87,10 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       detector,
       vault,
       auth,
-      upstream: createUpstream({
-        baseURL: config.VEIL_UPSTREAM_URL,
-        apiKey: config.VEIL_UPSTREAM_API_KEY,
-        timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS,
-        maxRetries: config.VEIL_UPSTREAM_MAX_RETRIES,
-        fetch: createNodeFetch(),
-      }),
+      upstream: createUpstreamFromConfig(config, createNodeFetch()),
       policyFor,
       logger,
-      limits: { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS },
+      limits: limitsFromConfig(config),
       async ready() {
         if (db && !(await ping(db))) throw new Error('database unreachable');
       },
