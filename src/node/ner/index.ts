@@ -128,7 +128,8 @@ export function createNerDetector(opts: NerDetectorOptions): Detector {
               settle(p, null, part);
             }
           } else {
-            log.error('ner inference failed', { worker: slot.index, error: m.message });
+            // the error's name only: a runtime's message could quote its input
+            log.error('ner inference failed', { worker: slot.index, error: m.message.split(':')[0] });
             for (const p of job.items) settle(p, detectionUnavailable(new Error(m.message)));
           }
           pump();
