@@ -1,18 +1,18 @@
-/** `veil policy show|set|reset` in-process against a real PGlite data dir and (with TEST_DATABASE_URL) PostgreSQL. */
+/**
+ * `veil policy show|set|reset` in-process (`runCli` with `CliIo.db`) against real PGlite and
+ * (with TEST_DATABASE_URL) PostgreSQL. One database per driver for the whole file: creating a
+ * fresh PGlite data dir (initdb) takes ~20 s on a busy machine, and one per command made this
+ * file time out. Opening a data dir from the CLI is covered by test/vault/cli.test.ts.
+ */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/core/config.js';
-import { openDatabase } from '../src/db/open.node.js';
-import { HELP } from '../src/node/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HELP, runCli } from '../src/node/cli.js';
 import { DEFAULT_POLICY } from '../src/policy/index.js';
 import { mergePolicy } from '../src/policy/override.js';
 import { createPolicyStore } from '../src/policy/store.js';
-import { cliTargets, runCliCaptured } from './vault/harness.js';
-
-const run = runCliCaptured;
-const targets = cliTargets('veil-policy-cli-');
+import { DRIVERS, type Harness } from './vault/harness.js';
 
 const files = mkdtempSync(join(tmpdir(), 'veil-policy-files-'));
 const file = (name: string, text: string) => {
@@ -30,15 +30,24 @@ describe('veil policy: help', () => {
   });
 });
 
-describe.each(targets)('veil policy on $name', (target) => {
-  const cleanups: (() => Promise<void>)[] = [];
+describe.each(DRIVERS)('veil policy on $name', (driver) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await driver.open();
+  }, 120_000);
   afterAll(async () => {
-    for (const c of cleanups) await c();
+    await h?.cleanup();
   });
+  const env: Record<string, string> = {};
+  /** The CLI in-process on the open test database (the CLI does not close a database it was given). */
+  async function run(e: Record<string, string>, ...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, { env: e, db: h.db, out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
 
   it('set / show / reset for a tenant, and the open-mode tenant "default" without a row', async () => {
-    const { env, done } = await target.env();
-    cleanups.push(done);
     const created = await run(env, 'tenants', 'create', 'Acme', '--json');
     const tenantId = JSON.parse(created.out).id as string;
 
@@ -57,12 +66,7 @@ describe.each(targets)('veil policy on $name', (target) => {
     expect(JSON.parse(shown.out)).toEqual({ tenantId, override, effective: JSON.parse(JSON.stringify(mergePolicy(DEFAULT_POLICY, override as never))) });
 
     // what the gateway reads from the same database
-    const db = await openDatabase(loadConfig(env));
-    try {
-      expect(await createPolicyStore(db).getOverride(tenantId)).toEqual(override);
-    } finally {
-      await db.close(); // PGlite: one process at a time on a data dir
-    }
+    expect(await createPolicyStore(h.db).getOverride(tenantId)).toEqual(override);
 
     expect(await run(env, 'policy', 'reset', tenantId)).toMatchObject({ code: 0 });
     expect(JSON.parse((await run(env, 'policy', 'show', tenantId)).out).override).toBeNull();
@@ -78,8 +82,6 @@ describe.each(targets)('veil policy on $name', (target) => {
   });
 
   it('invalid input: clear errors, exit code 2, nothing stored; unknown tenant: exit code 1', async () => {
-    const { env, done } = await target.env();
-    cleanups.push(done);
     const tenantId = JSON.parse((await run(env, 'tenants', 'create', 'Acme', '--json')).out).id as string;
 
     const badType = await run(env, 'policy', 'set', tenantId, '--file', file('type.json', '{"detectType":{"EMAL":"pass"}}'));

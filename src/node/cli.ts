@@ -54,6 +54,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** An open database to use instead of opening one from `env` (in-process callers, tests); not closed. */
+  db?: Db;
 }
 
 class UsageError extends Error {}
@@ -101,15 +103,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let db: Db | undefined;
   try {
     const config = loadConfig(io.env);
-    const open = async () => (db = await openDatabase(config, { logger: silentLogger }));
+    const open = async () => io.db ?? (db = await openDatabase(config, { logger: silentLogger }));
     const need = (v: string | undefined, what: string) => {
       if (!v) throw new UsageError(`missing ${what}`);
       return v;
     };
 
     if (cmd === 'migrate') {
-      await open();
-      io.out(`migrations applied (${db!.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
+      const opened = await open();
+      io.out(`migrations applied (${opened.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
       return 0;
     }
     if (cmd === 'tenants' && sub === 'create') {

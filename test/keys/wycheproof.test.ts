@@ -1,6 +1,7 @@
 /**
- * Project Wycheproof vectors (C2SP/wycheproof, read in place from VEIL_WYCHEPROOF_DIR, default
- * ../shared/testdata/wycheproof relative to the repository root) through src/keys/crypto.ts.
+ * Project Wycheproof vectors (C2SP/wycheproof, vendored in test/vectors/wycheproof with their
+ * Apache-2.0 LICENSE and source commit in SOURCE.md; VEIL_WYCHEPROOF_DIR reads another copy)
+ * through src/keys/crypto.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,7 +20,7 @@ import {
 } from '../../src/keys/crypto.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const dir = resolve(repoRoot, process.env.VEIL_WYCHEPROOF_DIR ?? '../shared/testdata/wycheproof');
+const dir = resolve(repoRoot, process.env.VEIL_WYCHEPROOF_DIR ?? 'test/vectors/wycheproof');
 
 interface Group<T> {
   keySize?: number;
