@@ -4,6 +4,12 @@
  * a plain hash is enough) with a short display prefix; the key is shown once at issue time.
  * Lookups are cached for `cacheTtlMs` (default 5 s), which bounds how long a revoked key keeps
  * working in another process; in this process revocation takes effect at once.
+ * Unknown and revoked keys cost one indexed SELECT and no write; their results live in a small
+ * separate negative cache (`negativeCacheMax` 1,024 entries for `negativeCacheTtlMs` 2 s), so a
+ * flood of invalid keys can never evict a valid key from the positive cache, and a key issued by
+ * another process works at once (it could not have been tried before it existed) or, at worst,
+ * within 2 s. Concurrent lookups of one key share one query. `last_used_at` is written at most
+ * once per `lastUsedIntervalMs` (default 60 s) per key, so it is accurate to about a minute.
  * Pure TypeScript + Web Crypto.
  */
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
@@ -63,8 +69,14 @@ export interface ApiKeyStore extends Authenticator {
 export interface ApiKeyStoreOptions {
   /** How long authentication results are cached (default 5000 ms). */
   cacheTtlMs?: number;
-  /** Most cached keys (default 10000). */
+  /** Most cached valid keys (default 10000). */
   cacheMax?: number;
+  /** How long unknown / revoked results are cached (default 2000 ms). */
+  negativeCacheTtlMs?: number;
+  /** Most cached unknown / revoked keys (default 1024), apart from the valid ones. */
+  negativeCacheMax?: number;
+  /** `last_used_at` is written at most this often per key (default 60000 ms). */
+  lastUsedIntervalMs?: number;
   now?: () => number;
 }
 
@@ -83,11 +95,28 @@ interface CachedKey {
   exp: number;
 }
 
+/** A map bounded to `max` entries that drops the oldest insertion first. */
+function boundedSet(map: Map<string, CachedKey>, key: string, value: CachedKey, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value as string);
+}
+
 export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKeyStore {
   const ttl = opts.cacheTtlMs ?? 5_000;
   const max = opts.cacheMax ?? 10_000;
+  const negTtl = opts.negativeCacheTtlMs ?? 2_000;
+  const negMax = opts.negativeCacheMax ?? 1_024;
+  const lastUsedInterval = opts.lastUsedIntervalMs ?? 60_000;
   const now = opts.now ?? Date.now;
+  /** Valid keys only. */
   const cache = new Map<string, CachedKey>();
+  /** Unknown and revoked keys, bounded apart so they cannot push valid keys out. */
+  const negative = new Map<string, CachedKey>();
+  /** Lookups in flight, by key hash: concurrent requests with one key share one query. */
+  const inflight = new Map<string, Promise<AuthResult>>();
+  /** Bumped by revocation: a lookup that started before it does not fill the cache. */
+  let generation = 0;
   let anyKeys: { value: boolean; exp: number } | null = null;
 
   async function keysExist(): Promise<boolean> {
@@ -101,28 +130,55 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
     return value;
   }
 
+  async function fetchKey(hash: Uint8Array): Promise<AuthResult> {
+    // Read only: an unknown or revoked key writes nothing. Staleness of last_used_at is judged on
+    // the database's clock, so several gateways agree on it. A prepared statement: the hot path.
+    const rows = await db.query<{
+      id: string;
+      tenant_id: string;
+      principal_id: string;
+      role: string;
+      key_hash: Uint8Array;
+      revoked: boolean;
+      stale: boolean;
+    }>(
+      `select id, tenant_id, principal_id, role, key_hash, revoked_at is not null as revoked,
+              (last_used_at is null or last_used_at <= now() - make_interval(secs => $2::double precision)) as stale
+         from api_keys where key_hash = $1 limit 1`,
+      [hash, lastUsedInterval / 1000],
+      'veil_auth_lookup',
+    );
+    const row = rows[0];
+    if (!row || !timingSafeEqual(new Uint8Array(row.key_hash), hash)) return { kind: 'denied', reason: 'invalid' };
+    if (row.revoked) return { kind: 'denied', reason: 'revoked' };
+    if (row.stale) await db.query('update api_keys set last_used_at = now() where id = $1', [row.id], 'veil_auth_touch');
+    return { kind: 'key', principal: { tenantId: row.tenant_id, principalId: row.principal_id, role: row.role, keyId: row.id } };
+  }
+
   async function lookup(key: string): Promise<AuthResult> {
     const hash = await sha256(utf8(key));
     const hex = toHex(hash);
-    const hit = cache.get(hex);
-    if (hit && hit.exp > now() && timingSafeEqual(hit.hash, hash)) return hit.result;
-    const rows = await db.orm
-      .update(apiKeys)
-      .set({ lastUsedAt: sql`now()` })
-      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
-      .returning({ id: apiKeys.id, tenantId: apiKeys.tenantId, principalId: apiKeys.principalId, role: apiKeys.role, keyHash: apiKeys.keyHash });
-    let result: AuthResult;
-    const row = rows[0];
-    if (row && timingSafeEqual(row.keyHash, hash)) {
-      result = { kind: 'key', principal: { tenantId: row.tenantId, principalId: row.principalId, role: row.role, keyId: row.id } };
-    } else {
-      const revoked = await db.orm.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
-      result = { kind: 'denied', reason: revoked.length > 0 ? 'revoked' : 'invalid' };
-    }
-    cache.delete(hex);
-    cache.set(hex, { hash, result, exp: now() + ttl });
-    while (cache.size > max) cache.delete(cache.keys().next().value as string);
-    return result;
+    const t = now();
+    const hit = cache.get(hex) ?? negative.get(hex);
+    if (hit && hit.exp > t && timingSafeEqual(hit.hash, hash)) return hit.result;
+    const pending = inflight.get(hex);
+    if (pending) return pending;
+    const gen = generation;
+    const p = fetchKey(hash)
+      .then((result) => {
+        if (gen !== generation) return result;
+        if (result.kind === 'key') {
+          negative.delete(hex);
+          boundedSet(cache, hex, { hash, result, exp: now() + ttl }, max);
+        } else {
+          cache.delete(hex);
+          boundedSet(negative, hex, { hash, result, exp: now() + negTtl }, negMax);
+        }
+        return result;
+      })
+      .finally(() => inflight.delete(hex));
+    inflight.set(hex, p);
+    return p;
   }
 
   async function authenticate(bearer: string | null): Promise<AuthResult> {
@@ -170,6 +226,7 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
       prefix,
     });
     anyKeys = null;
+    negative.clear();
     return { id, key, prefix, principalId };
   }
 
@@ -197,7 +254,9 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
       .set({ revokedAt: sql`now()` })
       .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
+    generation++;
     cache.clear();
+    negative.clear();
     return rows.length > 0;
   }
 
@@ -212,6 +271,7 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
     revokeKey,
     clearCache() {
       cache.clear();
+      negative.clear();
       anyKeys = null;
     },
   };

@@ -4,7 +4,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isVeilError } from '../../src/core/errors.js';
 import { OPEN_PRINCIPAL } from '../../src/core/types.js';
 import { API_KEY_RE, createApiKeyStore } from '../../src/auth/api-keys.js';
+import type { Db } from '../../src/db/client.js';
 import { DRIVERS, type Harness } from './harness.js';
+
+/** The same database, counting the statements the key store sends (reads and writes apart). */
+function counting(db: Db) {
+  const n = { select: 0, update: 0, raw: 0 };
+  const orm = new Proxy(db.orm, {
+    get(target, prop, receiver) {
+      if (prop === 'select') n.select++;
+      if (prop === 'update') n.update++;
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const wrapped: Db = {
+    ...db,
+    orm,
+    rows: (q) => (n.raw++, db.rows(q)),
+    query: (text, params, name) => {
+      if (/^\s*select\b/i.test(text)) n.select++;
+      else if (/^\s*update\b/i.test(text)) n.update++;
+      else n.raw++;
+      return db.query(text, params, name);
+    },
+  };
+  return { db: wrapped, n, total: () => n.select + n.update + n.raw };
+}
+
+const randomKey = () => 'vk_' + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 
 describe.each(DRIVERS)('api keys on $name', (driver) => {
   let h: Harness;
@@ -88,6 +115,77 @@ describe.each(DRIVERS)('api keys on $name', (driver) => {
       expect(dump).not.toContain(k.key);
       expect(dump).not.toContain(k.key.slice(9)); // the part never shown
     }
+  });
+
+  it('a flood of well-formed invalid keys writes nothing, is bounded apart and cannot evict a valid key', async () => {
+    let t = 0;
+    const c = counting(h.db);
+    const store = createApiKeyStore(c.db, { cacheTtlMs: 60_000, cacheMax: 4, negativeCacheMax: 8, negativeCacheTtlMs: 2_000, now: () => t });
+    const { id: tenantId } = await store.createTenant('Flood Co');
+    const good = await store.issueKey({ tenantId, name: 'app', role: 'user' });
+    expect((await store.authenticate(good.key)).kind).toBe('key'); // cached now
+    const before = { ...c.n };
+
+    const flood = Array.from({ length: 200 }, randomKey);
+    for (const k of flood) expect(await store.authenticate(k)).toEqual({ kind: 'denied', reason: 'invalid' });
+    expect(c.n.update - before.update).toBe(0); // no write for an unknown key
+    expect(c.n.select - before.select).toBe(200); // one indexed read each
+
+    // The valid key is still served from its cache: no statement at all.
+    const mid = c.total();
+    expect((await store.authenticate(good.key)).kind).toBe('key');
+    expect(c.total()).toBe(mid);
+
+    // The same invalid key again within the negative TTL: no query; concurrent ones share one.
+    const again = flood[flood.length - 1]!;
+    expect(await store.authenticate(again)).toEqual({ kind: 'denied', reason: 'invalid' });
+    expect(c.total()).toBe(mid);
+    const fresh = randomKey();
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.authenticate(fresh)));
+    expect(results.every((r) => r.kind === 'denied')).toBe(true);
+    expect(c.total()).toBe(mid + 1);
+
+    // The negative cache is bounded (8) and expires (2 s): the oldest invalid key is read again.
+    expect(await store.authenticate(flood[0]!)).toEqual({ kind: 'denied', reason: 'invalid' });
+    expect(c.total()).toBe(mid + 2);
+    t += 2_001;
+    expect(await store.authenticate(again)).toEqual({ kind: 'denied', reason: 'invalid' });
+    expect(c.total()).toBe(mid + 3);
+  });
+
+  it('last_used_at is written at most once per interval per key, and never for revoked keys', async () => {
+    const c = counting(h.db);
+    const store = createApiKeyStore(c.db, { cacheTtlMs: 1, lastUsedIntervalMs: 60_000 });
+    const { id: tenantId } = await store.createTenant('Used Co');
+    const k = await store.issueKey({ tenantId, name: 'app', role: 'user' });
+    const u0 = c.n.update;
+    for (let i = 0; i < 5; i++) {
+      expect((await store.authenticate(k.key)).kind).toBe('key');
+      await new Promise((r) => setTimeout(r, 3)); // past the 1 ms cache TTL: each one reads the row
+    }
+    expect(c.n.update - u0).toBe(1);
+    const used = (await store.listKeys(tenantId))[0]!.lastUsedAt;
+    expect(used).toBeInstanceOf(Date);
+
+    // A key issued after the other one was revoked is valid at once (the revocation clears caches).
+    await store.revokeKey(k.id);
+    const u1 = c.n.update;
+    expect(await store.authenticate(k.key)).toEqual({ kind: 'denied', reason: 'revoked' });
+    expect(c.n.update).toBe(u1);
+    const k2 = await store.issueKey({ tenantId, name: 'app', role: 'user' });
+    expect((await store.authenticate(k2.key)).kind).toBe('key');
+  });
+
+  it('a key issued by another process works at once in a gateway that just denied a flood', async () => {
+    // The negative cache holds only keys that were tried; a new key (256-bit random) was never
+    // tried, so the running gateway (a second store on the same database) accepts it at once.
+    const gateway = createApiKeyStore(h.db, { negativeCacheMax: 4 });
+    const cli = createApiKeyStore(h.db);
+    const { id: tenantId } = await cli.createTenant('Late Co');
+    await cli.issueKey({ tenantId, name: 'first', role: 'user' });
+    for (let i = 0; i < 10; i++) expect((await gateway.authenticate(randomKey())).kind).toBe('denied');
+    const k = await cli.issueKey({ tenantId, name: 'app', role: 'user' });
+    expect((await gateway.authenticate(k.key)).kind).toBe('key');
   });
 
   it('rejects bad input with clear 4xx errors', async () => {
