@@ -48,6 +48,36 @@ describe.each(DRIVERS)('gateway on the encrypted vault ($name)', (driver) => {
 
   const ask = (key: string, content: string) => gw.client({ apiKey: key }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content }] });
 
+  it('GET /metrics needs an admin-role key once keys exist (VEIL_METRICS=admin, the default); public and off as configured', async () => {
+    await ask(keyA, `mail ${EMAIL}`); // something to count
+    const metrics = (g: Gateway, key?: string) => fetch(g.url.replace(/\/v1$/, '/metrics'), { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    for (const key of [undefined, 'sk-not-a-veil-key', `vk_${'A'.repeat(43)}`]) {
+      const res = await metrics(gw, key);
+      expect(res.status).toBe(401);
+      expect((await res.json()).error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+    }
+    const user = await metrics(gw, keyAuser);
+    expect(user.status).toBe(403);
+    expect((await user.json()).error).toMatchObject({ type: 'permission_error', code: 'veil_admin_required' });
+    for (const key of [keyA, keyB]) {
+      const ok = await metrics(gw, key);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^veil_entities_masked_total\{type="EMAIL"\} \d+$/m);
+    }
+
+    const pub = await startGateway(up.url, { auth: gw.services.auth, metricsAccess: 'public' });
+    const off = await startGateway(up.url, { auth: gw.services.auth, metricsAccess: 'off' });
+    try {
+      expect((await metrics(pub)).status).toBe(200);
+      const gone = await metrics(off, keyA);
+      expect(gone.status).toBe(404);
+      expect((await gone.json()).error.code).toBe('unknown_url');
+    } finally {
+      await pub.close();
+      await off.close();
+    }
+  });
+
   it('once keys exist, a request without a valid Veil key gets 401 in the OpenAI shape and nothing goes upstream', async () => {
     up.received.length = 0;
     for (const key of ['sk-not-a-veil-key', `vk_${'A'.repeat(43)}`]) {

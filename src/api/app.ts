@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
-import type { Authenticator } from '../auth/types.js';
+import type { AuthResult, Authenticator } from '../auth/types.js';
 import type { Config } from '../core/config.js';
-import { badRequest, internalError, isVeilError, payloadTooLarge, unauthorized, VeilError } from '../core/errors.js';
+import { badRequest, forbidden, internalError, isVeilError, payloadTooLarge, unauthorized, VeilError } from '../core/errors.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
 import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.js';
@@ -25,7 +25,14 @@ export interface Services {
   readonly metrics?: Metrics;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
+  /**
+   * Who may read GET /metrics (`VEIL_METRICS`): `admin` (default) an admin-role API key, or anyone
+   * in open mode (no keys exist); `public` anyone; `off` nobody (404).
+   */
+  readonly metricsAccess?: MetricsAccess;
 }
+
+export type MetricsAccess = 'admin' | 'public' | 'off';
 
 /** Request limits as configured by the environment. */
 export function limitsFromConfig(config: Config): Services['limits'] {
@@ -68,6 +75,16 @@ function bearerOf(c: Context): string | null {
   return m ? m[1]!.trim() : null;
 }
 
+function deniedError(reason: Extract<AuthResult, { kind: 'denied' }>['reason']): VeilError {
+  return unauthorized(
+    reason === 'missing'
+      ? 'Missing Veil API key: send "Authorization: Bearer vk_…".'
+      : reason === 'revoked'
+        ? 'This Veil API key has been revoked.'
+        : 'Invalid Veil API key.',
+  );
+}
+
 function countTotal(counts: Partial<Record<EntityType, number>>): number {
   let n = 0;
   for (const v of Object.values(counts)) n += v ?? 0;
@@ -104,9 +121,9 @@ export function createApp(services: Services): Hono<Env> {
     return errorResponse(c, internalError());
   });
 
-  app.notFound((c) =>
-    errorResponse(c, new VeilError(`Unknown endpoint ${c.req.method} ${c.req.path}.`, { status: 404, type: 'invalid_request_error', code: 'unknown_url', retryable: false })),
-  );
+  const unknownUrl = (c: Context) =>
+    errorResponse(c, new VeilError(`Unknown endpoint ${c.req.method} ${c.req.path}.`, { status: 404, type: 'invalid_request_error', code: 'unknown_url', retryable: false }));
+  app.notFound(unknownUrl);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -119,21 +136,23 @@ export function createApp(services: Services): Hono<Env> {
       return c.json({ status: 'not_ready' }, 503);
     }
   });
-  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  // Metrics count entity types across every tenant: an admin key (or open mode) by default.
+  app.get('/metrics', async (c) => {
+    const access = services.metricsAccess ?? 'admin';
+    if (access === 'off') return unknownUrl(c);
+    if (access === 'admin') {
+      const auth = await services.auth.authenticate(bearerOf(c));
+      if (auth.kind === 'denied') throw deniedError(auth.reason);
+      if (auth.kind === 'key' && auth.principal.role !== 'admin') throw forbidden('GET /metrics needs an admin-role Veil API key.', 'veil_admin_required');
+    }
+    return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
+  });
 
   // Everything under /v1 needs a caller (open mode, or a valid Veil key).
   app.use('/v1/*', async (c, next) => {
     const bearer = bearerOf(c);
     const auth = await services.auth.authenticate(bearer);
-    if (auth.kind === 'denied') {
-      throw unauthorized(
-        auth.reason === 'missing'
-          ? 'Missing Veil API key: send "Authorization: Bearer vk_…".'
-          : auth.reason === 'revoked'
-            ? 'This Veil API key has been revoked.'
-            : 'Invalid Veil API key.',
-      );
-    }
+    if (auth.kind === 'denied') throw deniedError(auth.reason);
     c.set('principal', auth.principal);
     c.set('forwardBearer', auth.kind === 'open' ? bearer : null);
     if (auth.kind === 'key' && services.upstream.forwardsCallerKey) {

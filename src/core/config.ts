@@ -17,6 +17,8 @@ export const ConfigSchema = z.object({
   VEIL_UPSTREAM_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
   VEIL_STREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   VEIL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  /** Who may read GET /metrics: `admin` (an admin-role key; anyone in open mode), `public`, `off`. */
+  VEIL_METRICS: z.enum(['admin', 'public', 'off']).default('admin'),
   VEIL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   VEIL_DATA_DIR: z.string().default('./.veil'),
   DATABASE_URL: z.string().optional(),

@@ -86,6 +86,16 @@ export const vaultUnavailable = (cause?: unknown, code = 'veil_vault_unavailable
     cause,
   });
 
+/**
+ * No way to authenticate callers is configured (Workers build with no `VEIL_API_KEY_HASHES` and
+ * no `VEIL_OPEN_MODE=true`): fail closed, every request is refused, nothing is sent upstream.
+ */
+export const authNotConfigured = () =>
+  new VeilError(
+    'This Veil gateway has no API keys configured, so it refuses every request. Set VEIL_API_KEY_HASHES (or VEIL_OPEN_MODE=true for local development only).',
+    { status: 500, type: 'server_error', code: 'veil_auth_not_configured', retryable: false },
+  );
+
 export function isVeilError(e: unknown): e is VeilError {
   return e instanceof VeilError;
 }

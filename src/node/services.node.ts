@@ -91,6 +91,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       policyFor,
       logger,
       limits: limitsFromConfig(config),
+      metricsAccess: config.VEIL_METRICS,
       async ready() {
         if (db && !(await ping(db))) throw new Error('database unreachable');
       },
