@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { apiKeyHash } from '../src/auth/static-keys.js';
+import { loadConfig } from '../src/core/config.js';
+import { silentLogger } from '../src/core/types.js';
+import { buildServices } from '../src/node/services.node.js';
 import worker from '../src/worker.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 
@@ -60,4 +63,10 @@ it('keys win over open mode; a malformed VEIL_API_KEY_HASHES answers 500 veil_mi
   expect(badConfig.status).toBe(500);
   expect((await badConfig.json()).error.message).toMatch(/^Invalid configuration: VEIL_UPSTREAM_URL/);
   expect(up.received).toHaveLength(1);
+});
+
+it('the Node server refuses to start with the Workers-only VEIL_API_KEY_HASHES / VEIL_OPEN_MODE instead of ignoring them', async () => {
+  for (const env of [{ VEIL_API_KEY_HASHES: `${'a'.repeat(64)}:t:user` }, { VEIL_OPEN_MODE: 'true' }]) {
+    await expect(buildServices(loadConfig({ ...env, VEIL_NER: 'off', VEIL_VAULT: 'memory' }), silentLogger)).rejects.toThrow(/configure the Workers build only/);
+  }
 });

@@ -34,6 +34,12 @@ export interface BuiltServices {
  * clear message instead of failing later, one request at a time.
  */
 export async function buildServices(config: Config, logger: Logger): Promise<BuiltServices> {
+  if (config.VEIL_API_KEY_HASHES || config.VEIL_OPEN_MODE) {
+    // Ignoring them would leave an operator who set keys this way with an open gateway.
+    throw new Error(
+      'VEIL_API_KEY_HASHES and VEIL_OPEN_MODE configure the Workers build only: the Node server keeps API keys in its database (npm run veil -- keys issue) and is open only until the first key exists. Unset them.',
+    );
+  }
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => {});
