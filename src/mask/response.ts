@@ -24,6 +24,8 @@ export interface RestoreOptions {
 function restoreMessage(msg: Obj, r: Restorer, opts: RestoreOptions): void {
   restoreField(msg, 'content', r, opts.jsonContent === true);
   restoreField(msg, 'refusal', r);
+  restoreField(msg, 'reasoning_content', r);
+  if (isObj(msg.audio)) restoreField(msg.audio, 'transcript', r);
   if (Array.isArray(msg.content)) {
     for (const part of msg.content) if (isObj(part)) restoreField(part, 'text', r);
   }
@@ -48,13 +50,26 @@ export function restoreTextCompletion<T>(body: T, r: Restorer): T {
 }
 
 interface ChoiceState {
+  /** The choice's `index` exactly as the upstream sent it (written back into flushed chunks). */
+  index: unknown;
   content?: StreamRestorer;
   refusal?: StreamRestorer;
+  reasoning?: StreamRestorer;
+  transcript?: StreamRestorer;
   text?: StreamRestorer;
   functionArgs?: StreamRestorer;
-  tools: Map<number, StreamRestorer>;
+  /** By tool-call index (as JSON text), with the index as sent. */
+  tools: Map<string, { index: unknown; r: StreamRestorer }>;
   finished: boolean;
 }
+
+/**
+ * Choices and tool calls are told apart by their `index`. One that is missing or not a number
+ * (not OpenAI's wire format, but some compatible servers send strings or nothing) is still
+ * restored: each distinct value, compared as JSON, gets its own state, and flushed text goes
+ * out under the same value. Skipping it would pass its placeholders through unrestored.
+ */
+const indexKey = (v: unknown): string => (v === undefined ? 'undefined' : JSON.stringify(v));
 
 /**
  * Streaming re-injection for `chat.completion.chunk` and streamed `text_completion` events:
@@ -63,7 +78,7 @@ interface ChoiceState {
  * chunk) or, if the stream ends first, in one extra chunk per choice from {@link end}.
  */
 export class StreamingResponseRestorer {
-  private readonly choices = new Map<number, ChoiceState>();
+  private readonly choices = new Map<string, ChoiceState>();
   private template: Obj | null = null;
   /** Whether the last {@link transform} changed anything (else the original bytes can be sent). */
   changed = false;
@@ -77,9 +92,10 @@ export class StreamingResponseRestorer {
     return this.restorer.size > 0;
   }
 
-  private state(index: number): ChoiceState {
-    let s = this.choices.get(index);
-    if (!s) this.choices.set(index, (s = { tools: new Map(), finished: false }));
+  private state(index: unknown): ChoiceState {
+    const key = indexKey(index);
+    let s = this.choices.get(key);
+    if (!s) this.choices.set(key, (s = { index, tools: new Map(), finished: false }));
     return s;
   }
 
@@ -99,20 +115,23 @@ export class StreamingResponseRestorer {
     if (!this.active || !Array.isArray(chunk.choices)) return chunk;
     if (this.template === null) this.template = chunk;
     for (const choice of chunk.choices) {
-      if (!isObj(choice) || typeof choice.index !== 'number') continue;
+      if (!isObj(choice)) continue;
       const st = this.state(choice.index);
       const delta = isObj(choice.delta) ? choice.delta : null;
       if (delta) {
         this.pushField(delta, 'content', () => (st.content ??= this.restorer.stream(this.opts.jsonContent ? jsonStringEscape : undefined)));
         this.pushField(delta, 'refusal', () => (st.refusal ??= this.restorer.stream()));
+        this.pushField(delta, 'reasoning_content', () => (st.reasoning ??= this.restorer.stream()));
+        if (isObj(delta.audio)) this.pushField(delta.audio, 'transcript', () => (st.transcript ??= this.restorer.stream()));
         if (Array.isArray(delta.tool_calls)) {
           for (const tc of delta.tool_calls) {
-            if (!isObj(tc) || typeof tc.index !== 'number' || !isObj(tc.function)) continue;
+            if (!isObj(tc) || !isObj(tc.function)) continue;
             const idx = tc.index;
+            const key = indexKey(idx);
             this.pushField(tc.function, 'arguments', () => {
-              let r = st.tools.get(idx);
-              if (!r) st.tools.set(idx, (r = this.restorer.stream(jsonStringEscape)));
-              return r;
+              let t = st.tools.get(key);
+              if (!t) st.tools.set(key, (t = { index: idx, r: this.restorer.stream(jsonStringEscape) }));
+              return t.r;
             });
           }
         }
@@ -141,21 +160,27 @@ export class StreamingResponseRestorer {
       wrote = true;
     };
     if (st.text) append(choice, 'text', st.text);
-    const needsDelta = st.content?.held || st.refusal?.held || st.functionArgs?.held || [...st.tools.values()].some((t) => t.held);
+    const needsDelta =
+      st.content?.held || st.refusal?.held || st.reasoning?.held || st.transcript?.held || st.functionArgs?.held || [...st.tools.values()].some((t) => t.r.held);
     if (needsDelta) {
       if (!isObj(choice.delta)) choice.delta = {};
       const delta = choice.delta as Obj;
       append(delta, 'content', st.content);
       append(delta, 'refusal', st.refusal);
+      append(delta, 'reasoning_content', st.reasoning);
+      if (st.transcript?.held) {
+        if (!isObj(delta.audio)) delta.audio = {};
+        append(delta.audio as Obj, 'transcript', st.transcript);
+      }
       if (st.functionArgs?.held) {
         if (!isObj(delta.function_call)) delta.function_call = {};
         append(delta.function_call as Obj, 'arguments', st.functionArgs);
       }
-      for (const [idx, r] of st.tools) {
+      for (const [key, { index: idx, r }] of st.tools) {
         if (!r.held) continue;
         if (!Array.isArray(delta.tool_calls)) delta.tool_calls = [];
         const list = delta.tool_calls as Obj[];
-        let tc = list.find((t) => isObj(t) && t.index === idx);
+        let tc = list.find((t) => isObj(t) && indexKey(t.index) === key);
         if (!tc) list.push((tc = { index: idx, function: {} }));
         if (!isObj(tc.function)) tc.function = {};
         append(tc.function as Obj, 'arguments', r);
@@ -174,10 +199,11 @@ export class StreamingResponseRestorer {
     const { choices: _c, usage: _u, ...top } = this.template;
     void _c;
     void _u;
-    for (const [index, st] of this.choices) {
+    for (const st of this.choices.values()) {
       if (st.finished) continue;
       st.finished = true;
       const isText = st.text !== undefined;
+      const index = st.index;
       const choice: Obj = isText ? { index, text: '', finish_reason: null } : { index, delta: {}, finish_reason: null };
       if (this.flushInto(choice, st)) out.push({ ...top, choices: [choice] });
     }

@@ -41,6 +41,16 @@ type JsonObject = { [k: string]: Json };
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Nesting bound for the walkers below (tool schemas, tool-call arguments): deeper is a 400. */
+const MAX_DEPTH = 256;
+const tooDeep = (param: string) =>
+  badRequest(`'${param}' is nested more than ${MAX_DEPTH} levels deep.`, param, 'veil_nesting_too_deep');
+
+/** JSON-schema keywords whose string value is prose a model reads. */
+const SCHEMA_TEXT = new Set(['description', 'title']);
+/** JSON-schema keywords holding example or allowed values: every string leaf is text. */
+const SCHEMA_VALUES = new Set(['enum', 'const', 'default', 'examples']);
+
 class SlotCollector {
   readonly slots: Slot[] = [];
   private readonly finalizers: (() => void)[] = [];
@@ -71,20 +81,75 @@ class SlotCollector {
     }
     const before = this.slots.length;
     const holder: JsonObject = { root: parsed };
-    this.walkJson(holder, 'root');
+    this.leaves(holder, 'root', param);
     if (this.slots.length === before) return;
     this.finalizers.push(() => (obj[key] = JSON.stringify(holder.root)));
   }
 
-  private walkJson(parent: JsonObject | Json[], key: string | number): void {
+  /** Every non-empty string leaf of a JSON value (any depth up to {@link MAX_DEPTH}). */
+  leaves(parent: JsonObject | Json[], key: string | number, param: string, depth = 0): void {
     const v = (parent as Record<string | number, Json>)[key];
+    if (depth > MAX_DEPTH) throw tooDeep(param);
     if (typeof v === 'string') {
       if (v.length > 0) this.slots.push({ text: v, set: (m) => ((parent as Record<string | number, Json>)[key] = m) });
     } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) this.walkJson(v, i);
+      for (let i = 0; i < v.length; i++) this.leaves(v, i, param, depth + 1);
     } else if (isObject(v)) {
-      for (const k of Object.keys(v)) this.walkJson(v, k);
+      for (const k of Object.keys(v)) this.leaves(v, k, param, depth + 1);
     }
+  }
+
+  /**
+   * A JSON schema (tool parameters, structured-output schema): the text a model reads —
+   * `description`, `title` and the string leaves of `enum`, `const`, `default`, `examples` —
+   * at every level. Keys (property names), types, formats, patterns and `$ref`s are structure
+   * and pass as they are: masking them would change what the schema accepts.
+   */
+  schema(node: Json, param: string, depth = 0): void {
+    if (depth > MAX_DEPTH) throw tooDeep(param);
+    if (Array.isArray(node)) {
+      for (const n of node) this.schema(n, param, depth + 1);
+      return;
+    }
+    if (!isObject(node)) return;
+    for (const k of Object.keys(node)) {
+      const v = node[k]!;
+      if (SCHEMA_TEXT.has(k) && typeof v === 'string') this.text(node, k, param);
+      else if (SCHEMA_VALUES.has(k)) this.leaves(node, k, param, depth + 1);
+      else if (typeof v === 'object' && v !== null) this.schema(v, param, depth + 1);
+    }
+  }
+
+  /**
+   * The keys of an object (`metadata`): each non-empty key is a slot, and the object is
+   * rebuilt with masked keys (same order) once masking is done. Two keys that mask to the same
+   * text are a 400 rather than one silently overwriting the other.
+   */
+  keys(obj: JsonObject, param: string): void {
+    const keys = Object.keys(obj);
+    const masked = [...keys];
+    const before = this.slots.length;
+    keys.forEach((k, i) => {
+      if (k.length > 0) this.slots.push({ text: k, set: (m) => (masked[i] = m) });
+    });
+    if (this.slots.length === before) return;
+    this.finalizers.push(() => {
+      const values = keys.map((k) => obj[k]!);
+      for (const k of keys) delete obj[k];
+      masked.forEach((k, i) => {
+        if (Object.prototype.hasOwnProperty.call(obj, k)) {
+          throw badRequest(`'${param}' has two keys that are the same once PII is masked.`, param);
+        }
+        obj[k] = values[i]!;
+      });
+    });
+  }
+
+  /** `string | string[]` that a model reads but that never comes back (`stop`). */
+  stringOrStrings(obj: JsonObject, key: string, param: string): void {
+    const v = obj[key];
+    if (Array.isArray(v)) v.forEach((_, i) => this.text(v, i, `${param}[${i}]`));
+    else this.text(obj, key, param);
   }
 
   /** `string | string[]` inputs (embeddings input, completions prompt). Token arrays are refused. */
@@ -127,6 +192,11 @@ function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
     // OpenAI restricts `name` to [a-zA-Z0-9_-]: its placeholders are written without brackets
     c.text(m, 'name', `${p}.name`, true);
     c.text(m, 'refusal', `${p}.refusal`);
+    // reasoning sent back by clients of reasoning models (DeepSeek-style `reasoning_content`)
+    c.text(m, 'reasoning_content', `${p}.reasoning_content`);
+    if (typeof m.reasoning === 'string') c.text(m, 'reasoning', `${p}.reasoning`);
+    // a previous audio answer's transcript, when a client sends it back
+    if (isObject(m.audio)) c.text(m.audio, 'transcript', `${p}.audio.transcript`);
     const content = m.content;
     if (typeof content === 'string' || content === null || content === undefined) {
       c.text(m, 'content', `${p}.content`);
@@ -134,9 +204,11 @@ function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
       content.forEach((part, j) => {
         const pp = `${p}.content[${j}]`;
         if (!isObject(part)) throw badRequest(`'${pp}' must be an object.`, pp);
-        // text, input_text, refusal parts; images and audio pass as they are (see README limits)
+        // text, input_text, refusal parts and file names; image and audio data, file data and
+        // file ids pass as they are (see README "Which fields are sanitized")
         c.text(part, 'text', `${pp}.text`);
         c.text(part, 'refusal', `${pp}.refusal`);
+        if (isObject(part.file)) c.text(part.file, 'filename', `${pp}.file.filename`);
       });
     } else {
       throw badRequest(`'${p}.content' must be a string or an array of content parts.`, `${p}.content`);
@@ -160,8 +232,46 @@ function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
 function collectCommonSlots(c: SlotCollector, body: JsonObject): void {
   c.text(body, 'user', 'user');
   c.text(body, 'safety_identifier', 'safety_identifier');
+  c.text(body, 'prompt_cache_key', 'prompt_cache_key');
   if (isObject(body.metadata)) {
-    for (const k of Object.keys(body.metadata)) c.text(body.metadata, k, `metadata.${k}`);
+    const md = body.metadata;
+    for (const k of Object.keys(md)) c.text(md, k, 'metadata');
+    c.keys(md, 'metadata'); // keys are free text too (`{"jane@example.com": "vip"}`)
+  }
+}
+
+/**
+ * Chat-level text a model reads besides the messages: tool and function definitions (their
+ * descriptions and parameter schemas), the structured-output schema, the user's location for
+ * web search, stop sequences and predicted output. Tool and schema *names* are identifiers
+ * the model answers with and pass as they are.
+ */
+function collectChatSlots(c: SlotCollector, body: JsonObject): void {
+  const fn = (f: JsonObject, p: string) => {
+    c.text(f, 'description', `${p}.description`);
+    if (f.parameters !== undefined) c.schema(f.parameters, `${p}.parameters`);
+  };
+  if (Array.isArray(body.tools)) {
+    body.tools.forEach((t, i) => {
+      if (!isObject(t)) return;
+      if (isObject(t.function)) fn(t.function, `tools[${i}].function`);
+      if (isObject(t.custom)) c.text(t.custom, 'description', `tools[${i}].custom.description`);
+    });
+  }
+  if (Array.isArray(body.functions)) body.functions.forEach((f, i) => isObject(f) && fn(f, `functions[${i}]`));
+  const rf = body.response_format;
+  if (isObject(rf) && isObject(rf.json_schema)) {
+    c.text(rf.json_schema, 'description', 'response_format.json_schema.description');
+    if (rf.json_schema.schema !== undefined) c.schema(rf.json_schema.schema, 'response_format.json_schema.schema');
+  }
+  const ws = body.web_search_options;
+  if (isObject(ws) && isObject(ws.user_location)) c.leaves(ws, 'user_location', 'web_search_options.user_location');
+  c.stringOrStrings(body, 'stop', 'stop');
+  // predicted output (text the model is told to expect) is user text too
+  if (isObject(body.prediction)) {
+    const pc = body.prediction.content;
+    if (typeof pc === 'string') c.text(body.prediction, 'content', 'prediction.content');
+    else if (Array.isArray(pc)) pc.forEach((part, j) => isObject(part) && c.text(part, 'text', `prediction.content[${j}].text`));
   }
 }
 
@@ -173,16 +283,12 @@ function collect(endpoint: Endpoint, body: JsonObject): SlotCollector {
   switch (endpoint) {
     case 'chat':
       collectMessageSlots(c, body);
-      // predicted output (text the model is told to expect) is user text too
-      if (isObject(body.prediction)) {
-        const pc = body.prediction.content;
-        if (typeof pc === 'string') c.text(body.prediction, 'content', 'prediction.content');
-        else if (Array.isArray(pc)) pc.forEach((part, j) => isObject(part) && c.text(part, 'text', `prediction.content[${j}].text`));
-      }
+      collectChatSlots(c, body);
       break;
     case 'completions':
       c.textOrTexts(body, 'prompt', 'prompt', true);
       c.text(body, 'suffix', 'suffix');
+      c.stringOrStrings(body, 'stop', 'stop');
       break;
     case 'embeddings':
       c.textOrTexts(body, 'input', 'input', true);
