@@ -1,16 +1,16 @@
 import { Hono, type Context } from 'hono';
 import type { AuthResult, Authenticator } from '../auth/types.js';
 import type { Config } from '../core/config.js';
-import { badRequest, forbidden, internalError, isVeilError, payloadTooLarge, unauthorized, VeilError } from '../core/errors.js';
+import { badRequest, detectionUnavailable, forbidden, internalError, isVeilError, payloadTooLarge, piiInPath, unauthorized, VeilError } from '../core/errors.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
 import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.js';
 import { type Endpoint, sanitizeRequest } from '../mask/sanitize.js';
-import type { Policy } from '../policy/index.js';
+import { type Policy, shouldMask } from '../policy/index.js';
 import type { Vault } from '../vault/types.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { restoreSseStream } from './stream.js';
-import { ClientAbortedError, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
+import { createMetrics, type Metrics, routePattern } from './metrics.js';
+import { completionAsSse, restoreSseStream } from './stream.js';
+import { ClientAbortedError, connectionFailure, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
 
 /** Everything the HTTP layer needs, built by the runtime entry (src/node/services.node.ts on Node). */
 export interface Services {
@@ -61,7 +61,7 @@ function newRequestId(): string {
 }
 
 function errorResponse(c: Context, err: VeilError): Response {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { ...err.headers, 'content-type': 'application/json' };
   if (err.retryable === false) headers['x-should-retry'] = 'false';
   // The rest of an oversized body is not read: close the connection so it cannot be reused mid-upload.
   if (err.status === 413) headers.connection = 'close';
@@ -107,14 +107,25 @@ export function createApp(services: Services): Hono<Env> {
     await next();
     c.res.headers.set('x-request-id', requestId);
     const ms = performance.now() - started;
-    metrics.observeRequest(c.req.path, c.res.status, ms);
-    log.info('request', { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 });
+    // the route pattern, never the raw path: a path can hold PII (`/v1/models/219-09-9999`)
+    const route = routePattern(c.req.path);
+    metrics.observeRequest(route, c.res.status, ms);
+    log.info('request', { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(ms * 10) / 10 });
   });
 
   app.onError((err, c) => {
     const requestId = c.get('requestId');
+    // The caller went away (detection or the vault then fail with an abort): not a server error.
+    if (c.req.raw.signal.aborted) {
+      log.info('client closed request', { requestId, route: routePattern(c.req.path) });
+      return new Response(null, { status: 499 });
+    }
     if (isVeilError(err)) {
-      if (err.status >= 500) log.error('request failed', { requestId, code: err.code, status: err.status, cause: causeName(err.cause) });
+      if (err.code === 'upstream_unreachable' || err.code === 'upstream_timeout') {
+        log.error('request failed', { requestId, code: err.code, status: err.status, ...connectionFailure(err.cause) });
+      } else if (err.status >= 500) {
+        log.error('request failed', { requestId, code: err.code, status: err.status, cause: causeName(err.cause) });
+      }
       return errorResponse(c, err);
     }
     log.error('unhandled error', { requestId, error: causeName(err) });
@@ -122,7 +133,7 @@ export function createApp(services: Services): Hono<Env> {
   });
 
   const unknownUrl = (c: Context) =>
-    errorResponse(c, new VeilError(`Unknown endpoint ${c.req.method} ${c.req.path}.`, { status: 404, type: 'invalid_request_error', code: 'unknown_url', retryable: false }));
+    errorResponse(c, new VeilError(`Unknown endpoint ${c.req.method} ${safePath(c.req.path)}.`, { status: 404, type: 'invalid_request_error', code: 'unknown_url', retryable: false }));
   app.notFound(unknownUrl);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -252,6 +263,16 @@ export function createApp(services: Services): Hono<Env> {
     }
     if (endpoint === 'chat') restoreChatCompletion(json, s.restorer, { jsonContent });
     else if (endpoint === 'completions') restoreTextCompletion(json, s.restorer);
+    if (streaming) {
+      // Asked to stream, the upstream answered one JSON body: restored as above, then sent as
+      // the stream the caller's SDK expects (one chunk per choice, then [DONE]). A JSON body
+      // sent as is would read as an empty stream to the SDK, with no error.
+      log.warn('upstream answered a stream request with JSON', { requestId: ctx.requestId });
+      return new Response(completionAsSse(json), {
+        status: 200,
+        headers: { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+      });
+    }
     return c.newResponse(JSON.stringify(json), response.status as 200, { ...headers, 'content-type': 'application/json' });
   }
 
@@ -273,7 +294,29 @@ export function createApp(services: Services): Hono<Env> {
     }
   };
   app.get('/v1/models', (c) => models(c, '/models'));
-  app.get('/v1/models/:model{.+}', (c) => models(c, `/models/${encodeURIComponent(c.req.param('model'))}`));
+  app.get('/v1/models/:model{.+}', async (c) => {
+    const id = c.req.param('model');
+    await refusePiiInPath(c, id);
+    return models(c, `/models/${encodeURIComponent(id)}`);
+  });
+
+  /**
+   * A path parameter is not masked (a placeholder would not name the model); one that holds
+   * PII the tenant's policy masks is refused with 400 `veil_pii_in_path`, never forwarded.
+   * Fail closed: no detection, no forwarding.
+   */
+  async function refusePiiInPath(c: Context<Env>, value: string): Promise<void> {
+    const ctx = context(c, upstreamAbort(c).signal);
+    const policy = await services.policyFor(ctx.principal.tenantId);
+    let spans;
+    try {
+      [spans] = await services.detector.detect([value], ctx.signal);
+    } catch (e) {
+      throw isVeilError(e) ? e : detectionUnavailable(e);
+    }
+    const types = [...new Set((spans ?? []).filter((sp) => shouldMask(policy, sp.type)).map((sp) => sp.type))];
+    if (types.length > 0) throw piiInPath(types);
+  }
 
   return app;
 }
@@ -310,6 +353,18 @@ async function readBody(req: Request, contentLength: string | undefined, max: nu
     o += p.byteLength;
   }
   return new TextDecoder().decode(all);
+}
+
+/**
+ * A path safe to quote in an error: segments of letters, `_`, `-` and `.` (and `v1`) as they
+ * are, every other segment as `:param` (it may hold PII, and the caller's logs keep errors).
+ */
+function safePath(path: string): string {
+  return path
+    .slice(0, 512)
+    .split('/')
+    .map((seg) => (seg === '' || /^(?:v\d{1,2}|[A-Za-z_.-]{1,64})$/.test(seg) ? seg : ':param'))
+    .join('/');
 }
 
 /** Error class names only: messages of foreign errors may quote input. */

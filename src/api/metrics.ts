@@ -41,6 +41,14 @@ class Histogram {
 
 const KNOWN_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models', '/healthz', '/readyz', '/metrics']);
 
+/**
+ * The route pattern of a request path, for logs, metrics labels and errors: a raw path may
+ * hold PII (`/v1/models/219-09-9999`), so it is never written anywhere; unknown paths are `other`.
+ */
+export function routePattern(path: string): string {
+  return KNOWN_PATHS.has(path) ? path : path.startsWith('/v1/models/') ? '/v1/models/:id' : 'other';
+}
+
 export function createMetrics(): Metrics {
   const requests = new Map<string, number>();
   const latency = new Map<string, Histogram>();
@@ -50,7 +58,7 @@ export function createMetrics(): Metrics {
   const inc = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?? 0) + by);
   return {
     observeRequest(path, status, ms) {
-      const p = KNOWN_PATHS.has(path) ? path : path.startsWith('/v1/models/') ? '/v1/models/:id' : 'other';
+      const p = routePattern(path);
       inc(requests, `path="${p}",status="${status}"`);
       let h = latency.get(p);
       if (!h) latency.set(p, (h = new Histogram()));

@@ -3,8 +3,11 @@ import type { Restorer } from '../mask/restore.js';
 import { SSE_DONE, SseParser, sseData } from './sse.js';
 
 /**
- * Re-reads an upstream SSE body and re-emits it with placeholders restored. Events that are
- * not JSON chunks pass through as they came. Failures after the 200 are reported in-band as
+ * Re-reads an upstream SSE body and re-emits it with placeholders restored. Chunks
+ * (`choices[]`) are restored field by field with placeholders split across chunks put back
+ * together; any other event is restored on its own: JSON events string leaf by string leaf,
+ * non-JSON events as text (a placeholder is never passed through unrestored, but one split
+ * across two such events cannot be seen). Upstream `{"error":…}` events pass as they came. Failures after the 200 are reported in-band as
  * `data: {"error":{…}}` (a stream that just stops raises nothing in the OpenAI client):
  * upstream network errors, an idle upstream (no byte for `idleTimeoutMs`), and a stream that
  * ends without `[DONE]`. Cancelling the returned stream (client gone) aborts the upstream.
@@ -41,7 +44,7 @@ export function restoreSseStream(
     try {
       parsed = JSON.parse(data);
     } catch {
-      controller.enqueue(sseData(data));
+      controller.enqueue(sseData(chunks.active ? restorer.restore(data) : data));
       return false;
     }
     if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
@@ -56,12 +59,18 @@ export function restoreSseStream(
         controller.enqueue(sseData(data));
         return false;
       }
+      if (!Array.isArray(obj.choices)) {
+        controller.enqueue(sseData(restoreLeaves(obj, restorer) ? JSON.stringify(obj) : data));
+        return false;
+      }
       const out = chunks.transform(obj);
       // untouched chunks go out as the upstream wrote them
       controller.enqueue(sseData(chunks.changed ? JSON.stringify(out) : data));
       return false;
     }
-    controller.enqueue(sseData(data));
+    // a JSON array or scalar: restored leaf by leaf too
+    const holder = { v: parsed };
+    controller.enqueue(sseData(chunks.active && restoreLeaves(holder, restorer) ? JSON.stringify(holder.v) : data));
     return false;
   };
 
@@ -147,6 +156,63 @@ export function restoreSseStream(
       opts.abortUpstream();
       reader.cancel().catch(() => {});
       finish('cancelled');
+    },
+  });
+}
+
+/** Restores every string leaf of a parsed JSON value in place (bounded depth); true if any changed. */
+function restoreLeaves(root: Record<string, unknown> | unknown[], restorer: Restorer): boolean {
+  let changed = false;
+  const walk = (node: Record<string, unknown> | unknown[], depth: number) => {
+    if (depth > 64) return;
+    const keys: (string | number)[] = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node);
+    for (const k of keys) {
+      const v = (node as Record<string | number, unknown>)[k];
+      if (typeof v === 'string') {
+        const r = restorer.restore(v);
+        if (r !== v) {
+          (node as Record<string | number, unknown>)[k] = r;
+          changed = true;
+        }
+      } else if (typeof v === 'object' && v !== null) {
+        walk(v as Record<string, unknown>, depth + 1);
+      }
+    }
+  };
+  walk(root, 0);
+  return changed;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A complete (already restored) response body as the SSE stream a caller asked for: a
+ * `chat.completion` becomes one `chat.completion.chunk` per choice with the whole message as
+ * its delta (tool calls given their `index`), then a usage chunk if there was usage; a
+ * `text_completion` is sent as one event; anything else as one event as it is. Then `[DONE]`.
+ */
+export function completionAsSse(body: unknown): ReadableStream<Uint8Array> {
+  const events: unknown[] = [];
+  if (isObj(body) && body.object === 'chat.completion' && Array.isArray(body.choices)) {
+    const { choices, usage, ...top } = body;
+    const base = { ...top, object: 'chat.completion.chunk' };
+    for (const ch of choices) {
+      if (!isObj(ch)) continue;
+      const { message, finish_reason, ...rest } = ch;
+      const delta: Obj = isObj(message) ? { ...message } : {};
+      if (Array.isArray(delta.tool_calls)) delta.tool_calls = delta.tool_calls.map((tc, index) => (isObj(tc) ? { index, ...tc } : tc));
+      events.push({ ...base, choices: [{ ...rest, delta, finish_reason: finish_reason ?? null }] });
+    }
+    if (usage !== undefined && usage !== null) events.push({ ...base, choices: [], usage });
+  } else {
+    events.push(body);
+  }
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const e of events) controller.enqueue(sseData(JSON.stringify(e)));
+      controller.enqueue(SSE_DONE);
+      controller.close();
     },
   });
 }

@@ -100,6 +100,8 @@ export function mapUpstreamError(e: unknown): Error {
       param: typeof err.param === 'string' ? err.param : null,
       code: typeof err.code === 'string' || typeof err.code === 'number' ? String(err.code) : null,
       cause: e,
+      // Retry-After and rate-limit headers matter most on errors (429, 503)
+      ...(e.headers instanceof Headers ? { headers: passthroughHeaders(e.headers) } : {}),
     });
   }
   return e instanceof Error ? e : new Error(String(e));
@@ -117,4 +119,32 @@ export function passthroughHeaders(from: Headers): Record<string, string> {
   const id = from.get('x-request-id');
   if (id) out['x-upstream-request-id'] = id;
   return out;
+}
+
+const CAUSE_CLASSES: readonly (readonly [RegExp, string])[] = [
+  [/^ECONNREFUSED$/, 'refused'],
+  [/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/, 'dns'],
+  [/^(ECONNRESET|EPIPE|ECONNABORTED|UND_ERR_SOCKET|UND_ERR_CLOSED|ERR_STREAM_PREMATURE_CLOSE)$/, 'reset'],
+  [/^(ETIMEDOUT|ESOCKETTIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT)$/, 'timeout'],
+  [/^(EHOSTUNREACH|ENETUNREACH|ENETDOWN|EHOSTDOWN)$/, 'unreachable'],
+  [/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH|ERR_OSSL/, 'tls'],
+];
+
+/**
+ * Why a connection to the upstream failed, for logs: `refused`, `dns`, `tls`, `reset`,
+ * `timeout`, `unreachable` or `other`, with the system error code (`ECONNREFUSED`…) when there
+ * is one. Read from the `code` along the error's cause chain; codes and classes hold no input.
+ */
+export function connectionFailure(e: unknown): { reason: string; errno: string | null } {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 8 && cur !== null && typeof cur === 'object'; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z0-9_]{2,64}$/.test(code)) {
+      for (const [re, reason] of CAUSE_CLASSES) if (re.test(code)) return { reason, errno: code };
+      return { reason: 'other', errno: code };
+    }
+    if (cur instanceof OpenAI.APIConnectionTimeoutError) return { reason: 'timeout', errno: null };
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return { reason: 'other', errno: null };
 }

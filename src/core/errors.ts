@@ -24,6 +24,8 @@ export interface VeilErrorInit {
   /** When false the gateway sends `x-should-retry: false` so the SDK does not retry. */
   retryable?: boolean;
   cause?: unknown;
+  /** Response headers that go with the error (the upstream's Retry-After, rate-limit headers…). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export class VeilError extends Error {
@@ -32,6 +34,7 @@ export class VeilError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly retryable: boolean | undefined;
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(message: string, init: VeilErrorInit) {
     super(message, init.cause !== undefined ? { cause: init.cause } : undefined);
@@ -41,6 +44,7 @@ export class VeilError extends Error {
     this.code = init.code ?? null;
     this.param = init.param ?? null;
     this.retryable = init.retryable;
+    this.headers = init.headers ?? {};
   }
 
   toBody(): OpenAIErrorBody {
@@ -94,6 +98,13 @@ export const authNotConfigured = () =>
   new VeilError(
     'This Veil gateway has no API keys configured, so it refuses every request. Set VEIL_API_KEY_HASHES (or VEIL_OPEN_MODE=true for local development only).',
     { status: 500, type: 'server_error', code: 'veil_auth_not_configured', retryable: false },
+  );
+
+/** A URL path parameter holds PII: not forwarded, not logged (see README "URL paths"). */
+export const piiInPath = (types: readonly string[]) =>
+  new VeilError(
+    `The URL path contains personal data (${types.join(', ')}); Veil does not forward it. Send personal data in the request body, where it is masked.`,
+    { status: 400, type: 'invalid_request_error', code: 'veil_pii_in_path', retryable: false },
   );
 
 export function isVeilError(e: unknown): e is VeilError {
