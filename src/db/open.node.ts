@@ -39,10 +39,36 @@ export async function openDatabase(config: DbConfig, opts: OpenOptions = {}): Pr
       await db.migrate();
     } catch (e) {
       await db.close().catch(() => {});
-      throw e;
+      throw new Error(`database migration failed: ${explainDbError(e)}`, { cause: e });
     }
   }
   return db;
+}
+
+/**
+ * A database failure in words an operator can act on: the statement that failed (its first
+ * line, from drizzle's error — never its parameters, which may hold values) and PostgreSQL's
+ * SQLSTATE and message (`42501 permission denied for schema public`), which name objects and
+ * privileges, not data.
+ */
+export function explainDbError(e: unknown): string {
+  let statement: string | null = null;
+  let pgError: { code: string; message: string } | null = null;
+  let cur: unknown = e;
+  for (let depth = 0; depth < 8 && cur !== null && typeof cur === 'object'; depth++) {
+    const q = (cur as { query?: unknown }).query;
+    if (statement === null && typeof q === 'string') {
+      statement = q.trim().split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 160);
+    }
+    const code = (cur as { code?: unknown }).code;
+    if (pgError === null && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      pgError = { code, message: String((cur as { message?: unknown }).message ?? '').slice(0, 300) };
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  const why = pgError ? `PostgreSQL error ${pgError.code}: ${pgError.message}` : e instanceof Error ? e.name : String(e);
+  const hint = pgError?.code === '42501' ? ' (the database role lacks a privilege: grant it, or run `veil migrate` as the database owner)' : '';
+  return statement ? `statement \`${statement}\` failed: ${why}${hint}` : `${why}${hint}`;
 }
 
 async function createPglite(config: DbConfig, opts: OpenOptions): Promise<PGlite> {

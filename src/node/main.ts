@@ -5,6 +5,7 @@
 import { serve } from '@hono/node-server';
 import { createApp } from '../api/app.js';
 import { loadConfig } from '../core/config.js';
+import { explainDbError } from '../db/open.node.js';
 import { createLogger } from './logger.js';
 import { buildServices } from './services.node.js';
 
@@ -22,13 +23,30 @@ async function main(): Promise<void> {
     built = await buildServices(config, logger);
   } catch (e) {
     logger.error('start-up failed', { error: (e as Error).name });
-    process.stderr.write(`veil: cannot start: ${(e as Error).message}\n`);
+    // a failed query's own message lists its parameters: say which statement and why instead
+    const message = (e as Error).message ?? String(e);
+    process.stderr.write(`veil: cannot start: ${message.startsWith('Failed query:') ? explainDbError(e) : message}\n`);
     process.exit(1);
   }
   const app = createApp(built.services);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     logger.info('listening', { url: `http://${config.HOST}:${info.port}/v1`, upstream: new URL(config.VEIL_UPSTREAM_URL).host });
     process.stderr.write(`veil: listening on http://${config.HOST}:${info.port}/v1 (OPENAI_BASE_URL for your clients)\n`);
+  });
+
+  // Listen failures (port in use, no permission) say what and where, then exit 1.
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    const what =
+      e.code === 'EADDRINUSE'
+        ? `EADDRINUSE: port ${config.PORT} on ${config.HOST} is in use`
+        : e.code === 'EACCES'
+          ? `EACCES: no permission to listen on port ${config.PORT} on ${config.HOST}`
+          : e.code === 'EADDRNOTAVAIL'
+            ? `EADDRNOTAVAIL: ${config.HOST} is not an address of this machine`
+            : `cannot listen on ${config.HOST}:${config.PORT} (${e.code ?? e.name})`;
+    logger.error('cannot listen', { code: e.code ?? e.name, host: config.HOST, port: config.PORT });
+    process.stderr.write(`veil: ${what}\n`);
+    void built.close().finally(() => process.exit(1));
   });
 
   let stopping = false;
