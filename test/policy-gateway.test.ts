@@ -30,11 +30,12 @@ describe.each(DRIVERS)('gateway with per-tenant policy ($name)', (driver) => {
   let keyA: string;
   let keyB: string;
   let keyBuser: string;
+  let keys: ReturnType<typeof createApiKeyStore>;
 
   beforeAll(async () => {
     h = await driver.open();
     up = await startFakeUpstream();
-    const keys = createApiKeyStore(h.db, { cacheTtlMs: 50 });
+    keys = createApiKeyStore(h.db, { cacheTtlMs: 50 });
     const vault = createDbVault({ db: h.db, provider: createLocalProvider(randomBytes(32)), crypto: nodeVaultCrypto, timeoutMs: 2000 });
     tenantA = (await keys.createTenant('Tenant A')).id;
     tenantB = (await keys.createTenant('Tenant B')).id;
@@ -94,6 +95,22 @@ describe.each(DRIVERS)('gateway with per-tenant policy ($name)', (driver) => {
     const ra = await ask(keyA, `mail ${EMAIL}`);
     expect(ra.choices[0]!.message.content).toBe(`You said: mail ${EMAIL}`);
     expect(up.allRaw()).not.toContain(EMAIL);
+  });
+
+  it('pasted placeholders of the same tenant come back as the caller’s role allows; another tenant’s stay placeholders', async () => {
+    const SSN = '219-09-9999';
+    const keyAuser = (await keys.issueKey({ tenantId: tenantA, name: 'a-user', role: 'user' })).key;
+    const keyArestricted = (await keys.issueKey({ tenantId: tenantA, name: 'a-restricted', role: 'restricted' })).key;
+    up.received.length = 0;
+    await ask(keyA, `mail ${EMAIL}, ssn ${SSN}`); // an admin's request: its placeholders end up in, say, a shared RAG index
+    const [email, ssn] = [/\[EMAIL_[0-9A-Z]{8}\]/, /\[SSN_[0-9A-Z]{8}\]/].map((re) => re.exec(lastUserText(up.received[0]!.body))![0]);
+    const pasted = `mail ${email}, ssn ${ssn}`;
+    expect((await ask(keyA, pasted)).choices[0]!.message.content).toBe(`You said: mail ${EMAIL}, ssn ${SSN}`);
+    expect((await ask(keyAuser, pasted)).choices[0]!.message.content).toBe(`You said: mail ${EMAIL}, ssn •••• 9999`);
+    expect((await ask(keyArestricted, pasted)).choices[0]!.message.content).toBe('You said: mail j•••@example.com, ssn •••• 9999');
+    expect((await ask(keyB, pasted)).choices[0]!.message.content).toBe(`You said: ${pasted}`);
+    expect(up.allRaw()).not.toContain(EMAIL);
+    expect(up.allRaw()).not.toContain(SSN);
   });
 
   it('policy store failure (database gone) → 503 veil_policy_unavailable, nothing sent upstream', async () => {
