@@ -124,7 +124,9 @@ describe('request fields: none of the values reach the upstream', () => {
 
   it('web_search_options.user_location, messages[].audio.transcript, reasoning_content, file names, metadata keys', async () => {
     await create({
-      web_search_options: { user_location: { type: 'approximate', approximate: { city: `c/o ${EMAIL}`, region: `card ${CARD}`, country: 'US' } } },
+      web_search_options: {
+        user_location: { type: 'approximate', approximate: { city: `c/o ${EMAIL}`, region: `card ${CARD}`, country: 'US', timezone: 'America/New_York' } },
+      },
       metadata: { [EMAIL]: 'vip', [`ssn ${SSN}`]: `card ${CARD}`, plan: 'gold' },
       messages: [
         { role: 'user', content: [{ type: 'file', file: { filename: `${EMAIL} ssn ${SSN}.pdf`, file_data: 'data:application/pdf;base64,JVBERi0=' } }] },
@@ -136,7 +138,10 @@ describe('request fields: none of the values reach the upstream', () => {
     const b = up.received[0]!.body;
     expect(b.web_search_options.user_location.type).toBe('approximate');
     expect(b.web_search_options.user_location.approximate.city).toMatch(PH('EMAIL'));
+    expect(b.web_search_options.user_location.approximate.region).toMatch(PH('CARD'));
+    // ISO country codes and IANA time zones are codes, not free text
     expect(b.web_search_options.user_location.approximate.country).toBe('US');
+    expect(b.web_search_options.user_location.approximate.timezone).toBe('America/New_York');
     const keys = Object.keys(b.metadata);
     expect(keys).toHaveLength(3);
     expect(keys[0]).toMatch(/^\[EMAIL_[0-9A-Z]{8}\]$/);
@@ -147,6 +152,11 @@ describe('request fields: none of the values reach the upstream', () => {
     expect(b.messages[0].content[0].file.file_data).toBe('data:application/pdf;base64,JVBERi0=');
     expect(b.messages[1].audio).toEqual({ id: 'audio_1', transcript: expect.stringMatching(PH('SSN')) });
     expect(b.messages[1].reasoning_content).toMatch(PH('CARD'));
+  });
+
+  it('user_location: a country or time zone that is not a code is free text and masked', async () => {
+    await create({ web_search_options: { user_location: { type: 'approximate', approximate: { country: EMAIL, timezone: `ssn ${SSN}` } } } });
+    expectNoPii(up.allRaw());
   });
 
   it('metadata keys that collide once masked are a 400, nothing sent upstream', async () => {

@@ -265,7 +265,21 @@ function collectChatSlots(c: SlotCollector, body: JsonObject): void {
     if (rf.json_schema.schema !== undefined) c.schema(rf.json_schema.schema, 'response_format.json_schema.schema');
   }
   const ws = body.web_search_options;
-  if (isObject(ws) && isObject(ws.user_location)) c.leaves(ws, 'user_location', 'web_search_options.user_location');
+  if (isObject(ws) && isObject(ws.user_location)) {
+    const loc = ws.user_location;
+    const approx = loc.approximate;
+    // `type`, an ISO country code and an IANA time zone are codes: masking "US" (a LOCATION to
+    // the model) would make the upstream refuse the request. Anything else is free text.
+    const isCode = (k: string, v: Json) =>
+      typeof v === 'string' &&
+      ((k === 'country' && /^[A-Za-z]{2}$/.test(v)) || (k === 'timezone' && /^[A-Za-z]+(?:\/[A-Za-z0-9_+-]+){0,2}$/.test(v)));
+    for (const k of Object.keys(loc)) if (k !== 'type' && k !== 'approximate') c.leaves(loc, k, 'web_search_options.user_location');
+    if (isObject(approx)) {
+      for (const k of Object.keys(approx)) if (!isCode(k, approx[k]!)) c.leaves(approx, k, 'web_search_options.user_location.approximate');
+    } else if (approx !== undefined) {
+      c.leaves(loc, 'approximate', 'web_search_options.user_location.approximate');
+    }
+  }
   c.stringOrStrings(body, 'stop', 'stop');
   // predicted output (text the model is told to expect) is user text too
   if (isObject(body.prediction)) {
