@@ -49,4 +49,16 @@ describe.skipIf(!existsSync(`${MODEL}/onnx`))('gateway with the shipped NER mode
     for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
     expect(text).toBe(`You said: ${PROMPT}`);
   });
+
+  it('model ids in URL paths: names the model sees in ids pass; validated identifiers are refused', async () => {
+    up.handler = (req) => ({ kind: 'json', body: { id: decodeURIComponent(req.path.slice('/models/'.length)), object: 'model', created: 1, owned_by: 'x' } });
+    const client = gw.client();
+    // the NER model reads parts of these as PERSON / ORGANIZATION
+    for (const id of ['claude-3-5-sonnet', 'meta-llama/Llama-3.1-8B-Instruct', 'ft:gpt-4o-mini:acme-corp::abc123']) {
+      expect((await client.models.retrieve(id)).id).toBe(id);
+    }
+    up.received.length = 0;
+    await expect(client.models.retrieve('219-09-9999')).rejects.toMatchObject({ status: 400, code: 'veil_pii_in_path' });
+    expect(up.received).toHaveLength(0);
+  });
 });

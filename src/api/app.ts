@@ -301,9 +301,11 @@ export function createApp(services: Services): Hono<Env> {
   });
 
   /**
-   * A path parameter is not masked (a placeholder would not name the model); one that holds
-   * PII the tenant's policy masks is refused with 400 `veil_pii_in_path`, never forwarded.
-   * Fail closed: no detection, no forwarding.
+   * A path parameter is not masked (a placeholder would not name the model); one that holds a
+   * validated identifier (pattern spans: email, SSN, card, phone, IBAN, IP) of a type the
+   * tenant's policy masks is refused with 400 `veil_pii_in_path`, never forwarded. NER spans
+   * are ignored here: model ids are not prose, and the model reads `claude-3-5-sonnet` as a
+   * name. Fail closed: no detection, no forwarding.
    */
   async function refusePiiInPath(c: Context<Env>, value: string): Promise<void> {
     const ctx = context(c, upstreamAbort(c).signal);
@@ -314,7 +316,7 @@ export function createApp(services: Services): Hono<Env> {
     } catch (e) {
       throw isVeilError(e) ? e : detectionUnavailable(e);
     }
-    const types = [...new Set((spans ?? []).filter((sp) => shouldMask(policy, sp.type)).map((sp) => sp.type))];
+    const types = [...new Set((spans ?? []).filter((sp) => sp.source === 'pattern' && shouldMask(policy, sp.type)).map((sp) => sp.type))];
     if (types.length > 0) throw piiInPath(types);
   }
 
