@@ -156,6 +156,18 @@ describe('upstream unreachable: the cause is logged', () => {
     }
   });
 
+  it('TLS failure (https to a plain-HTTP server) → reason "tls"', async () => {
+    const log2 = capturingLogger();
+    const gw2 = await startGateway(up.url.replace(/^http:/, 'https:'), { logger: log2 });
+    try {
+      const err = await gw2.client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+      expect(err.status).toBe(502);
+      expect(log2.lines.find((l) => l.msg === 'request failed')!.fields.reason).toBe('tls');
+    } finally {
+      await gw2.close();
+    }
+  });
+
   it('connection reset → reason "reset"', async () => {
     const log2 = capturingLogger();
     const up2 = await startFakeUpstream(() => ({ kind: 'destroy' }));
