@@ -10,6 +10,7 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/core/types.js';
+import { freePort } from '../bench/lib.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
 import type { Detector } from '../src/detect/types.js';
 import { chatChunks, chatCompletion, defaultHandler, errorBody, type FakeUpstream, lastUserText, smallPieces, startFakeUpstream } from './fakes/upstream.js';
@@ -132,7 +133,8 @@ describe('upstream headers reach the caller', () => {
 describe('upstream unreachable: the cause is logged', () => {
   it('connection refused → reason "refused" with the errno, not "Error"', async () => {
     const log2 = capturingLogger();
-    const gw2 = await startGateway('http://127.0.0.1:9/v1', { logger: log2 });
+    // a port nobody listens on (not port 9: fetch refuses "bad ports" before connecting)
+    const gw2 = await startGateway(`http://127.0.0.1:${await freePort()}/v1`, { logger: log2 });
     try {
       const err = await gw2.client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
       expect(err.status).toBe(502);
