@@ -5,6 +5,10 @@
  *   | dek_version | iv (12 random bytes) | ciphertext = AES-256-GCM(DEK, iv, utf8(value as first
  *   written), AAD 'veil:map:v1|<tenant>|<token>|<type>|<dek_version>') as ct || 16-byte tag.
  *
+ * Integrity: the GCM tag binds tenant, token, type and DEK version; `resolve` also re-derives
+ * the blind index from the decrypted value and compares it with the row's, so an edited
+ * blind_index is caught too (no format change: the index is a function of the value).
+ *
  * Fails closed: any database or key-service failure rejects with `vaultUnavailable` (503), a
  * value that does not authenticate rejects with `veil_vault_integrity` (503) — never a wrong
  * value. Tokens of another tenant simply do not exist. Nothing here logs a value.
@@ -12,7 +16,18 @@
 import { isVeilError, vaultUnavailable, VeilError } from '../core/errors.js';
 import { silentLogger, type EntityType, type Logger, type RequestContext } from '../core/types.js';
 import type { Db } from '../db/client.js';
-import { GCM_IV_BYTES, aesGcmDecrypt, aesGcmEncrypt, DecryptError, fromUtf8, hmacSha256, randomBytes, toHex, utf8 } from '../keys/crypto.js';
+import {
+  GCM_IV_BYTES,
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  DecryptError,
+  fromUtf8,
+  hmacSha256,
+  randomBytes,
+  timingSafeEqual,
+  toHex,
+  utf8,
+} from '../keys/crypto.js';
 import type { MasterKeyProvider } from '../keys/provider.js';
 import { makeToken, parseToken, randomTokenId, tokenType } from '../mask/token.js';
 import { createKeyring, type Keyring, type KeyringOptions } from './keyring.js';
@@ -69,7 +84,7 @@ const CHUNK = 2000;
 // Hot statements: fixed text (arrays instead of IN lists), so PostgreSQL prepares each once.
 const SQL_LOOKUP = 'select token, blind_index from mappings where tenant_id = $1 and blind_index = any($2::bytea[])';
 const SQL_RESOLVE =
-  'select token, type, dek_version, iv, ciphertext from mappings where tenant_id = $1 and token = any($2::text[])';
+  'select token, type, blind_index, dek_version, iv, ciphertext from mappings where tenant_id = $1 and token = any($2::text[])';
 const SQL_INSERT =
   'insert into mappings (tenant_id, token, type, blind_index, dek_version, iv, ciphertext) ' +
   'select $1, * from unnest($2::text[], $3::text[], $4::bytea[], $5::int[], $6::bytea[], $7::bytea[]) ' +
@@ -276,8 +291,9 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     if (wanted.length === 0) return out;
     const tenantId = ctx.principal.tenantId;
     return guarded('resolve', tenantId, async () => {
+      const blindKey = await keyring.blindKey(tenantId);
       for (const part of chunks(wanted)) {
-        const rows = await db.query<{ token: string; type: string; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array }>(
+        const rows = await db.query<{ token: string; type: string; blind_index: Uint8Array; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array }>(
           SQL_RESOLVE,
           [tenantId, part],
           'veil_vault_resolve',
@@ -290,7 +306,13 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
             const key = await keyring.dek(tenantId, version);
             if (!key) throw new IntegrityFailure();
             const pt = await cx.decrypt(key, r.iv, r.ciphertext, mappingAad(tenantId, token, r.type, version));
-            out.set(token, fromUtf8(pt));
+            const value = fromUtf8(pt);
+            // The blind index is not under the GCM tag: re-derive it from the authenticated value,
+            // so a row whose blind_index was edited (e.g. swapped with another row's, which makes
+            // tokenize hand out the other value's token) fails instead of restoring a wrong value.
+            const blind = await cx.hmac(blindKey, utf8(blindInput(r.type as EntityType, value)));
+            if (!timingSafeEqual(blind, r.blind_index)) throw new IntegrityFailure();
+            out.set(token, value);
           }),
         );
       }

@@ -187,6 +187,31 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
       await h.db.rows(sql`update mappings set type = 'PERSON' where tenant_id = ${T} and token = ${c}`);
       await expectIntegrity(c!);
     });
+    it('blind indexes swapped between two rows (issue 7): the value gets the other token, whose restore fails', async () => {
+      const T2 = 't-tamper-blind';
+      const alice = { type: 'EMAIL' as const, value: 'alice.blind@example.org' };
+      const bob = { type: 'EMAIL' as const, value: 'bob.blind@example.org' };
+      const [a, b] = await mk().tokenize(ctx(T2), [alice, bob]);
+      expect((await fresh().resolve(ctx(T2), [a!, b!])).get(a!)).toBe(alice.value);
+      const blinds = new Map(
+        (await h.db.rows<{ token: string; blind_index: Uint8Array }>(sql`select token, blind_index from mappings where tenant_id = ${T2}`)).map((r) => [r.token, r.blind_index]),
+      );
+      // Three steps: the unique (tenant, blind_index) index is checked row by row.
+      await h.db.rows(sql`update mappings set blind_index = ${Buffer.from([0])} where tenant_id = ${T2} and token = ${a}`);
+      await h.db.rows(sql`update mappings set blind_index = ${blinds.get(a!)} where tenant_id = ${T2} and token = ${b}`);
+      await h.db.rows(sql`update mappings set blind_index = ${blinds.get(b!)} where tenant_id = ${T2} and token = ${a}`);
+      // Alice's address now maps to Bob's token (the lookup trusts the index) ...
+      const v = fresh();
+      const [again] = await v.tokenize(ctx(T2), [alice]);
+      expect(again).toBe(b);
+      // ... and restoring it must fail closed, never give Bob's address for Alice's.
+      for (const tok of [again!, a!, b!]) {
+        const e = await rejection(fresh().resolve(ctx(T2), [tok]));
+        expect(e.status).toBe(503);
+        expect(e.code).toBe('veil_vault_integrity');
+        expect(e.message).not.toContain('example.org');
+      }
+    });
     it('a tampered wrapped DEK', async () => {
       const v = mk();
       const [tok] = await v.tokenize(ctx('t-tamper-dek'), [{ type: 'PERSON', value: 'Margaret Hamilton' }]);
