@@ -30,6 +30,7 @@ export const ConfigSchema = z.object({
   VEIL_DB_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   VEIL_KEY_PROVIDER: z.enum(['local', 'aws']).default('local'),
   VEIL_MASTER_KEY: z.string().optional(),
+  VEIL_MASTER_KEY_FILE: z.string().optional(),
   VEIL_KMS_KEY_ID: z.string().optional(),
   VEIL_KMS_ENDPOINT: z.string().url().optional(),
   VEIL_KMS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),

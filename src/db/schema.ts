@@ -138,5 +138,22 @@ export const apiKeys = pgTable(
   (t) => [uniqueIndex('api_keys_key_hash').on(t.keyHash), index('api_keys_tenant').on(t.tenantId)],
 );
 
-export const schema = { tenants, tenantKeys, mappings, principals, apiKeys };
+/**
+ * Key check value: one row written by the first start-up, holding a random 32-byte value
+ * wrapped by the master key provider (as if it were the KEK of tenant `veil:key-check`). Every
+ * later start-up unwraps it, so a process configured with another master key stops at once
+ * with a message that says so instead of answering 503 per request. Holds no data key.
+ */
+export const keyCheck = pgTable(
+  'veil_key_check',
+  {
+    id: integer('id').primaryKey(),
+    masterKeyId: text('master_key_id').notNull(),
+    wrapped: bytea('wrapped').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('veil_key_check_one_row', sql`${t.id} = 1`)],
+);
+
+export const schema = { tenants, tenantKeys, mappings, principals, apiKeys, keyCheck };
 export type Schema = typeof schema;

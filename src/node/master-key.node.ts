@@ -1,10 +1,14 @@
 /**
- * Node-only wiring of the master key: loads (or, for development, generates) the local master
- * key, and builds the configured MasterKeyProvider. The key itself is never logged; only its
+ * Node-only wiring of the master key: loads (or, for development on PGlite, generates) the
+ * local master key, and builds the configured MasterKeyProvider. The key comes from
+ * VEIL_MASTER_KEY, else the file VEIL_MASTER_KEY_FILE, else `<VEIL_DATA_DIR>/master.key`.
+ * With DATABASE_URL (PostgreSQL, shared by processes) a local key must be configured
+ * explicitly: nothing is generated and the data-dir default is not used, so two processes
+ * can never silently run with different keys. The key itself is never logged; only its
  * fingerprint (`local:…`) and file paths are.
  */
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/types.js';
 import { createAwsKmsProvider } from '../keys/aws.js';
@@ -18,8 +22,15 @@ const KEY_BYTES = 32;
 export interface LoadLocalMasterKeyOptions {
   /** VEIL_MASTER_KEY: base64 of exactly 32 bytes. */
   masterKeyB64?: string;
-  /** VEIL_DATA_DIR: where master.key is read from or generated. */
+  /** VEIL_MASTER_KEY_FILE: the key file (read, or generated when absent and `generate` allows). */
+  masterKeyFile?: string;
+  /** VEIL_DATA_DIR: where master.key is read from or generated when no file is named. */
   dataDir: string;
+  /**
+   * False (PostgreSQL): an explicit key is required — VEIL_MASTER_KEY or an existing
+   * VEIL_MASTER_KEY_FILE; nothing is generated. Default true (PGlite, development).
+   */
+  generate?: boolean;
   logger: Logger;
 }
 
@@ -56,8 +67,9 @@ async function readKeyFile(path: string, logger: Logger): Promise<Uint8Array> {
 }
 
 /**
- * The local master key, from VEIL_MASTER_KEY, else `<dataDir>/master.key`, else a new key
- * generated into that file (mode 0600) with a loud warning. Concurrent first starts are safe:
+ * The local master key, from VEIL_MASTER_KEY, else VEIL_MASTER_KEY_FILE (default
+ * `<dataDir>/master.key`), else a new key generated into that file (mode 0600) with a loud
+ * warning — unless `generate` is false, which requires an explicit key. Concurrent first starts are safe:
  * the file is created atomically (write a temp file, then hard-link it into place), so every
  * process ends up with the same key.
  */
@@ -68,12 +80,25 @@ export async function loadLocalMasterKey(
   if (opts.masterKeyB64 !== undefined && opts.masterKeyB64 !== '') {
     return { key: decodeKey(opts.masterKeyB64, 'VEIL_MASTER_KEY'), source: 'env' };
   }
-  const dir = resolve(opts.dataDir);
-  const path = join(dir, MASTER_KEY_FILE);
+  const generate = opts.generate !== false;
+  const named = opts.masterKeyFile !== undefined && opts.masterKeyFile !== '';
+  if (!generate && !named) {
+    throw new Error(
+      'DATABASE_URL is set but no master key is configured: set VEIL_MASTER_KEY (base64 of 32 bytes) or ' +
+        'VEIL_MASTER_KEY_FILE (a file holding it), with the same key in every gateway and CLI process, ' +
+        'or use VEIL_KEY_PROVIDER=aws. Veil does not generate a key for a shared database (each process would ' +
+        'make its own). Generate one with: openssl rand -base64 32',
+    );
+  }
+  const path = named ? resolve(opts.masterKeyFile!) : join(resolve(opts.dataDir), MASTER_KEY_FILE);
+  const dir = dirname(path);
   try {
     return { key: await readKeyFile(path, logger), source: 'file' };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (!generate) {
+      throw new Error(`VEIL_MASTER_KEY_FILE ${path} does not exist; with DATABASE_URL set, Veil does not generate a master key. Create it with: openssl rand -base64 32 > ${path} && chmod 600 ${path}`);
+    }
   }
 
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -133,7 +158,9 @@ export async function createMasterKeyProvider(
   }
   const { key, source } = await loadLocalMasterKey({
     masterKeyB64: config.VEIL_MASTER_KEY,
+    masterKeyFile: config.VEIL_MASTER_KEY_FILE,
     dataDir: config.VEIL_DATA_DIR,
+    generate: !config.DATABASE_URL,
     logger,
   });
   const provider = createLocalProvider(key);

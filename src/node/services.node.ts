@@ -15,6 +15,7 @@ import { DEFAULT_POLICY, type Policy } from '../policy/index.js';
 import { createPolicyStore } from '../policy/store.js';
 import { nodeVaultCrypto } from '../vault/crypto.node.js';
 import { createDbVault } from '../vault/db-vault.js';
+import { verifyMasterKey } from '../vault/key-check.js';
 import { createMemoryVault } from '../vault/memory.js';
 import type { Vault } from '../vault/types.js';
 import { createNodeFetch } from './http-fetch.node.js';
@@ -68,6 +69,8 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       logger.info('database ready', { driver: db.kind });
       const provider = await createMasterKeyProvider(config, logger);
       await provider.check();
+      // A wrong master key stops the start-up here, not one request at a time later.
+      await verifyMasterKey(db, provider, logger);
       vault = createDbVault({
         db,
         provider,

@@ -232,6 +232,44 @@ describe('loadLocalMasterKey / createMasterKeyProvider (real filesystem)', () =>
     expect(lines).toEqual([{ level: 'info', msg: 'master key provider: local', fields: { keyId: p.keyId, source: 'env' } }]);
   });
 
+  it('VEIL_MASTER_KEY_FILE keeps the key outside the data dir (generated there on PGlite, read on restart)', async () => {
+    const dataDir = join(dir, 'data');
+    const keyFile = join(dir, 'secrets', 'veil.key');
+    const cfg = loadConfig({ VEIL_DATA_DIR: dataDir, VEIL_MASTER_KEY_FILE: keyFile });
+    const first = await createMasterKeyProvider(cfg, recordingLogger().logger, {});
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    await expect(stat(join(dataDir, 'master.key'))).rejects.toThrow(/ENOENT/);
+    const { logger, lines } = recordingLogger();
+    const second = await createMasterKeyProvider(cfg, logger, {});
+    expect(second.keyId).toBe(first.keyId);
+    expect(lines).toEqual([{ level: 'info', msg: 'master key provider: local', fields: { keyId: first.keyId, source: 'file' } }]);
+  });
+
+  it('with DATABASE_URL, refuses to start without an explicit key, and generates nothing (issue 7)', async () => {
+    const dataDir = join(dir, 'data');
+    const pgUrl = 'postgres://u@127.0.0.1:1/x';
+    const noKey = loadConfig({ DATABASE_URL: pgUrl, VEIL_DATA_DIR: dataDir });
+    await expect(createMasterKeyProvider(noKey, recordingLogger().logger, {})).rejects.toThrow(
+      /DATABASE_URL is set but no master key is configured: set VEIL_MASTER_KEY .* or VEIL_MASTER_KEY_FILE/,
+    );
+    // Even a key file in the data dir is not picked up implicitly on a shared database.
+    await writeFile(join(dir, 'master.key'), toBase64(randomBytes(32)) + '\n', { mode: 0o600 });
+    await expect(createMasterKeyProvider(loadConfig({ DATABASE_URL: pgUrl, VEIL_DATA_DIR: dir }), recordingLogger().logger, {})).rejects.toThrow(/no master key is configured/);
+    const missingFile = join(dir, 'absent.key');
+    await expect(
+      createMasterKeyProvider(loadConfig({ DATABASE_URL: pgUrl, VEIL_DATA_DIR: dataDir, VEIL_MASTER_KEY_FILE: missingFile }), recordingLogger().logger, {}),
+    ).rejects.toThrow(/absent\.key does not exist; with DATABASE_URL set, Veil does not generate/);
+    await expect(stat(dataDir)).rejects.toThrow(/ENOENT/);
+    await expect(stat(missingFile)).rejects.toThrow(/ENOENT/);
+    // Explicit keys work: by value and by file.
+    const key = randomBytes(32);
+    const byEnv = await createMasterKeyProvider(loadConfig({ DATABASE_URL: pgUrl, VEIL_MASTER_KEY: toBase64(key) }), recordingLogger().logger, {});
+    expect(byEnv.keyId).toBe(localKeyFingerprint(key));
+    await writeFile(missingFile, toBase64(key) + '\n', { mode: 0o600 });
+    const byFile = await createMasterKeyProvider(loadConfig({ DATABASE_URL: pgUrl, VEIL_MASTER_KEY_FILE: missingFile }), recordingLogger().logger, {});
+    expect(byFile.keyId).toBe(localKeyFingerprint(key));
+  });
+
   it('createMasterKeyProvider with aws needs VEIL_KMS_KEY_ID', async () => {
     const cfg = loadConfig({ VEIL_KEY_PROVIDER: 'aws' });
     await expect(createMasterKeyProvider(cfg, recordingLogger().logger, {})).rejects.toThrow(/VEIL_KMS_KEY_ID/);
