@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { AuthResult, Authenticator } from '../auth/types.js';
 import type { Config } from '../core/config.js';
-import { badRequest, detectionUnavailable, forbidden, internalError, isVeilError, payloadTooLarge, piiInPath, unauthorized, VeilError } from '../core/errors.js';
+import { badRequest, detectionUnavailable, forbidden, internalError, isVeilError, NotReadyError, payloadTooLarge, piiInPath, unauthorized, VeilError } from '../core/errors.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
 import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.js';
@@ -143,8 +143,9 @@ export function createApp(services: Services): Hono<Env> {
       await services.ready?.();
       return c.json({ status: 'ready' });
     } catch (e) {
-      log.warn('not ready', { error: causeName(e) });
-      return c.json({ status: 'not_ready' }, 503);
+      const reason = e instanceof NotReadyError ? e.reason : undefined;
+      log.warn('not ready', { error: causeName(e), ...(reason ? { reason } : {}) });
+      return c.json({ status: 'not_ready', ...(reason ? { reason } : {}) }, 503);
     }
   });
   // Metrics count entity types across every tenant: an admin key (or open mode) by default.

@@ -183,7 +183,15 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
 
   async function authenticate(bearer: string | null): Promise<AuthResult> {
     try {
-      if (!(await keysExist())) return { kind: 'open', principal: OPEN_PRINCIPAL };
+      if (!(await keysExist())) {
+        // "No keys" is cached; a key issued meanwhile by another process (the CLI) must work at
+        // once — for its own tenant, not as the open tenant — and close open mode here.
+        if (!bearer || !API_KEY_RE.test(bearer)) return { kind: 'open', principal: OPEN_PRINCIPAL };
+        const r = await lookup(bearer);
+        if (r.kind !== 'key') return { kind: 'open', principal: OPEN_PRINCIPAL };
+        anyKeys = { value: true, exp: now() + ttl };
+        return r;
+      }
       if (!bearer) return { kind: 'denied', reason: 'missing' };
       if (!API_KEY_RE.test(bearer)) return { kind: 'denied', reason: 'invalid' };
       return await lookup(bearer);

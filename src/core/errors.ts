@@ -107,6 +107,20 @@ export const piiInPath = (types: readonly string[]) =>
     { status: 400, type: 'invalid_request_error', code: 'veil_pii_in_path', retryable: false },
   );
 
+/**
+ * Why `/readyz` answers 503: a short machine-readable `reason` (sent as the response's
+ * `reason` field; no secrets, no values) and an operator message (logged, not sent).
+ */
+export class NotReadyError extends Error {
+  constructor(
+    readonly reason: 'database_unreachable' | 'upstream_api_key_missing' | (string & {}),
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NotReadyError';
+  }
+}
+
 export function isVeilError(e: unknown): e is VeilError {
   return e instanceof VeilError;
 }

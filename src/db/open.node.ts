@@ -2,10 +2,13 @@
  * Node drivers for {@link Db}: embedded PGlite (default, data in `<VEIL_DATA_DIR>/pglite`) or a
  * node-postgres pool when DATABASE_URL is set. Migrations come from drizzle/ and run at start-up
  * (and from `veil migrate`); on PostgreSQL they are serialized by an advisory lock so several
- * gateway processes can start at once.
+ * gateway processes can start at once. An on-disk PGlite is opened only under the data
+ * directory's lock (src/node/data-dir.node.ts): a second process gets DataDirLockedError naming
+ * the holder; the gateway also serves it to the CLI on a Unix socket (`serveSocket`), and
+ * {@link openDatabaseForCli} uses that socket while a gateway owns the directory.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
@@ -17,6 +20,7 @@ import pg from 'pg';
 import { silentLogger, type Logger } from '../core/types.js';
 import { MIGRATION_LOCK_KEY, resultRows, type Db, type DbConfig, type VeilOrm } from './client.js';
 import { schema } from './schema.js';
+import { acquireDataDirLock, DataDirLockedError, readLiveLock, serveDataDirSocket, SOCKET_PORT, type LockRole } from '../node/data-dir.node.js';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
@@ -27,13 +31,19 @@ export interface OpenOptions {
   /** Run pending migrations before returning (default true). */
   migrate?: boolean;
   migrationsFolder?: string;
+  /** On-disk PGlite: who takes the data directory's lock (default 'gateway'). */
+  role?: LockRole;
+  /** On-disk PGlite: serve it to the `veil` CLI on `<dataDir>/.s.PGSQL.5432` (the gateway). */
+  serveSocket?: boolean;
 }
 
 /** Opens the database named by the config and (by default) applies pending migrations. */
 export async function openDatabase(config: DbConfig, opts: OpenOptions = {}): Promise<Db> {
   const db = config.DATABASE_URL
     ? fromPool(createPool(config, opts.logger ?? silentLogger), opts)
-    : fromPglite(await createPglite(config, opts), opts);
+    : opts.memory
+      ? fromPglite(await PGlite.create(), opts)
+      : await openOwnedPglite(config, opts);
   if (opts.migrate !== false) {
     try {
       await db.migrate();
@@ -71,11 +81,65 @@ export function explainDbError(e: unknown): string {
   return statement ? `statement \`${statement}\` failed: ${why}${hint}` : `${why}${hint}`;
 }
 
-async function createPglite(config: DbConfig, opts: OpenOptions): Promise<PGlite> {
-  if (opts.memory) return PGlite.create();
-  const dir = join(config.VEIL_DATA_DIR, 'pglite');
-  mkdirSync(dir, { recursive: true });
-  return PGlite.create(dir);
+/** PGlite in `<dataDir>/pglite` under the data directory's lock (released on close). */
+async function openOwnedPglite(config: DbConfig, opts: OpenOptions): Promise<Db> {
+  const lock = acquireDataDirLock(config.VEIL_DATA_DIR, opts.role ?? 'gateway');
+  let client: PGlite | undefined;
+  let socket: Awaited<ReturnType<typeof serveDataDirSocket>> = null;
+  try {
+    const dir = join(config.VEIL_DATA_DIR, 'pglite');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    client = await PGlite.create(dir);
+    if (opts.serveSocket) {
+      socket = await serveDataDirSocket(client, config.VEIL_DATA_DIR, opts.logger);
+      lock.setSocket(socket?.path ?? null);
+    }
+  } catch (e) {
+    await socket?.close();
+    if (client && !client.closed) await client.close().catch(() => {});
+    lock.release();
+    throw e;
+  }
+  const db = fromPglite(client, opts);
+  const s = socket;
+  return {
+    ...db,
+    async close() {
+      await s?.close();
+      try {
+        await db.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+/**
+ * The CLI's database: PostgreSQL, or the PGlite data directory — directly when no process
+ * holds it, through the owning gateway's socket when one does (so a running gateway sees
+ * every change at once). Another holder without a socket (another CLI, or a gateway whose
+ * path is too long for a socket) is DataDirLockedError. `viaGateway` tells which.
+ */
+export async function openDatabaseForCli(config: DbConfig, opts: OpenOptions = {}): Promise<{ db: Db; viaGateway: number | null }> {
+  if (config.DATABASE_URL) return { db: await openDatabase(config, opts), viaGateway: null };
+  const holder = readLiveLock(config.VEIL_DATA_DIR);
+  if (holder?.socket && holder.role === 'gateway') {
+    const pool = new pg.Pool({
+      host: dirname(holder.socket),
+      port: SOCKET_PORT,
+      user: 'postgres',
+      database: 'postgres',
+      max: 1,
+      connectionTimeoutMillis: config.VEIL_DB_TIMEOUT_MS,
+      query_timeout: config.VEIL_DB_TIMEOUT_MS,
+    });
+    pool.on('error', () => {});
+    // No migrations through the socket: the gateway applied them at its start.
+    return { db: fromPool(pool, opts), viaGateway: holder.pid };
+  }
+  if (holder) throw new DataDirLockedError(resolve(config.VEIL_DATA_DIR), holder);
+  return { db: await openDatabase(config, { ...opts, role: 'cli' }), viaGateway: null };
 }
 
 export function createPool(config: DbConfig, logger: Logger = silentLogger): pg.Pool {

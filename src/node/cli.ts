@@ -1,6 +1,8 @@
 /**
  * The `veil` operator CLI: `npm run veil -- <command>` or `npx tsx src/node/cli.ts <command>`.
- * Uses the same configuration (environment) and database as the gateway.
+ * Uses the same configuration (environment) and database as the gateway. On PGlite, while a
+ * gateway owns the data directory, commands go through that gateway's socket
+ * (src/node/data-dir.node.ts), so changes reach it at once and the files are never opened twice.
  * Exit codes: 0 success, 1 failure (database, not found), 2 usage error.
  */
 import { readFile } from 'node:fs/promises';
@@ -10,7 +12,7 @@ import { createApiKeyStore, type Role } from '../auth/api-keys.js';
 import { loadConfig } from '../core/config.js';
 import { isVeilError } from '../core/errors.js';
 import { OPEN_TENANT_ID, silentLogger } from '../core/types.js';
-import { openDatabase } from '../db/open.node.js';
+import { openDatabaseForCli } from '../db/open.node.js';
 import type { Db } from '../db/client.js';
 import { eq } from 'drizzle-orm';
 import { tenants } from '../db/schema.js';
@@ -48,7 +50,8 @@ A policy override is a JSON object; every field is optional and merged onto the 
 Tenant "${OPEN_TENANT_ID}" is the open single-tenant mode tenant (created when needed).
 Running gateways pick up policy changes within a few seconds.
 
-The database is PGlite in $VEIL_DATA_DIR/pglite unless DATABASE_URL is set.`;
+The database is PGlite in $VEIL_DATA_DIR/pglite unless DATABASE_URL is set. While a gateway
+runs on that PGlite folder, commands go through the gateway (its socket in the folder).`;
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -103,7 +106,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let db: Db | undefined;
   try {
     const config = loadConfig(io.env);
-    const open = async () => io.db ?? (db = await openDatabase(config, { logger: silentLogger }));
+    let viaGateway: number | null = null;
+    const open = async () => {
+      if (io.db) return io.db;
+      const o = await openDatabaseForCli(config, { logger: silentLogger });
+      viaGateway = o.viaGateway;
+      return (db = o.db);
+    };
     const need = (v: string | undefined, what: string) => {
       if (!v) throw new UsageError(`missing ${what}`);
       return v;
@@ -111,7 +120,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
     if (cmd === 'migrate') {
       const opened = await open();
-      io.out(`migrations applied (${opened.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
+      if (viaGateway !== null) io.out(`migrations applied (PGlite in ${config.VEIL_DATA_DIR}/pglite, by the running gateway, pid ${viaGateway})`);
+      else io.out(`migrations applied (${opened.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
       return 0;
     }
     if (cmd === 'tenants' && sub === 'create') {
@@ -138,6 +148,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       else {
         io.out(`issued key ${k.id} for tenant ${tenantId} (name ${name}, role ${role}):\n\n  ${k.key}\n`);
         io.err('WARNING: this key is shown only once. Store it in a secrets manager now; Veil keeps only its hash.');
+      }
+      if (!config.VEIL_UPSTREAM_API_KEY) {
+        io.err(
+          'WARNING: VEIL_UPSTREAM_API_KEY is not set in this environment. Once an API key exists, a gateway without ' +
+            'VEIL_UPSTREAM_API_KEY answers every request with 500 veil_misconfigured (it never forwards Veil keys ' +
+            'upstream): set it where the gateway runs, then restart the gateway.',
+        );
       }
       return 0;
     }
@@ -224,6 +241,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 function describe(e: unknown): string {
   const err = e as { message?: string; code?: string; name?: string };
   if (err?.message?.startsWith('Invalid configuration')) return err.message;
+  if (err?.name === 'DataDirLockedError') return err.message!;
   if (err?.code === '23505') return 'already exists';
   if (err?.code === 'ECONNREFUSED') return 'cannot connect to the database (connection refused)';
   return `${err?.name ?? 'Error'}${err?.code ? ` (${err.code})` : ''}: ${err?.message ?? String(e)}`;

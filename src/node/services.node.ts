@@ -7,6 +7,8 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { ping } from '../db/client.js';
+import { NotReadyError } from '../core/errors.js';
+import { sql } from 'drizzle-orm';
 import { openDatabase } from '../db/open.node.js';
 import { createCompositeDetector } from '../detect/composite.js';
 import { createPatternDetector } from '../detect/patterns/index.js';
@@ -21,6 +23,14 @@ import type { Vault } from '../vault/types.js';
 import { createNodeFetch } from './http-fetch.node.js';
 import { createMasterKeyProvider } from './master-key.node.js';
 import { nerDetectorFromConfig } from './ner/index.js';
+
+const UPSTREAM_KEY_MISSING =
+  'API keys exist but VEIL_UPSTREAM_API_KEY is not set: every request with a Veil key is refused with 500 veil_misconfigured (Veil never forwards its own keys upstream); set VEIL_UPSTREAM_API_KEY and restart';
+
+/** True when any API key row exists (revoked ones too: they keep open mode closed). */
+async function anyApiKey(db: Db): Promise<boolean> {
+  return (await db.rows(sql`select 1 as one from api_keys limit 1`)).length > 0;
+}
 
 export interface BuiltServices {
   readonly services: Services;
@@ -63,7 +73,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       logger.warn('VEIL_VAULT=memory: placeholders are kept in process memory only (tests and benchmarks); API keys are not available');
       vault = createMemoryVault();
     } else {
-      db = await openDatabase(config, { logger });
+      db = await openDatabase(config, { logger, serveSocket: true });
       const opened = db;
       closers.push(() => opened.close());
       logger.info('database ready', { driver: db.kind });
@@ -85,8 +95,13 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
-      if ((await store.listKeys()).length === 0) {
+      if (!(await anyApiKey(db))) {
         logger.warn('open single-tenant mode: no Veil API key exists, so any caller is accepted and sees every value; create one with `npm run veil -- keys issue`');
+        if (!config.VEIL_UPSTREAM_API_KEY) {
+          logger.warn('VEIL_UPSTREAM_API_KEY is not set: callers\' own keys are forwarded upstream; once an API key is issued, every request is refused with 500 veil_misconfigured until it is set');
+        }
+      } else if (!config.VEIL_UPSTREAM_API_KEY) {
+        logger.error(UPSTREAM_KEY_MISSING);
       }
     }
     const v = vault;
@@ -102,7 +117,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       limits: limitsFromConfig(config),
       metricsAccess: config.VEIL_METRICS,
       async ready() {
-        if (db && !(await ping(db))) throw new Error('database unreachable');
+        if (db && !(await ping(db))) throw new NotReadyError('database_unreachable', 'database unreachable');
+        // Keys can be issued while the gateway runs (the CLI), so this is checked on every probe.
+        if (db && !config.VEIL_UPSTREAM_API_KEY && (await anyApiKey(db))) throw new NotReadyError('upstream_api_key_missing', UPSTREAM_KEY_MISSING);
       },
     };
     return { services, close: closeAll };

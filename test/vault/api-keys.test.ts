@@ -205,3 +205,22 @@ describe.each(DRIVERS)('api keys on $name', (driver) => {
     expect(isVeilError(e) && e.status === 503 && e.code === 'veil_auth_unavailable').toBe(true);
   });
 });
+
+describe.each(DRIVERS)('a key issued by another process ($name, issue 7)', (driver) => {
+  it('works at once for its own tenant although "no keys yet" is cached, and closes open mode', async () => {
+    const h = await driver.open();
+    try {
+      const gateway = createApiKeyStore(h.db, { cacheTtlMs: 60_000 }); // the running gateway
+      expect(await gateway.authenticate(null)).toEqual({ kind: 'open', principal: OPEN_PRINCIPAL }); // caches "no keys"
+      const cli = createApiKeyStore(h.db); // the CLI: another store, same database
+      const { id: tenantId } = await cli.createTenant('Late');
+      const k = await cli.issueKey({ tenantId, name: 'late', role: 'user' });
+      expect(await gateway.authenticate(k.key)).toMatchObject({ kind: 'key', principal: { tenantId, role: 'user', keyId: k.id } });
+      // and from then on this gateway is in key mode
+      expect(await gateway.authenticate(null)).toEqual({ kind: 'denied', reason: 'missing' });
+      expect(await gateway.authenticate('vk_' + 'B'.repeat(43))).toEqual({ kind: 'denied', reason: 'invalid' });
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
