@@ -103,8 +103,23 @@ describe('the gateway socket shares one PGlite safely', () => {
         const r = await db.query<{ v: string }>('select $1::text as v', [`l${i}`]);
         expect(r.rows).toEqual([{ v: `l${i}` }]);
       });
-      const writes = Array.from({ length: 30 }, (_, i) => client.query('insert into t values ($1)', [i]));
-      await Promise.all([...remote, ...local, ...writes]);
+      // A long gateway transaction that is rolled back, with socket writes sent while it is open:
+      // they must wait for it, not run inside it (and be rolled back with it).
+      let opened!: () => void;
+      const isOpen = new Promise<void>((r) => (opened = r));
+      const longTx = db
+        .transaction(async (tx) => {
+          await tx.query('insert into t values (-1)');
+          opened();
+          await new Promise((r) => setTimeout(r, 400));
+          throw new Error('rollback');
+        })
+        .catch(() => {});
+      await isOpen;
+      const writes = (async () => {
+        for (let i = 0; i < 30; i++) await client.query('insert into t values ($1)', [i]);
+      })();
+      await Promise.all([longTx, writes, ...remote, ...local]);
       // every socket insert committed; every rolled-back local one is gone
       expect((await db.query<{ c: number }>('select count(*)::int as c from t')).rows[0]!.c).toBe(30);
     } finally {
