@@ -80,7 +80,7 @@ describe('the gateway socket shares one PGlite safely', () => {
     const dir = mkdtempSync(join(tmpdir(), 'veil-sock-'));
     const db = await PGlite.create();
     const served = await serveDataDirSocket(db, dir);
-    const client = new pg.Pool({ host: dir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1 });
+    const client = new pg.Pool({ host: dir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 3 }); // concurrent clients
     try {
       expect(served).not.toBeNull();
       await db.exec('create table t (n int primary key)');
@@ -122,6 +122,30 @@ describe('the gateway socket shares one PGlite safely', () => {
       await Promise.all([longTx, writes, ...remote, ...local]);
       // every socket insert committed; every rolled-back local one is gone
       expect((await db.query<{ c: number }>('select count(*)::int as c from t')).rows[0]!.c).toBe(30);
+
+      // A socket client's own transaction: gateway statements wait for its COMMIT, never join it.
+      const c = await client.connect();
+      await c.query('begin');
+      await c.query('insert into t values (100)');
+      const during = db.query('insert into t values (200)');
+      await new Promise((r) => setTimeout(r, 50));
+      await c.query('rollback');
+      await during;
+      c.release();
+      expect((await db.query<{ n: number }>('select n from t where n >= 100 order by n')).rows).toEqual([{ n: 200 }]);
+
+      // A client that disconnects inside a transaction: rolled back, and the gateway goes on.
+      const lost = new pg.Client({ host: dir, port: SOCKET_PORT, user: 'postgres', database: 'postgres' });
+      lost.on('error', () => {});
+      await client.end();
+      await lost.connect();
+      await lost.query('begin');
+      await lost.query('insert into t values (300)');
+      (lost as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      const t0 = Date.now();
+      expect((await db.query<{ n: number }>('select n from t where n >= 100 order by n')).rows).toEqual([{ n: 200 }]);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(db.isInTransaction()).toBe(false);
     } finally {
       await client.end().catch(() => {});
       await served?.close();

@@ -11,9 +11,10 @@
  *   data directory (`<dataDir>/.s.PGSQL.5432`, mode 0600 in a 0700 folder: only the owner's
  *   user can connect; PGlite has no authentication) with `@electric-sql/pglite-socket`. Every
  *   client exchange (from its first message to the ReadyForQuery that ends it) runs under
- *   PGlite's transaction lock, so it never interleaves with the gateway's own transactions
- *   or unnamed statements. A client that stalls mid-exchange loses the lock after
- *   SOCKET_IDLE_RELEASE_MS.
+ *   PGlite's transaction lock (a client transaction: until its COMMIT/ROLLBACK), so it never
+ *   interleaves with the gateway's own transactions or unnamed statements. A client that
+ *   stalls mid-exchange loses the lock after SOCKET_IDLE_RELEASE_MS (its open transaction, if
+ *   any, is rolled back first); other clients wait for the exchange to end.
  */
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -201,10 +202,13 @@ export async function serveDataDirSocket(
   if (typeof inner._runExclusiveTransaction !== 'function') throw new Error('this PGlite version lacks _runExclusiveTransaction (needed to share it safely)');
   if (existsSync(path)) unlinkSync(path); // left by a crashed owner; we hold the lock
 
-  // Holds PGlite's transaction lock across one client exchange (until ReadyForQuery).
+  // Holds PGlite's transaction lock from a client's first message until a ReadyForQuery that
+  // says "idle": one exchange, or a whole client transaction (BEGIN … COMMIT).
   let release: (() => void) | null = null;
   let idle: ReturnType<typeof setTimeout> | undefined;
   let tail = new Uint8Array(0);
+  /** Transaction status of the socket client: 'I' idle, 'T' in a transaction, 'E' failed one. */
+  let status = 0x49;
   const letGo = () => {
     clearTimeout(idle);
     const r = release;
@@ -223,12 +227,44 @@ export async function serveDataDirSocket(
       );
     });
   };
+  /** A simple-protocol statement from the bridge itself (ROLLBACK of an abandoned client transaction). */
+  const rollbackClient = async () => {
+    await hold();
+    try {
+      const text = new TextEncoder().encode('ROLLBACK\0');
+      const msg = new Uint8Array(5 + text.length);
+      msg[0] = 0x51; // Q
+      new DataView(msg.buffer).setInt32(1, 4 + text.length);
+      msg.set(text, 5);
+      await pg.runExclusive(() => pg.execProtocolRaw(msg));
+    } catch {
+      /* nothing to roll back */
+    } finally {
+      status = 0x49;
+      letGo();
+    }
+  };
+  const onIdle = () => {
+    if (status !== 0x49) void rollbackClient(); // a client that went quiet mid-transaction
+    else letGo();
+  };
   const bridge = {
     get waitReady() {
       return pg.waitReady;
     },
+    /**
+     * pglite-socket asks this to keep serving the last client only (a client's exchange or
+     * transaction is in progress), and to ROLLBACK for a client that disconnects meanwhile.
+     * It is the socket clients' state, not the gateway's own transactions.
+     */
     isInTransaction() {
-      return pg.isInTransaction();
+      return release !== null || status !== 0x49;
+    },
+    /** Used by pglite-socket only to ROLLBACK a disconnected client's open transaction. */
+    async exec(query: string) {
+      if (query.trim().toUpperCase() === 'ROLLBACK') await rollbackClient();
+      else throw new Error('unsupported');
+      return [];
     },
     async runExclusive<T>(fn: () => Promise<T>): Promise<T> {
       clearTimeout(idle);
@@ -239,13 +275,16 @@ export async function serveDataDirSocket(
         // ReadyForQuery ('Z', length 5, status) ends every exchange; Terminate has no reply.
         const t = tail;
         const done = t.length === 6 && t[0] === 0x5a && t[1] === 0 && t[2] === 0 && t[3] === 0 && t[4] === 5;
+        if (done) status = t[5]!;
         tail = new Uint8Array(0);
-        if (done || !release) letGo();
-        else idle = setTimeout(letGo, SOCKET_IDLE_RELEASE_MS);
+        if ((done && status === 0x49) || !release) letGo();
+        else idle = setTimeout(onIdle, SOCKET_IDLE_RELEASE_MS);
       }
     },
     execProtocolRawStream(message: Uint8Array, opts: { onRawData: (data: Uint8Array) => void }) {
-      if (message[0] === 0x58 /* X */) tail = Uint8Array.of(0x5a, 0, 0, 0, 5, 0x49);
+      // Terminate has no reply: end the exchange (an open client transaction stays held, and is
+      // rolled back by the disconnect or the idle timer).
+      if (message[0] === 0x58 /* X */) tail = Uint8Array.of(0x5a, 0, 0, 0, 5, status);
       return pg.execProtocolRawStream(message, {
         ...opts,
         onRawData(data: Uint8Array) {
@@ -261,6 +300,8 @@ export async function serveDataDirSocket(
       });
     },
   };
+  // Several clients may connect (CLI runs back to back), but while one is mid-exchange the
+  // queue serves only that one (isInTransaction above).
   const server = new PGLiteSocketServer({ db: bridge as unknown as PGlite, path, maxConnections: 4 });
   await server.start();
   chmodSync(path, 0o600);
