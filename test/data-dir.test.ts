@@ -152,7 +152,7 @@ describe('the gateway socket shares one PGlite safely', () => {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
 
 describe('CLI and gateway on one PGlite data directory (real processes)', () => {

@@ -16,7 +16,7 @@
  *   stalls mid-exchange loses the lock after SOCKET_IDLE_RELEASE_MS (its open transaction, if
  *   any, is rolled back first); other clients wait for the exchange to end.
  */
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
@@ -130,9 +130,9 @@ export function acquireDataDirLock(dataDir: string, role: LockRole): DataDirLock
   const write = (target: string, exclusive: boolean) => {
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o600, flag: 'wx' });
+    if (!exclusive) return renameSync(tmp, target); // our own lock: replaced atomically
     try {
-      if (exclusive) linkSync(tmp, target);
-      else writeFileSync(target, readFileSync(tmp)); // our own lock: update in place
+      linkSync(tmp, target);
     } finally {
       unlinkSync(tmp);
     }
