@@ -60,7 +60,7 @@ describe.each(targets)('veil CLI on $name', (target) => {
       await db.close();
     }
     expect((await run(env, 'keys', 'list', '--json')).out).toContain('"revokedAt":"');
-  });
+  }, 180_000); // each command opens PGlite: slow on a busy machine
 
   it('reports usage errors with exit code 2 and failures with 1', async () => {
     const { env, done } = await target.env();
@@ -75,7 +75,7 @@ describe.each(targets)('veil CLI on $name', (target) => {
     expect(missing).toMatchObject({ code: 1 });
     expect(missing.err).toContain('No tenant with id ten_nope');
     expect(await run({ ...env, VEIL_DB_POOL_SIZE: 'lots' }, 'migrate')).toMatchObject({ code: 1 });
-  });
+  }, 180_000);
 });
 
 describe('veil CLI as a process', () => {
@@ -92,5 +92,5 @@ describe('veil CLI as a process', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
