@@ -17,7 +17,7 @@ describe.each(DRIVERS)('master key check on $name', (driver) => {
   afterEach(async () => {
     await h?.cleanup();
     h = undefined;
-  });
+  }, 120_000);
 
   it('records on first start, verifies the same key, refuses another key by name', async () => {
     h = await driver.open();
@@ -30,7 +30,7 @@ describe.each(DRIVERS)('master key check on $name', (driver) => {
     expect((e as Error).message).toContain(`wrong master key: the configured master key (${wrong.keyId})`);
     expect((e as Error).message).toContain(`(written under ${right.keyId})`);
     expect(await verifyMasterKey(h.db, right)).toBe('verified');
-  });
+  }, 120_000);
 
   it('concurrent first starts with the same key agree on one check value', async () => {
     h = await driver.open();
@@ -38,7 +38,7 @@ describe.each(DRIVERS)('master key check on $name', (driver) => {
     const results = await Promise.all(Array.from({ length: 4 }, () => verifyMasterKey(h!.db, createLocalProvider(key))));
     expect(results.filter((r) => r === 'recorded')).toHaveLength(1);
     expect((await h.db.rows(sql`select id from veil_key_check`)).length).toBe(1);
-  });
+  }, 120_000);
 
   it('a database from before the check: a wrong key is refused before anything is written', async () => {
     h = await driver.open();
@@ -50,5 +50,5 @@ describe.each(DRIVERS)('master key check on $name', (driver) => {
     expect(e).toBeInstanceOf(MasterKeyMismatchError);
     expect((await h.db.rows(sql`select id from veil_key_check`)).length).toBe(0);
     expect(await verifyMasterKey(h.db, right)).toBe('recorded');
-  });
+  }, 120_000);
 });
