@@ -74,3 +74,15 @@ export function table(title: string, headers: string[], rows: (string | number)[
   for (const r of rows) lines.push(`| ${r.map(fmt).join(' | ')} |`);
   return lines.join('\n') + '\n';
 }
+
+/** ~`bytes` of text with an e-mail every ~25 characters. */
+export function emailPrompt(bytes: number): string {
+  const parts: string[] = [];
+  let n = 0;
+  for (let i = 0; n < bytes; i++) {
+    const s = `hi u${i}@ex${i % 7}.com ok `;
+    parts.push(s);
+    n += s.length;
+  }
+  return parts.join('').slice(0, bytes);
+}

@@ -23,6 +23,8 @@ export const ConfigSchema = z.object({
   VEIL_OPEN_MODE: bool.default(false),
   /** Who may read GET /metrics: `admin` (an admin-role key; anyone in open mode), `public`, `off`. */
   VEIL_METRICS: z.enum(['admin', 'public', 'off']).default('admin'),
+  VEIL_MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  VEIL_MAX_SSE_EVENT_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   VEIL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   VEIL_DATA_DIR: z.string().default('./.veil'),
   DATABASE_URL: z.string().optional(),

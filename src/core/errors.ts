@@ -72,6 +72,14 @@ export const payloadTooLarge = (limit: number) =>
     retryable: false,
   });
 
+export const tooDeep = (max: number) =>
+  new VeilError(`The JSON body nests deeper than the ${max}-level limit.`, {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'veil_too_deep',
+    retryable: false,
+  });
+
 /** Detection failed: fail closed, nothing is sent upstream. */
 export const detectionUnavailable = (cause?: unknown) =>
   new VeilError('PII detection is unavailable; the request was not sent upstream.', {

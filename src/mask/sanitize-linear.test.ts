@@ -10,21 +10,10 @@ import { createPatternDetector } from '../detect/patterns/index.js';
 import type { Detector, Span } from '../detect/types.js';
 import { DEFAULT_POLICY } from '../policy/index.js';
 import { createMemoryVault } from '../vault/memory.js';
+import { emailPrompt } from '../../bench/lib.js';
 import { sanitizeRequest } from './sanitize.js';
 
 const ctx: RequestContext = { principal: OPEN_PRINCIPAL, requestId: 'req_test' };
-
-/** ~`bytes` of text with an e-mail every ~25 characters. */
-export function emailPrompt(bytes: number): string {
-  const parts: string[] = [];
-  let n = 0;
-  for (let i = 0; n < bytes; i++) {
-    const s = `hi u${i}@ex${i % 7}.com ok `;
-    parts.push(s);
-    n += s.length;
-  }
-  return parts.join('').slice(0, bytes);
-}
 
 /** A detector that answers with the given spans for every text (stands for NER output). */
 const scripted = (spans: (text: string) => Span[]): Detector => ({ name: 'scripted', detect: async (texts) => texts.map(spans) });
