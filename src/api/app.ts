@@ -259,6 +259,7 @@ export function createApp(services: Services): Hono<Env> {
         idleTimeoutMs: services.limits.streamIdleTimeoutMs,
         abortUpstream: () => controller.abort(),
         jsonContent,
+        maxEventChars: services.limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
         onEnd: (o) => {
           metrics.observeStream(o.status);
           if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });

@@ -342,6 +342,24 @@ function clipAroundPlaceholders(
   return out;
 }
 
+/**
+ * Cooperative yield: long loops call `tick()` per item; every ~`sliceMs` of work it returns a
+ * promise that resolves on a later macrotask, so other requests (and /healthz) run between
+ * slices of a huge request. `setTimeout` rather than `setImmediate`: the core runs on Workers.
+ */
+function yielder(sliceMs = 8): () => Promise<void> | null {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < sliceMs) return null;
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        since = performance.now();
+        resolve();
+      }, 0),
+    );
+  };
+}
+
 /** `text` with each `[start, end)` of `edits` (sorted, non-overlapping) replaced, in one pass. */
 function applyEdits(text: string, edits: readonly { start: number; end: number; with: string }[]): string {
   const parts: string[] = [];
@@ -386,6 +404,7 @@ export async function sanitizeRequest<T>(
   const itemIndex = new Map<string, number>();
   const plan: { slot: number; start: number; end: number; item: number }[] = [];
   const counts: Partial<Record<EntityType, number>> = {};
+  const tick = yielder();
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i]!;
     const ph = existing[i]!;
@@ -393,6 +412,8 @@ export async function sanitizeRequest<T>(
     let k = 0; // first placeholder that ends after the current span's start
     const sorted = [...(spans[i] ?? [])].sort((a, b) => a.start - b.start || b.end - a.end);
     for (const span of sorted) {
+      const pause = tick();
+      if (pause) await pause;
       if (span.start < 0 || span.end > text.length || span.start >= span.end) {
         throw detectionUnavailable(new Error('detector returned a span outside its text'));
       }
@@ -437,6 +458,8 @@ export async function sanitizeRequest<T>(
     const bare = slots[slot]!.bare === true;
     const edits: { start: number; end: number; with: string }[] = [];
     for (; a < plan.length && plan[a]!.slot === slot; a++) {
+      const pause = tick();
+      if (pause) await pause;
       const p = plan[a]!;
       edits.push({ start: p.start, end: p.end, with: bare ? tokens[p.item]! : placeholder(tokens[p.item]!) });
     }
@@ -454,7 +477,11 @@ export async function sanitizeRequest<T>(
     if (action === 'value') display.set(token, value);
     else if (action === 'masked') display.set(token, maskValue(type, value));
   };
-  items.forEach((item, i) => add(tokens[i]!, item.value));
+  for (let i = 0; i < items.length; i++) {
+    const pause = tick();
+    if (pause) await pause;
+    add(tokens[i]!, items[i]!.value);
+  }
   for (const [token, value] of resolvedExisting) add(token, value);
 
   return { body: copy as T, restorer: new Restorer(display), counts, reused: resolvedExisting.size };
