@@ -115,3 +115,14 @@ describe('SSE event size limit', () => {
     expect(text).not.toContain('xxxx');
   });
 });
+
+describe('stale upstream connections', () => {
+  it('an upstream connection reset before any response byte is retried once: 200, not 502', async () => {
+    let calls = 0;
+    up.handler = (req) => (++calls === 1 ? { kind: 'destroy' } : defaultHandler(req));
+    const res = await gw.client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi jane.roe@example.com' }] });
+    expect(calls).toBe(2);
+    expect(res.choices[0]!.message.content).toBe('You said: hi jane.roe@example.com');
+    expect(up.allRaw()).not.toContain('jane.roe@example.com');
+  });
+});
