@@ -29,6 +29,8 @@ export interface Services {
     readonly maxJsonDepth?: number;
     /** Largest single SSE event accepted from the upstream (default 16 MiB). */
     readonly maxSseEventBytes?: number;
+    /** Per-request detection deadline (default 30 s); past it 503 veil_detection_timeout. */
+    readonly detectTimeoutMs?: number;
   };
   readonly metrics?: Metrics;
   /** Extra readiness checks (database, model) for /readyz. */
@@ -43,6 +45,7 @@ export interface Services {
 export type MetricsAccess = 'admin' | 'public' | 'off';
 
 export const DEFAULT_MAX_JSON_DEPTH = 64;
+export const DEFAULT_DETECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
 
 /** Request limits as configured by the environment. */
@@ -52,6 +55,7 @@ export function limitsFromConfig(config: Config): Services['limits'] {
     streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS,
     maxJsonDepth: config.VEIL_MAX_JSON_DEPTH,
     maxSseEventBytes: config.VEIL_MAX_SSE_EVENT_BYTES,
+    detectTimeoutMs: config.VEIL_DETECT_TIMEOUT_MS,
   };
 }
 
@@ -236,7 +240,12 @@ export function createApp(services: Services): Hono<Env> {
     const ctx = context(c, controller.signal);
     const policy = await services.policyFor(ctx.principal.tenantId);
     const t0 = performance.now();
-    const s = await sanitizeRequest(endpoint, body, { detector: services.detector, vault: services.vault, policy }, ctx);
+    const s = await sanitizeRequest(
+      endpoint,
+      body,
+      { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS },
+      ctx,
+    );
     metrics.observeSanitize(performance.now() - t0, s.counts);
     log.debug('sanitized', { requestId: ctx.requestId, entities: countTotal(s.counts), types: Object.keys(s.counts), reused: s.reused });
 

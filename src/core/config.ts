@@ -45,7 +45,10 @@ export const ConfigSchema = z.object({
   VEIL_NER: bool.default(true),
   VEIL_NER_MODEL: z.string().default('models/veil-ner'),
   VEIL_NER_LABEL_MAP: z.string().optional(),
-  VEIL_NER_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /** Unset: one per available core, at most 8 (decided by the Node entry). */
+  VEIL_NER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  VEIL_NER_MAX_QUEUED_CHARS: z.coerce.number().int().positive().default(4_000_000),
+  VEIL_DETECT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   VEIL_NER_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.5),
 });
 

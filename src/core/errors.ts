@@ -89,6 +89,22 @@ export const detectionUnavailable = (cause?: unknown) =>
     cause,
   });
 
+/** Detection did not finish within the request's deadline: fail closed, nothing is sent upstream. */
+export const detectionTimeout = (ms: number) =>
+  new VeilError(`PII detection did not finish within ${ms} ms; the request was not sent upstream.`, {
+    status: 503,
+    type: 'server_error',
+    code: 'veil_detection_timeout',
+  });
+
+/** The detection queue is full: fail closed at once (the SDK retries 503 with backoff). */
+export const detectionBusy = () =>
+  new VeilError('PII detection is at capacity; the request was not sent upstream. Retry shortly.', {
+    status: 503,
+    type: 'server_error',
+    code: 'veil_detection_busy',
+  });
+
 /** The vault (database or key service) failed: fail closed, nothing is sent upstream. */
 export const vaultUnavailable = (cause?: unknown, code = 'veil_vault_unavailable') =>
   new VeilError('The Veil vault is unavailable; the request was not sent upstream.', {

@@ -1,4 +1,4 @@
-import { badRequest, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
+import { badRequest, detectionTimeout, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
 import type { EntityType, RequestContext } from '../core/types.js';
 import type { Detector, Span } from '../detect/types.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
@@ -17,6 +17,8 @@ export interface MaskServices {
   readonly detector: Detector;
   readonly vault: Vault;
   readonly policy: Policy;
+  /** Detection deadline for this request (ms); past it 503 `veil_detection_timeout`. */
+  readonly detectTimeoutMs?: number;
 }
 
 /** A string inside the request body: its text and how to write the masked text back. */
@@ -372,6 +374,58 @@ function applyEdits(text: string, edits: readonly { start: number; end: number; 
   return parts.join('');
 }
 
+const abortError = () => {
+  const e = new Error('The request was aborted.');
+  e.name = 'AbortError';
+  return e;
+};
+
+/**
+ * Runs detection under the request's deadline and the caller's signal: the detector gets one
+ * signal that fires on either, so it drops the request's queued work. A passed deadline is a
+ * 503 `veil_detection_timeout`; a caller that left is an AbortError (not a detection failure);
+ * any other failure is 503 `veil_detection_unavailable`. Fail closed in every case.
+ */
+async function detectWithin(services: MaskServices, texts: string[], caller: AbortSignal | undefined): Promise<Span[][]> {
+  const ms = services.detectTimeoutMs;
+  if (caller?.aborted) throw abortError();
+  if (ms === undefined) {
+    try {
+      return await services.detector.detect(texts, caller);
+    } catch (e) {
+      if (caller?.aborted) throw abortError();
+      throw isVeilError(e) ? e : detectionUnavailable(e);
+    }
+  }
+  const controller = new AbortController();
+  const onCaller = () => controller.abort(abortError());
+  caller?.addEventListener('abort', onCaller, { once: true });
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // the race settles even if a detector ignores its signal
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      const err = detectionTimeout(ms);
+      controller.abort(err);
+      reject(err);
+    }, ms);
+  });
+  const gone = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+  deadline.catch(() => {});
+  gone.catch(() => {}); // may reject after the race is decided
+  try {
+    return await Promise.race([services.detector.detect(texts, controller.signal), deadline, gone]);
+  } catch (e) {
+    if (timedOut) throw detectionTimeout(ms);
+    if (caller?.aborted) throw abortError();
+    throw isVeilError(e) ? e : detectionUnavailable(e);
+  } finally {
+    clearTimeout(timer);
+    caller?.removeEventListener('abort', onCaller);
+  }
+}
+
 /**
  * Sanitizes a parsed request body (not modified: a sanitized copy is returned).
  * Rejects with 400 for malformed bodies, 503 (fail closed) when detection or the vault fails.
@@ -390,11 +444,7 @@ export async function sanitizeRequest<T>(
 
   let spans: Span[][] = [];
   if (texts.length > 0) {
-    try {
-      spans = await services.detector.detect(texts, ctx.signal);
-    } catch (e) {
-      throw isVeilError(e) ? e : detectionUnavailable(e);
-    }
+    spans = await detectWithin(services, texts, ctx.signal);
     if (spans.length !== texts.length) throw detectionUnavailable(new Error('detector returned a wrong batch size'));
   }
 
