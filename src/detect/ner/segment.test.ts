@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Span } from '../types.js';
 import { joinSegmentSpans, segmentText } from './segment.js';
 
-const word = fc.oneof(fc.stringMatching(/^[a-zA-Zé😀]{1,12}$/), fc.constantFrom(' ', '  ', '\n', 'x'.repeat(300)));
+const word = fc.oneof(fc.stringMatching(/^[a-zA-Zé😀]{1,12}$/u), fc.constantFrom(' ', '  ', '\n', 'x'.repeat(300)));
 const textArb = fc.array(word, { maxLength: 400 }).map((w) => w.join(' '));
 
 describe('segmentText / joinSegmentSpans', () => {
