@@ -42,7 +42,7 @@ describe.skipIf(!HAVE_MODEL)('NER scheduler (real model)', () => {
     expect(small!.map((s) => s.type)).toContain('PERSON');
     // before: the small one waited for all of the huge one (~1 s of model time per 125k chars and more)
     expect(hugeDone).toBeGreaterThan(smallDone);
-    expect(smallDone - t0).toBeLessThan(1_500);
+    expect(smallDone - t0).toBeLessThan(5_000); // ~100 ms on a quiet machine; the huge one takes far longer
     // the huge text is still fully covered: names found all along it, offsets exact
     expect(bigSpans!.length).toBeGreaterThan(2000);
     for (const s of bigSpans!) expect(['Priya Raghunathan', 'Priya', 'Raghunathan']).toContain(huge.slice(s.start, s.end));
@@ -75,7 +75,7 @@ describe.skipIf(!HAVE_MODEL)('NER scheduler (real model)', () => {
     // the worker is free again quickly: the dropped segments are not run
     const t0 = performance.now();
     await ner.detect(['Zhang Wei is our new manager.']);
-    expect(performance.now() - t0).toBeLessThan(1_500);
+    expect(performance.now() - t0).toBeLessThan(5_000);
   }, 60_000);
 });
 
