@@ -74,3 +74,15 @@ export function table(title: string, headers: string[], rows: (string | number)[
   for (const r of rows) lines.push(`| ${r.map(fmt).join(' | ')} |`);
   return lines.join('\n') + '\n';
 }
+
+/** ~`bytes` of text with an e-mail every ~25 characters (`first`: number of the first address). */
+export function emailPrompt(bytes: number, first = 0): string {
+  const parts: string[] = [];
+  let n = 0;
+  for (let i = first; n < bytes; i++) {
+    const s = `hi u${i}@ex${i % 7}.com ok `;
+    parts.push(s);
+    n += s.length;
+  }
+  return parts.join('').slice(0, bytes);
+}

@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono';
 import type { AuthResult, Authenticator } from '../auth/types.js';
 import type { Config } from '../core/config.js';
-import { badRequest, detectionUnavailable, forbidden, internalError, isVeilError, NotReadyError, payloadTooLarge, piiInPath, unauthorized, VeilError } from '../core/errors.js';
+import { badRequest, detectionUnavailable, forbidden, internalError, isVeilError, NotReadyError, payloadTooLarge, piiInPath, tooDeep, unauthorized, VeilError } from '../core/errors.js';
+import { jsonDeeperThan } from '../core/json-depth.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
 import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.js';
@@ -21,7 +22,16 @@ export interface Services {
   /** The tenant's policy (sensitivity, masking, what each role sees). */
   policyFor(tenantId: string): Policy | Promise<Policy>;
   readonly logger: Logger;
-  readonly limits: { readonly maxBodyBytes: number; readonly streamIdleTimeoutMs: number };
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly streamIdleTimeoutMs: number;
+    /** Deepest JSON nesting accepted in a request body (default 64). */
+    readonly maxJsonDepth?: number;
+    /** Largest single SSE event accepted from the upstream (default 16 MiB). */
+    readonly maxSseEventBytes?: number;
+    /** Per-request detection deadline (default 30 s); past it 503 veil_detection_timeout. */
+    readonly detectTimeoutMs?: number;
+  };
   readonly metrics?: Metrics;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
@@ -34,9 +44,19 @@ export interface Services {
 
 export type MetricsAccess = 'admin' | 'public' | 'off';
 
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+export const DEFAULT_DETECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
+
 /** Request limits as configured by the environment. */
 export function limitsFromConfig(config: Config): Services['limits'] {
-  return { maxBodyBytes: config.VEIL_MAX_BODY_BYTES, streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS };
+  return {
+    maxBodyBytes: config.VEIL_MAX_BODY_BYTES,
+    streamIdleTimeoutMs: config.VEIL_STREAM_IDLE_TIMEOUT_MS,
+    maxJsonDepth: config.VEIL_MAX_JSON_DEPTH,
+    maxSseEventBytes: config.VEIL_MAX_SSE_EVENT_BYTES,
+    detectTimeoutMs: config.VEIL_DETECT_TIMEOUT_MS,
+  };
 }
 
 type Env = {
@@ -195,6 +215,9 @@ export function createApp(services: Services): Hono<Env> {
       throw badRequest('The request body must be JSON (Content-Type: application/json).');
     }
     const text = await readBody(c.req.raw, c.req.header('content-length'), services.limits.maxBodyBytes);
+    // before anything recursive (clone, stringify, walks) sees it
+    const maxDepth = services.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    if (jsonDeeperThan(text, maxDepth)) throw tooDeep(maxDepth);
     try {
       return JSON.parse(text);
     } catch {
@@ -218,7 +241,12 @@ export function createApp(services: Services): Hono<Env> {
     const ctx = context(c, controller.signal);
     const policy = await services.policyFor(ctx.principal.tenantId);
     const t0 = performance.now();
-    const s = await sanitizeRequest(endpoint, body, { detector: services.detector, vault: services.vault, policy }, ctx);
+    const s = await sanitizeRequest(
+      endpoint,
+      body,
+      { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS },
+      ctx,
+    );
     metrics.observeSanitize(performance.now() - t0, s.counts);
     log.debug('sanitized', { requestId: ctx.requestId, entities: countTotal(s.counts), types: Object.keys(s.counts), reused: s.reused });
 
@@ -241,6 +269,7 @@ export function createApp(services: Services): Hono<Env> {
         idleTimeoutMs: services.limits.streamIdleTimeoutMs,
         abortUpstream: () => controller.abort(),
         jsonContent,
+        maxEventChars: services.limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
         onEnd: (o) => {
           metrics.observeStream(o.status);
           if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });

@@ -34,3 +34,47 @@ describe('SseParser', () => {
     );
   });
 });
+
+describe('SseParser: linear, bounded (issue 7)', () => {
+  it('one 32 MB data line fed in 16 KB chunks parses in linear time (was 83 s)', () => {
+    const big = 'x'.repeat(32 * 1024 * 1024);
+    const bytes = new TextEncoder().encode(`data: ${big}\n\ndata: [DONE]\n\n`);
+    const p = new SseParser();
+    const t0 = performance.now();
+    const out = [];
+    for (let i = 0; i < bytes.length; i += 16 * 1024) out.push(...p.push(bytes.subarray(i, i + 16 * 1024)));
+    const ms = performance.now() - t0;
+    expect(out.map((e) => e.data.length)).toEqual([big.length, 6]);
+    expect(out[0]!.data === big).toBe(true);
+    // ~100 ms here; generous for a busy machine
+    expect(ms).toBeLessThan(5_000);
+  });
+
+  it('property: with a size limit, every event up to the first oversized one is returned, whatever the chunking; then nothing', () => {
+    const ev = fc.record({ data: fc.string({ maxLength: 60 }).filter((s) => !/[\r\n]/.test(s)), lines: fc.integer({ min: 1, max: 3 }), nl: fc.constantFrom('\n', '\r\n') });
+    fc.assert(
+      fc.property(fc.array(ev, { maxLength: 12 }), fc.integer({ min: 1, max: 120 }), fc.array(fc.nat(2000), { maxLength: 30 }), (events, limit, cuts) => {
+        const text = events.map((e) => `${Array.from({ length: e.lines }, () => `data: ${e.data}${e.nl}`).join('')}${e.nl}`).join('');
+        const bytes = new TextEncoder().encode(text);
+        const p = new SseParser(limit);
+        const got = splitAt(bytes, cuts).flatMap((c) => p.push(c));
+        got.push(...p.end());
+        const want: string[] = [];
+        let tooLarge = false;
+        for (const e of events) {
+          const data = Array.from({ length: e.lines }, () => e.data).join('\n');
+          // the parser's measure: each data line plus one, or the line being read ("data: …")
+          const size = Math.max(e.lines * (e.data.length + 1), (e.lines - 1) * (e.data.length + 1) + 'data: '.length + e.data.length);
+          if (size > limit) {
+            tooLarge = true;
+            break;
+          }
+          want.push(data);
+        }
+        expect(got.map((g) => g.data)).toEqual(want);
+        expect(p.tooLarge !== null).toBe(tooLarge);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -9,44 +9,109 @@ export interface SseEvent {
   readonly data: string;
 }
 
+/** One event (its data plus the line being read) grew past the parser's limit. */
+export class SseEventTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`an SSE event is larger than ${limit} characters`);
+    this.name = 'SseEventTooLargeError';
+  }
+}
+
+const LINE_END = /\r\n|\r|\n/g;
+
+/**
+ * Linear in the bytes fed, however they are chunked: each chunk is scanned once (an unfinished
+ * line is kept as a list of pieces and joined once, when its end arrives). Hand-written rather
+ * than `eventsource-parser`, which re-scans its unfinished line on every chunk (one long
+ * `data:` line fed in small chunks is quadratic there) and has no size limit. `maxEventChars`
+ * bounds one event: its data lines plus the line being read, in UTF-16 units (≈ bytes for
+ * JSON); past it the parser stops and reports it in {@link SseParser.tooLarge}.
+ */
 export class SseParser {
-  private buffer = '';
+  private pending: string[] = [];
+  private pendingLen = 0;
   private data: string[] = [];
+  private dataLen = 0;
   private event: string | null = null;
   private readonly decoder = new TextDecoder();
   private sawCR = false;
 
-  /** Feeds bytes (or text); returns the events completed by them. */
+  constructor(private readonly maxEventChars = Number.POSITIVE_INFINITY) {}
+
+  /** Set once an event outgrew the limit: nothing more is parsed. */
+  tooLarge: SseEventTooLargeError | null = null;
+
+  /**
+   * Feeds bytes (or text); returns the events completed by them. When an event outgrows the
+   * limit, the events completed before it are returned and {@link tooLarge} is set.
+   */
   push(chunk: Uint8Array | string): SseEvent[] {
+    const out: SseEvent[] = [];
+    if (this.tooLarge) return out;
+    try {
+      this.feed(chunk, out);
+    } catch (e) {
+      if (!(e instanceof SseEventTooLargeError)) throw e;
+      this.tooLarge = e;
+    }
+    return out;
+  }
+
+  private feed(chunk: Uint8Array | string, out: SseEvent[]): void {
     let text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    // A trailing lone \r may be the first half of \r\n split across chunks.
     if (this.sawCR && text.startsWith('\n')) text = text.slice(1);
     this.sawCR = text.endsWith('\r');
-    this.buffer += text;
-    const out: SseEvent[] = [];
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buffer);
-      if (!m) break;
-      // A trailing lone \r may be the first half of \r\n: handled by sawCR above.
-      const line = this.buffer.slice(0, m.index);
-      this.buffer = this.buffer.slice(m.index + m[0].length);
+    if (text.length === 0) return;
+    let pos = 0;
+    LINE_END.lastIndex = 0;
+    for (let m = LINE_END.exec(text); m !== null; m = LINE_END.exec(text)) {
+      let line = text.slice(pos, m.index);
+      if (this.pending.length > 0) {
+        this.pending.push(line);
+        line = this.pending.join('');
+        this.pending = [];
+        this.pendingLen = 0;
+      }
+      pos = m.index + m[0].length;
+      this.check(line.length);
       const ev = this.line(line);
       if (ev) out.push(ev);
     }
-    return out;
+    if (pos < text.length) {
+      const rest = text.slice(pos);
+      this.pending.push(rest);
+      this.pendingLen += rest.length;
+      this.check(0);
+    }
   }
 
   /** End of stream: a final event without its blank line is still dispatched. */
   end(): SseEvent[] {
     const out: SseEvent[] = [];
-    const rest = this.buffer + this.decoder.decode();
-    this.buffer = '';
+    if (this.tooLarge) return out;
+    const rest = this.pending.join('') + this.decoder.decode();
+    this.pending = [];
+    this.pendingLen = 0;
     if (rest.length > 0) {
+      if (this.dataLen + rest.length > this.maxEventChars) {
+        this.tooLarge = new SseEventTooLargeError(this.maxEventChars);
+        return out;
+      }
       const ev = this.line(rest);
       if (ev) out.push(ev);
     }
     const ev = this.line('');
     if (ev) out.push(ev);
     return out;
+  }
+
+  private check(lineLen: number): void {
+    if (this.dataLen + this.pendingLen + lineLen > this.maxEventChars) {
+      this.pending = [];
+      this.data = [];
+      throw new SseEventTooLargeError(this.maxEventChars);
+    }
   }
 
   private line(line: string): SseEvent | null {
@@ -57,6 +122,7 @@ export class SseParser {
       }
       const ev = { event: this.event, data: this.data.join('\n') };
       this.data = [];
+      this.dataLen = 0;
       this.event = null;
       return ev;
     }
@@ -65,8 +131,10 @@ export class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.event = value;
+    if (field === 'data') {
+      this.data.push(value);
+      this.dataLen += value.length + 1;
+    } else if (field === 'event') this.event = value;
     return null;
   }
 }

@@ -1,6 +1,6 @@
 import { StreamingResponseRestorer } from '../mask/response.js';
 import type { Restorer } from '../mask/restore.js';
-import { SSE_DONE, SseParser, sseData } from './sse.js';
+import { SSE_DONE, SseEventTooLargeError, SseParser, sseData } from './sse.js';
 
 /**
  * Re-reads an upstream SSE body and re-emits it with placeholders restored. Chunks
@@ -10,20 +10,27 @@ import { SSE_DONE, SseParser, sseData } from './sse.js';
  * across two such events cannot be seen). Upstream `{"error":…}` events pass as they came. Failures after the 200 are reported in-band as
  * `data: {"error":{…}}` (a stream that just stops raises nothing in the OpenAI client):
  * upstream network errors, an idle upstream (no byte for `idleTimeoutMs`), and a stream that
- * ends without `[DONE]`. Cancelling the returned stream (client gone) aborts the upstream.
+ * ends without `[DONE]`, an event over `maxEventChars`. Cancelling the returned stream (client gone) aborts the upstream.
  */
 export interface StreamOutcome {
-  readonly status: 'done' | 'truncated' | 'upstream_error' | 'timeout' | 'cancelled';
+  readonly status: 'done' | 'truncated' | 'upstream_error' | 'timeout' | 'cancelled' | 'too_large';
   readonly events: number;
 }
 
 export function restoreSseStream(
   upstream: ReadableStream<Uint8Array>,
   restorer: Restorer,
-  opts: { idleTimeoutMs: number; abortUpstream: () => void; onEnd?: (o: StreamOutcome) => void; jsonContent?: boolean },
+  opts: {
+    idleTimeoutMs: number;
+    abortUpstream: () => void;
+    onEnd?: (o: StreamOutcome) => void;
+    jsonContent?: boolean;
+    /** Largest single upstream event (UTF-16 units); a larger one ends the stream in-band. */
+    maxEventChars?: number;
+  },
 ): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
-  const parser = new SseParser();
+  const parser = new SseParser(opts.maxEventChars);
   const chunks = new StreamingResponseRestorer(restorer, { jsonContent: opts.jsonContent === true });
   let events = 0;
   let finished = false;
@@ -111,6 +118,7 @@ export function restoreSseStream(
       }
       if (r.done) {
         for (const ev of parser.end()) if (!sawDone) sawDone = emitEvent(controller, ev.data);
+        if (!sawDone && parser.tooLarge) throw parser.tooLarge;
         if (sawDone) {
           controller.close();
           finish('done');
@@ -124,6 +132,7 @@ export function restoreSseStream(
         if (sawDone) break; // nothing after [DONE]
         sawDone = emitEvent(controller, ev.data);
       }
+      if (!sawDone && parser.tooLarge) throw parser.tooLarge;
       if (sawDone) {
         reader.cancel().catch(() => {});
         controller.close();
@@ -131,8 +140,16 @@ export function restoreSseStream(
         return true;
       }
       return false;
-    } catch {
+    } catch (e) {
       if (finished) return true;
+      if (e instanceof SseEventTooLargeError) {
+        // the oversized event is dropped unread; held text is restored and released first
+        opts.abortUpstream();
+        reader.cancel().catch(() => {});
+        fail(controller, `The upstream API sent an event larger than ${e.limit} bytes; the stream was ended.`, 'upstream_event_too_large');
+        finish('too_large');
+        return true;
+      }
       fail(controller, 'The connection to the upstream API failed during the stream.', 'upstream_stream_error');
       finish('upstream_error');
       return true;

@@ -23,6 +23,8 @@ export const ConfigSchema = z.object({
   VEIL_OPEN_MODE: bool.default(false),
   /** Who may read GET /metrics: `admin` (an admin-role key; anyone in open mode), `public`, `off`. */
   VEIL_METRICS: z.enum(['admin', 'public', 'off']).default('admin'),
+  VEIL_MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  VEIL_MAX_SSE_EVENT_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   VEIL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   VEIL_DATA_DIR: z.string().default('./.veil'),
   DATABASE_URL: z.string().optional(),
@@ -44,7 +46,10 @@ export const ConfigSchema = z.object({
   VEIL_NER: bool.default(true),
   VEIL_NER_MODEL: z.string().default('models/veil-ner'),
   VEIL_NER_LABEL_MAP: z.string().optional(),
-  VEIL_NER_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /** Unset: one per available core, at most 8 (decided by the Node entry). */
+  VEIL_NER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  VEIL_NER_MAX_QUEUED_CHARS: z.coerce.number().int().positive().default(4_000_000),
+  VEIL_DETECT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   VEIL_NER_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.5),
 });
 

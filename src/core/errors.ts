@@ -72,6 +72,14 @@ export const payloadTooLarge = (limit: number) =>
     retryable: false,
   });
 
+export const tooDeep = (max: number) =>
+  new VeilError(`The JSON body nests deeper than the ${max}-level limit.`, {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'veil_too_deep',
+    retryable: false,
+  });
+
 /** Detection failed: fail closed, nothing is sent upstream. */
 export const detectionUnavailable = (cause?: unknown) =>
   new VeilError('PII detection is unavailable; the request was not sent upstream.', {
@@ -79,6 +87,22 @@ export const detectionUnavailable = (cause?: unknown) =>
     type: 'server_error',
     code: 'veil_detection_unavailable',
     cause,
+  });
+
+/** Detection did not finish within the request's deadline: fail closed, nothing is sent upstream. */
+export const detectionTimeout = (ms: number) =>
+  new VeilError(`PII detection did not finish within ${ms} ms; the request was not sent upstream.`, {
+    status: 503,
+    type: 'server_error',
+    code: 'veil_detection_timeout',
+  });
+
+/** The detection queue is full: fail closed at once (the SDK retries 503 with backoff). */
+export const detectionBusy = () =>
+  new VeilError('PII detection is at capacity; the request was not sent upstream. Retry shortly.', {
+    status: 503,
+    type: 'server_error',
+    code: 'veil_detection_busy',
   });
 
 /** The vault (database or key service) failed: fail closed, nothing is sent upstream. */

@@ -1,4 +1,4 @@
-import { badRequest, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
+import { badRequest, detectionTimeout, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
 import type { EntityType, RequestContext } from '../core/types.js';
 import type { Detector, Span } from '../detect/types.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
@@ -17,6 +17,8 @@ export interface MaskServices {
   readonly detector: Detector;
   readonly vault: Vault;
   readonly policy: Policy;
+  /** Detection deadline for this request (ms); past it 503 `veil_detection_timeout`. */
+  readonly detectTimeoutMs?: number;
 }
 
 /** A string inside the request body: its text and how to write the masked text back. */
@@ -311,8 +313,117 @@ function collect(endpoint: Endpoint, body: JsonObject): SlotCollector {
   return c;
 }
 
-function overlaps(a: { start: number; end: number }, b: { start: number; end: number }): boolean {
-  return a.start < b.end && b.start < a.end;
+const TRIM_EDGE = /[\s\p{P}\p{S}]/u;
+const HAS_WORD = /[\p{L}\p{N}]/u;
+
+/**
+ * The parts of `[start, end)` outside the placeholders (sorted, non-overlapping; `from` is the
+ * first one that may intersect), trimmed of whitespace and punctuation at their edges; parts
+ * with no letter or digit are dropped. A name around a placeholder (`Maria [PERSON_…] Gonzalez`)
+ * is still masked on both sides. Cost: O(placeholders inside the span + span length).
+ */
+function clipAroundPlaceholders(
+  text: string,
+  start: number,
+  end: number,
+  ph: readonly { start: number; end: number }[],
+  from: number,
+): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let cursor = start;
+  const piece = (a: number, b: number) => {
+    while (a < b && TRIM_EDGE.test(text[a]!)) a++;
+    while (b > a && TRIM_EDGE.test(text[b - 1]!)) b--;
+    if (b > a && HAS_WORD.test(text.slice(a, b))) out.push([a, b]);
+  };
+  for (let k = from; k < ph.length && ph[k]!.start < end; k++) {
+    piece(cursor, Math.min(ph[k]!.start, end));
+    cursor = Math.max(cursor, ph[k]!.end);
+  }
+  if (cursor < end) piece(cursor, end);
+  return out;
+}
+
+/**
+ * Cooperative yield: long loops call `tick()` per item; every ~`sliceMs` of work it returns a
+ * promise that resolves on a later macrotask, so other requests (and /healthz) run between
+ * slices of a huge request. `setTimeout` rather than `setImmediate`: the core runs on Workers.
+ */
+function yielder(sliceMs = 8): () => Promise<void> | null {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < sliceMs) return null;
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        since = performance.now();
+        resolve();
+      }, 0),
+    );
+  };
+}
+
+/** `text` with each `[start, end)` of `edits` (sorted, non-overlapping) replaced, in one pass. */
+function applyEdits(text: string, edits: readonly { start: number; end: number; with: string }[]): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const e of edits) {
+    parts.push(text.slice(at, e.start), e.with);
+    at = e.end;
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
+}
+
+const abortError = () => {
+  const e = new Error('The request was aborted.');
+  e.name = 'AbortError';
+  return e;
+};
+
+/**
+ * Runs detection under the request's deadline and the caller's signal: the detector gets one
+ * signal that fires on either, so it drops the request's queued work. A passed deadline is a
+ * 503 `veil_detection_timeout`; a caller that left is an AbortError (not a detection failure);
+ * any other failure is 503 `veil_detection_unavailable`. Fail closed in every case.
+ */
+async function detectWithin(services: MaskServices, texts: string[], caller: AbortSignal | undefined): Promise<Span[][]> {
+  const ms = services.detectTimeoutMs;
+  if (caller?.aborted) throw abortError();
+  if (ms === undefined) {
+    try {
+      return await services.detector.detect(texts, caller);
+    } catch (e) {
+      if (caller?.aborted) throw abortError();
+      throw isVeilError(e) ? e : detectionUnavailable(e);
+    }
+  }
+  const controller = new AbortController();
+  const onCaller = () => controller.abort(abortError());
+  caller?.addEventListener('abort', onCaller, { once: true });
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // the race settles even if a detector ignores its signal
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      const err = detectionTimeout(ms);
+      controller.abort(err);
+      reject(err);
+    }, ms);
+  });
+  const gone = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+  deadline.catch(() => {});
+  gone.catch(() => {}); // may reject after the race is decided
+  try {
+    return await Promise.race([services.detector.detect(texts, controller.signal), deadline, gone]);
+  } catch (e) {
+    if (timedOut) throw detectionTimeout(ms);
+    if (caller?.aborted) throw abortError();
+    throw isVeilError(e) ? e : detectionUnavailable(e);
+  } finally {
+    clearTimeout(timer);
+    caller?.removeEventListener('abort', onCaller);
+  }
 }
 
 /**
@@ -333,11 +444,7 @@ export async function sanitizeRequest<T>(
 
   let spans: Span[][] = [];
   if (texts.length > 0) {
-    try {
-      spans = await services.detector.detect(texts, ctx.signal);
-    } catch (e) {
-      throw isVeilError(e) ? e : detectionUnavailable(e);
-    }
+    spans = await detectWithin(services, texts, ctx.signal);
     if (spans.length !== texts.length) throw detectionUnavailable(new Error('detector returned a wrong batch size'));
   }
 
@@ -347,28 +454,37 @@ export async function sanitizeRequest<T>(
   const itemIndex = new Map<string, number>();
   const plan: { slot: number; start: number; end: number; item: number }[] = [];
   const counts: Partial<Record<EntityType, number>> = {};
+  const tick = yielder();
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i]!;
+    const ph = existing[i]!;
     let lastEnd = 0;
+    let k = 0; // first placeholder that ends after the current span's start
     const sorted = [...(spans[i] ?? [])].sort((a, b) => a.start - b.start || b.end - a.end);
     for (const span of sorted) {
+      const pause = tick();
+      if (pause) await pause;
       if (span.start < 0 || span.end > text.length || span.start >= span.end) {
         throw detectionUnavailable(new Error('detector returned a span outside its text'));
       }
       if (!shouldMask(services.policy, span.type)) continue;
-      if (existing[i]!.some((p) => overlaps(p, span))) continue;
       if (span.start < lastEnd) continue; // detectors promise no overlaps; never corrupt the text if one breaks it
       lastEnd = span.end;
-      const value = text.slice(span.start, span.end);
-      const key = `${span.type}\u0000${value}`;
-      let idx = itemIndex.get(key);
-      if (idx === undefined) {
-        idx = items.length;
-        items.push({ type: span.type, value });
-        itemIndex.set(key, idx);
+      while (k < ph.length && ph[k]!.end <= span.start) k++;
+      // a span touching a placeholder is masked around it, never skipped
+      const pieces = k < ph.length && ph[k]!.start < span.end ? clipAroundPlaceholders(text, span.start, span.end, ph, k) : [[span.start, span.end] as [number, number]];
+      for (const [start, end] of pieces) {
+        const value = text.slice(start, end);
+        const key = `${span.type}\u0000${value}`;
+        let idx = itemIndex.get(key);
+        if (idx === undefined) {
+          idx = items.length;
+          items.push({ type: span.type, value });
+          itemIndex.set(key, idx);
+        }
+        plan.push({ slot: i, start, end, item: idx });
+        counts[span.type] = (counts[span.type] ?? 0) + 1;
       }
-      plan.push({ slot: i, start: span.start, end: span.end, item: idx });
-      counts[span.type] = (counts[span.type] ?? 0) + 1;
     }
   }
 
@@ -385,19 +501,19 @@ export async function sanitizeRequest<T>(
   }
   if (tokens.length !== items.length) throw vaultUnavailable(new Error('vault returned a wrong batch size'));
 
-  // Replace right to left within each slot so earlier offsets stay valid.
-  const bySlot = new Map<number, typeof plan>();
-  for (const p of plan) {
-    let list = bySlot.get(p.slot);
-    if (!list) bySlot.set(p.slot, (list = []));
-    list.push(p);
-  }
-  for (const [slot, list] of bySlot) {
-    list.sort((a, b) => b.start - a.start);
-    let text = texts[slot]!;
+  // Each slot's masked text is built in one pass (the plan is in slot order, then start order):
+  // linear in the text's length whatever the number of values.
+  for (let a = 0; a < plan.length; ) {
+    const slot = plan[a]!.slot;
     const bare = slots[slot]!.bare === true;
-    for (const p of list) text = text.slice(0, p.start) + (bare ? tokens[p.item]! : placeholder(tokens[p.item]!)) + text.slice(p.end);
-    slots[slot]!.set(text);
+    const edits: { start: number; end: number; with: string }[] = [];
+    for (; a < plan.length && plan[a]!.slot === slot; a++) {
+      const pause = tick();
+      if (pause) await pause;
+      const p = plan[a]!;
+      edits.push({ start: p.start, end: p.end, with: bare ? tokens[p.item]! : placeholder(tokens[p.item]!) });
+    }
+    slots[slot]!.set(applyEdits(texts[slot]!, edits));
   }
   collector.finish();
 
@@ -411,7 +527,11 @@ export async function sanitizeRequest<T>(
     if (action === 'value') display.set(token, value);
     else if (action === 'masked') display.set(token, maskValue(type, value));
   };
-  items.forEach((item, i) => add(tokens[i]!, item.value));
+  for (let i = 0; i < items.length; i++) {
+    const pause = tick();
+    if (pause) await pause;
+    add(tokens[i]!, items[i]!.value);
+  }
   for (const [token, value] of resolvedExisting) add(token, value);
 
   return { body: copy as T, restorer: new Restorer(display), counts, reused: resolvedExisting.size };

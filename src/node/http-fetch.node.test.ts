@@ -75,3 +75,52 @@ describe('createNodeFetch', () => {
     await expect(res.text()).rejects.toThrow();
   });
 });
+
+describe('createNodeFetch: a reset connection is retried once (issue 7)', () => {
+  /** Destroys the first `resets` connections as soon as a request arrives, then answers. */
+  async function resetting(resets: number) {
+    let seen = 0;
+    const s = createServer((req, res) => {
+      seen++;
+      req.resume();
+      if (seen <= resets) {
+        req.socket.destroy();
+        return;
+      }
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    return {
+      url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`,
+      seen: () => seen,
+      close: () => {
+        s.closeAllConnections();
+        s.close();
+      },
+    };
+  }
+
+  it('a connection destroyed before any response byte: sent again, the caller gets the answer', async () => {
+    const srv = await resetting(1);
+    try {
+      const r = await createNodeFetch()(srv.url, { method: 'POST', body: '{"a":1}' });
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe('ok');
+      expect(srv.seen()).toBe(2);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('only once: a second reset is reported to the caller', async () => {
+    const srv = await resetting(5);
+    try {
+      const err = await createNodeFetch()(srv.url, { method: 'POST', body: 'x' }).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.code ?? err.message).toMatch(/ECONNRESET|socket hang up/);
+      expect(srv.seen()).toBe(2);
+    } finally {
+      srv.close();
+    }
+  });
+});

@@ -10,6 +10,8 @@ import https from 'node:https';
  * The `openai` client stays — its request building, auth, timeouts and error types — only its
  * transport changes. Supports what the client uses: method, headers, string/bytes bodies,
  * AbortSignal (rejects with an AbortError), streamed response bodies (cancel closes the socket).
+ * A request whose connection is reset (ECONNRESET / EPIPE / socket hang up) before any response
+ * byte arrived is sent once more: a stale keep-alive socket must not become a 502.
  */
 export interface NodeFetchOptions {
   readonly maxSockets?: number;
@@ -33,6 +35,23 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof fetch {
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw abortError();
 
+    try {
+      return await attempt(url, init, headers, body, signal);
+    } catch (e) {
+      // A kept-alive socket the upstream (or a proxy) closed while we were busy: the request
+      // died before any byte of a response came back. Retried once, on a fresh attempt.
+      if (!signal?.aborted && isConnectionReset(e)) return attempt(url, init, headers, body, signal);
+      throw e;
+    }
+  } as typeof fetch;
+
+  function attempt(
+    url: URL,
+    init: RequestInit,
+    headers: Record<string, string>,
+    body: string | Uint8Array | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const mod = url.protocol === 'https:' ? https : http;
       const req = mod.request(url, { method: init.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
@@ -50,10 +69,19 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof fetch {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('close', () => signal?.removeEventListener('abort', onAbort));
+      // errors after the response started are the body stream's (see toWebStream)
       req.on('error', (e) => reject(signal?.aborted ? abortError() : e));
       req.end(body);
     });
-  } as typeof fetch;
+  }
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/** A connection reset before any response byte (Node reports `socket hang up` as ECONNRESET). */
+function isConnectionReset(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && RESET_CODES.has(code)) || (e instanceof Error && e.message === 'socket hang up');
 }
 
 /**

@@ -54,18 +54,28 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
+    let closing: Promise<void> | null = null;
+    const closeServices = () => (closing ??= built.close());
     const force = setTimeout(() => {
       logger.warn('forced exit: requests still open after 10 s');
-      process.exit(1);
+      // release the NER workers first: exiting while they run inside ONNX Runtime aborts the
+      // process (Napi::Error); bounded in case a worker does not answer
+      setTimeout(() => process.exit(1), 8_000).unref();
+      void closeServices().finally(() => process.exit(1));
     }, 10_000);
     force.unref();
     server.close(async () => {
-      await built.close();
+      clearInterval(idle);
+      await closeServices();
       logger.info('stopped');
       process.exit(process.exitCode ?? 0);
     });
-    // idle keep-alive sockets would hold close() open
-    (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    // idle keep-alive sockets would hold close() open, including those that become idle when
+    // their last response is sent
+    const closeIdle = () => (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    closeIdle();
+    const idle = setInterval(closeIdle, 250);
+    idle.unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

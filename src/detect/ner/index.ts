@@ -4,3 +4,4 @@ export * from './chunk.js';
 export * from './decode.js';
 export * from './labels.js';
 export * from './pipeline.js';
+export * from './segment.js';

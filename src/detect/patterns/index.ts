@@ -102,7 +102,18 @@ export function findPatternSpans(text: string): Span[] {
   for (const find of FAMILIES) find(text, cands);
   if (cands.length === 0) return [];
   const ph = placeholderRanges(text);
-  const kept = ph.length === 0 ? cands : cands.filter((c) => ph.every(([s, e]) => c.end <= s || e <= c.start));
+  let kept = cands;
+  if (ph.length > 0) {
+    // linear sweep (candidates by start, placeholders sorted): drop candidates touching one
+    cands.sort((a, b) => a.start - b.start);
+    kept = [];
+    let k = 0;
+    for (const c of cands) {
+      while (k < ph.length && ph[k]![1] <= c.start) k++;
+      if (k < ph.length && ph[k]![0] < c.end) continue;
+      kept.push(c);
+    }
+  }
   return resolveOverlaps(kept).map((c) => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' }));
 }
 
@@ -116,7 +127,13 @@ export function createPatternDetector(): Detector {
     name: 'patterns',
     async detect(texts, signal) {
       const out: Span[][] = [];
+      let since = performance.now();
       for (const t of texts) {
+        // many texts: let other requests run between them every ~8 ms of work
+        if (performance.now() - since > 8) {
+          await new Promise((r) => setTimeout(r, 0));
+          since = performance.now();
+        }
         if (signal?.aborted) throw abortError(signal);
         out.push(findPatternSpans(t));
       }

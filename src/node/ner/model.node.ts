@@ -88,7 +88,13 @@ export class NerRuntime {
     private readonly padId: number,
     private readonly align: { scheme: SubwordScheme; unkTokens: string[]; cjkAsWords: boolean },
     private readonly opts: NerRuntimeOptions,
+    private readonly disposeModel: () => Promise<unknown>,
   ) {}
+
+  /** Releases the ONNX session (native memory). The runtime is unusable afterwards. */
+  async dispose(): Promise<void> {
+    await this.disposeModel();
+  }
 
   static async load(opts: NerRuntimeOptions): Promise<NerRuntime> {
     const files = locateModel(opts.modelDir);
@@ -158,6 +164,7 @@ export class NerRuntime {
         tokenizer.pad_token_id ?? 0,
         { scheme, unkTokens: [unk], cjkAsWords: cjk },
         opts,
+        async () => (model as unknown as { dispose?: () => Promise<unknown> }).dispose?.(),
       );
     } catch (e) {
       if (e instanceof NerModelError) throw e;

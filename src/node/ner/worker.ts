@@ -1,11 +1,11 @@
 /**
- * NER worker thread: loads the model once, then answers `detect` jobs one at a time.
- * Started by ./pool.ts through ./worker-bootstrap.mjs (which registers tsx). Node-only.
+ * NER worker thread: loads the model once, then answers `detect` jobs one at a time; on
+ * `close`, releases the model and ends. Started by ./index.ts through ./worker-bootstrap.mjs (which registers tsx). Node-only.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { NerRuntime, type NerRuntimeOptions } from './model.node.js';
 
-export type WorkerRequest = { type: 'detect'; id: number; texts: string[] };
+export type WorkerRequest = { type: 'detect'; id: number; texts: string[] } | { type: 'close' };
 export type WorkerReply =
   | { type: 'ready'; loadMs: number; version: string | null; onnx: string }
   | { type: 'load-error'; message: string }
@@ -18,7 +18,7 @@ const opts = workerData as NerRuntimeOptions & { crashOnText?: string };
 
 const send = (m: WorkerReply) => port.postMessage(m);
 
-let runtime: NerRuntime;
+let runtime: NerRuntime | undefined;
 try {
   runtime = await NerRuntime.load(opts);
   send({ type: 'ready', loadMs: runtime.info.loadMs, version: runtime.info.version, onnx: runtime.info.onnx });
@@ -30,12 +30,21 @@ try {
 
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (m: WorkerRequest) => {
+  if (m.type === 'close') {
+    // after the work already queued: release the ONNX session, then let the thread end on its
+    // own (being terminated inside native code crashed the process on SIGTERM)
+    chain = chain.then(async () => {
+      await runtime?.dispose().catch(() => {});
+      port.close();
+    });
+    return;
+  }
   if (m.type !== 'detect') return;
   chain = chain.then(async () => {
     try {
       // test hook: a worker that dies mid-request (used by test/ner to prove fail-closed + restart)
       if (opts.crashOnText !== undefined && m.texts.includes(opts.crashOnText)) process.exit(3);
-      const spans = await runtime.detect(m.texts);
+      const spans = await runtime!.detect(m.texts);
       send({ type: 'result', id: m.id, spans });
     } catch (e) {
       // error names only: messages from the runtime never contain text
