@@ -14,6 +14,7 @@
  */
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { badRequest, notFound, vaultUnavailable } from '../core/errors.js';
+import { createInflight, createTtlCache } from '../core/cache.js';
 import { OPEN_PRINCIPAL } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { apiKeys, principals, tenants } from '../db/schema.js';
@@ -92,14 +93,6 @@ const PREFIX_CHARS = 6;
 interface CachedKey {
   hash: Uint8Array;
   result: AuthResult;
-  exp: number;
-}
-
-/** A map bounded to `max` entries that drops the oldest insertion first. */
-function boundedSet(map: Map<string, CachedKey>, key: string, value: CachedKey, max: number): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > max) map.delete(map.keys().next().value as string);
 }
 
 export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKeyStore {
@@ -110,11 +103,11 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
   const lastUsedInterval = opts.lastUsedIntervalMs ?? 60_000;
   const now = opts.now ?? Date.now;
   /** Valid keys only. */
-  const cache = new Map<string, CachedKey>();
+  const cache = createTtlCache<string, CachedKey>({ max, ttlMs: ttl, now });
   /** Unknown and revoked keys, bounded apart so they cannot push valid keys out. */
-  const negative = new Map<string, CachedKey>();
+  const negative = createTtlCache<string, CachedKey>({ max: negMax, ttlMs: negTtl, now });
   /** Lookups in flight, by key hash: concurrent requests with one key share one query. */
-  const inflight = new Map<string, Promise<AuthResult>>();
+  const inflight = createInflight<string, AuthResult>();
   /** Bumped by revocation: a lookup that started before it does not fill the cache. */
   let generation = 0;
   let anyKeys: { value: boolean; exp: number } | null = null;
@@ -158,27 +151,21 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
   async function lookup(key: string): Promise<AuthResult> {
     const hash = await sha256(utf8(key));
     const hex = toHex(hash);
-    const t = now();
     const hit = cache.get(hex) ?? negative.get(hex);
-    if (hit && hit.exp > t && timingSafeEqual(hit.hash, hash)) return hit.result;
-    const pending = inflight.get(hex);
-    if (pending) return pending;
-    const gen = generation;
-    const p = fetchKey(hash)
-      .then((result) => {
-        if (gen !== generation) return result;
-        if (result.kind === 'key') {
-          negative.delete(hex);
-          boundedSet(cache, hex, { hash, result, exp: now() + ttl }, max);
-        } else {
-          cache.delete(hex);
-          boundedSet(negative, hex, { hash, result, exp: now() + negTtl }, negMax);
-        }
-        return result;
-      })
-      .finally(() => inflight.delete(hex));
-    inflight.set(hex, p);
-    return p;
+    if (hit && timingSafeEqual(hit.hash, hash)) return hit.result;
+    return inflight.run(hex, async () => {
+      const gen = generation;
+      const result = await fetchKey(hash);
+      if (gen !== generation) return result;
+      if (result.kind === 'key') {
+        negative.delete(hex);
+        cache.set(hex, { hash, result });
+      } else {
+        cache.delete(hex);
+        negative.set(hex, { hash, result });
+      }
+      return result;
+    });
   }
 
   async function authenticate(bearer: string | null): Promise<AuthResult> {

@@ -8,6 +8,7 @@
  * under a guessed policy. Pure TypeScript; all I/O goes through the `Db` handle.
  */
 import { eq, sql } from 'drizzle-orm';
+import { createInflight, createTtlCache } from '../core/cache.js';
 import { notFound, vaultUnavailable } from '../core/errors.js';
 import { OPEN_TENANT_ID } from '../core/types.js';
 import type { Db } from '../db/client.js';
@@ -42,9 +43,9 @@ export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): Policy
   const ttl = opts.cacheTtlMs ?? 5_000;
   const max = opts.cacheMax ?? 10_000;
   const now = opts.now ?? Date.now;
-  const cache = new Map<string, { policy: Policy; exp: number }>();
+  const cache = createTtlCache<string, Policy>({ max, ttlMs: ttl, now });
   /** Loads in flight, so a burst of requests for one tenant reads the row once. */
-  const loading = new Map<string, Promise<Policy>>();
+  const loading = createInflight<string, Policy>();
   /** Bumped on every local change so a load that started before it is not cached. */
   let generation = 0;
 
@@ -63,26 +64,14 @@ export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): Policy
     } catch (e) {
       throw vaultUnavailable(e, 'veil_policy_unavailable');
     }
-    if (gen === generation) {
-      cache.delete(tenantId);
-      cache.set(tenantId, { policy, exp: now() + ttl });
-      while (cache.size > max) cache.delete(cache.keys().next().value as string);
-    }
+    if (gen === generation) cache.set(tenantId, policy);
     return policy;
   }
 
   function policyFor(tenantId: string): Promise<Policy> {
     const hit = cache.get(tenantId);
-    if (hit && hit.exp > now()) return Promise.resolve(hit.policy);
-    let p = loading.get(tenantId);
-    if (!p) {
-      const started = load(tenantId).finally(() => {
-        if (loading.get(tenantId) === started) loading.delete(tenantId);
-      });
-      loading.set(tenantId, started);
-      p = started;
-    }
-    return p;
+    if (hit) return Promise.resolve(hit);
+    return loading.run(tenantId, () => load(tenantId));
   }
 
   async function setOverride(tenantId: string, override: unknown): Promise<void> {
@@ -99,7 +88,7 @@ export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): Policy
     }
     generation++;
     cache.delete(tenantId);
-    loading.delete(tenantId);
+    loading.forget(tenantId);
   }
 
   return {

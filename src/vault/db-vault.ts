@@ -13,6 +13,7 @@
  * value that does not authenticate rejects with `veil_vault_integrity` (503) — never a wrong
  * value. Tokens of another tenant simply do not exist. Nothing here logs a value.
  */
+import { createTtlCache } from '../core/cache.js';
 import { isVeilError, vaultUnavailable, VeilError } from '../core/errors.js';
 import { silentLogger, type EntityType, type Logger, type RequestContext } from '../core/types.js';
 import type { Db } from '../db/client.js';
@@ -127,25 +128,11 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     now: opts.now,
   });
   let closed = false;
-  const now = () => (opts.now ? opts.now() : Date.now());
   const tokenCacheMax = opts.tokenCacheMax ?? 100_000;
-  const tokenCacheTtl = opts.tokenCacheTtlMs ?? 300_000;
-  const tokenCache = new Map<string, { token: Token; exp: number }>();
-  const cacheGet = (key: string): Token | undefined => {
-    const hit = tokenCache.get(key);
-    if (!hit) return undefined;
-    if (hit.exp <= now()) {
-      tokenCache.delete(key);
-      return undefined;
-    }
-    return hit.token;
-  };
-  const cachePut = (key: string, token: Token) => {
-    if (tokenCacheMax <= 0) return;
-    tokenCache.delete(key);
-    tokenCache.set(key, { token, exp: now() + tokenCacheTtl });
-    while (tokenCache.size > tokenCacheMax) tokenCache.delete(tokenCache.keys().next().value as string);
-  };
+  const tokenCache =
+    tokenCacheMax > 0 ? createTtlCache<string, Token>({ max: tokenCacheMax, ttlMs: opts.tokenCacheTtlMs ?? 300_000, now: opts.now }) : null;
+  const cacheGet = (key: string): Token | undefined => tokenCache?.get(key);
+  const cachePut = (key: string, token: Token) => void tokenCache?.set(key, token);
 
   /** Runs `fn` bounded by the timeout; maps every failure to a 503 VeilError. */
   async function guarded<T>(op: string, tenantId: string, fn: () => Promise<T>): Promise<T> {

@@ -13,8 +13,9 @@
  * Pure TypeScript + Web Crypto (runs on Workers with a Workers `Db`).
  */
 import { and, eq, sql } from 'drizzle-orm';
+import { createInflight, createTtlCache } from '../core/cache.js';
 import { silentLogger, type Logger } from '../core/types.js';
-import type { Db } from '../db/client.js';
+import { resultRows, type Db } from '../db/client.js';
 import { tenantKeys, tenants } from '../db/schema.js';
 import {
   GCM_IV_BYTES,
@@ -69,47 +70,11 @@ export function blindInfo(tenantId: string): Uint8Array {
   return utf8(`veil:blind:v1:${tenantId}`);
 }
 
-/** Small TTL + size-capped map (oldest entry evicted first). */
-export class KeyCache<V> {
-  private readonly map = new Map<string, { v: V; exp: number }>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly max: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-  get(k: string): V | undefined {
-    const e = this.map.get(k);
-    if (!e) return undefined;
-    if (e.exp <= this.now()) {
-      this.map.delete(k);
-      return undefined;
-    }
-    return e.v;
-  }
-  set(k: string, v: V): void {
-    this.map.delete(k);
-    this.map.set(k, { v, exp: this.now() + this.ttlMs });
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
-    }
-  }
-  delete(k: string): void {
-    this.map.delete(k);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
-
+/** Encryptions reserved in the database and not yet used, under one DEK version. */
 interface Lease {
   version: number;
   key: Uint8Array;
   remaining: number;
-  exp: number;
 }
 
 export function createKeyring(opts: KeyringOptions): Keyring {
@@ -119,31 +84,20 @@ export function createKeyring(opts: KeyringOptions): Keyring {
   const ttl = opts.cacheTtlMs ?? 300_000;
   const maxEnc = opts.dekMaxEncryptions ?? DEFAULT_DEK_MAX_ENCRYPTIONS;
   const batch = Math.max(1, Math.min(opts.dekReserveBatch ?? DEFAULT_DEK_RESERVE_BATCH, maxEnc));
-  const cache = new KeyCache<Uint8Array>(ttl, opts.cacheMax ?? 10_000, now);
-  const inflight = new Map<string, Promise<Uint8Array | null>>();
-  const leases = new Map<string, Lease>();
-  const refills = new Map<string, Promise<void>>();
+  const cache = createTtlCache<string, Uint8Array>({ ttlMs: ttl, max: opts.cacheMax ?? 10_000, now });
+  const inflight = createInflight<string, Uint8Array | null>();
+  const leases = createTtlCache<string, Lease>({ ttlMs: ttl, max: opts.cacheMax ?? 10_000, now });
+  const refills = createInflight<string, void>();
 
-  /** Dedupes concurrent loads of one key; failures are not cached. */
+  /** Dedupes concurrent loads of one key; failures and misses are not cached. */
   function load(cacheKey: string, fn: () => Promise<Uint8Array | null>): Promise<Uint8Array | null> {
     const hit = cache.get(cacheKey);
     if (hit) return Promise.resolve(hit);
-    let p = inflight.get(cacheKey);
-    if (!p) {
-      p = fn().then(
-        (v) => {
-          inflight.delete(cacheKey);
-          if (v) cache.set(cacheKey, v);
-          return v;
-        },
-        (e) => {
-          inflight.delete(cacheKey);
-          throw e;
-        },
-      );
-      inflight.set(cacheKey, p);
-    }
-    return p;
+    return inflight.run(cacheKey, async () => {
+      const v = await fn();
+      if (v) cache.set(cacheKey, v);
+      return v;
+    });
   }
 
   async function kek(tenantId: string): Promise<Uint8Array> {
@@ -224,13 +178,12 @@ export function createKeyring(opts: KeyringOptions): Keyring {
         await tx.execute(
           sql`select 1 from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'kek' and state = 'primary' for update`,
         );
-        const again = await tx.execute(reserveStmt(tenantId, batch));
-        const got = (again as unknown as { rows: { version: number; wrapped: Uint8Array }[] }).rows[0];
+        const got = resultRows<{ version: number; wrapped: Uint8Array }>(await tx.execute(reserveStmt(tenantId, batch)))[0];
         if (got) return got;
-        const maxRow = await tx.execute(
-          sql`select coalesce(max(version), 0)::int as v from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'dek'`,
+        const maxRow = resultRows<{ v: number }>(
+          await tx.execute(sql`select coalesce(max(version), 0)::int as v from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'dek'`),
         );
-        const version = Number((maxRow as unknown as { rows: { v: number }[] }).rows[0]?.v ?? 0) + 1;
+        const version = Number(maxRow[0]?.v ?? 0) + 1;
         const fresh = randomBytes(32);
         const iv = randomBytes(GCM_IV_BYTES);
         const wrapped = concatBytes(iv, await aesGcmEncrypt(kekKey, iv, fresh, dekAad(tenantId, version)));
@@ -253,26 +206,21 @@ export function createKeyring(opts: KeyringOptions): Keyring {
     }
     const version = Number(row.version);
     const key = (await dek(tenantId, version)) ?? (await unwrapDek(tenantId, version, row.wrapped));
-    leases.set(tenantId, { version, key, remaining: batch, exp: now() + ttl });
+    leases.set(tenantId, { version, key, remaining: batch });
   }
 
   async function reserveEncryptions(tenantId: string, count: number): Promise<DekUse[]> {
     const out: DekUse[] = [];
     while (out.length < count) {
       const lease = leases.get(tenantId);
-      if (lease && lease.remaining > 0 && lease.exp > now()) {
+      if (lease && lease.remaining > 0) {
         const take = Math.min(lease.remaining, count - out.length);
         lease.remaining -= take;
         for (let i = 0; i < take; i++) out.push({ version: lease.version, key: lease.key });
         continue;
       }
       leases.delete(tenantId);
-      let p = refills.get(tenantId);
-      if (!p) {
-        p = refill(tenantId).finally(() => refills.delete(tenantId));
-        refills.set(tenantId, p);
-      }
-      await p;
+      await refills.run(tenantId, () => refill(tenantId));
     }
     return out;
   }
