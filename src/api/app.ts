@@ -9,6 +9,7 @@ import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.j
 import { type Endpoint, sanitizeRequest } from '../mask/sanitize.js';
 import { type Policy, shouldMask } from '../policy/index.js';
 import type { Vault } from '../vault/types.js';
+import { randomBytes, toHex } from '../keys/crypto.js';
 import { createMetrics, type Metrics, routePattern } from './metrics.js';
 import { completionAsSse, restoreSseStream } from './stream.js';
 import { ClientAbortedError, connectionFailure, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
@@ -75,9 +76,7 @@ const UPSTREAM_PATH: Record<Endpoint, string> = {
 };
 
 function newRequestId(): string {
-  const b = new Uint8Array(12);
-  crypto.getRandomValues(b);
-  return `req_${[...b].map((x) => x.toString(16).padStart(2, '0')).join('')}`;
+  return `req_${toHex(randomBytes(12))}`;
 }
 
 function errorResponse(c: Context, err: VeilError): Response {

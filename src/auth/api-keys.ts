@@ -15,18 +15,17 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { badRequest, notFound, vaultUnavailable } from '../core/errors.js';
 import { createInflight, createTtlCache } from '../core/cache.js';
+import { randomId } from '../core/ids.js';
 import { OPEN_PRINCIPAL } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { apiKeys, principals, tenants } from '../db/schema.js';
 import { randomBytes, sha256, timingSafeEqual, toBase64Url, toHex, utf8 } from '../keys/crypto.js';
-import { CROCKFORD } from '../mask/token.js';
-import { ROLES } from '../policy/index.js';
+import { isRole, ROLES, type Role } from '../policy/index.js';
 import type { AuthResult, Authenticator } from './types.js';
 
 export const API_KEY_PREFIX = 'vk_';
 /** `vk_` + 43 base64url characters. */
 export const API_KEY_RE = /^vk_[A-Za-z0-9_-]{43}$/;
-export type Role = (typeof ROLES)[number];
 
 export interface TenantInfo {
   id: string;
@@ -79,13 +78,6 @@ export interface ApiKeyStoreOptions {
   /** `last_used_at` is written at most this often per key (default 60000 ms). */
   lastUsedIntervalMs?: number;
   now?: () => number;
-}
-
-/** A random id such as `ten_7qx2m4abk3p9za1c` (16 Crockford base32 characters, 80 bits). */
-export function randomId(prefix: string): string {
-  let s = '';
-  for (const b of randomBytes(16)) s += CROCKFORD[b & 31];
-  return `${prefix}_${s.toLowerCase()}`;
 }
 
 const PREFIX_CHARS = 6;
@@ -196,7 +188,7 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
   }
 
   async function issueKey(input: IssueKeyInput) {
-    if (!(ROLES as readonly string[]).includes(input.role)) throw badRequest(`Unknown role; use one of ${ROLES.join(', ')}.`, 'role');
+    if (!isRole(input.role)) throw badRequest(`Unknown role; use one of ${ROLES.join(', ')}.`, 'role');
     if (!input.name.trim()) throw badRequest('A key needs a name.', 'name');
     const tenant = await db.orm.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, input.tenantId)).limit(1);
     if (tenant.length === 0) throw notFound(`No tenant with id ${input.tenantId}.`);

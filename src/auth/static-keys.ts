@@ -11,8 +11,8 @@
  */
 import { authNotConfigured } from '../core/errors.js';
 import { fromHex, sha256, timingSafeEqual, toHex, utf8 } from '../keys/crypto.js';
-import { ROLES } from '../policy/index.js';
-import { API_KEY_RE, type Role } from './api-keys.js';
+import { isRole, ROLES, type Role } from '../policy/index.js';
+import { API_KEY_RE } from './api-keys.js';
 import type { AuthResult, Authenticator } from './types.js';
 
 export interface StaticKeyEntry {
@@ -49,12 +49,12 @@ export function parseApiKeyHashes(text: string): StaticKeyEntry[] {
     if (extra.length > 0 || !hex || !tenantId || !role) throw new StaticKeyConfigError(`${where}: expected <sha256-hex>:<tenant-id>:<role>[:<name>]`);
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new StaticKeyConfigError(`${where}: the hash must be 64 hex characters (SHA-256 of the vk_… key)`);
     if (!ID_RE.test(tenantId)) throw new StaticKeyConfigError(`${where}: the tenant id must be 1-64 of A-Z a-z 0-9 _ . -`);
-    if (!(ROLES as readonly string[]).includes(role)) throw new StaticKeyConfigError(`${where}: unknown role; use one of ${ROLES.join(', ')}`);
+    if (!isRole(role)) throw new StaticKeyConfigError(`${where}: unknown role; use one of ${ROLES.join(', ')}`);
     if (!ID_RE.test(name)) throw new StaticKeyConfigError(`${where}: the name must be 1-64 of A-Z a-z 0-9 _ . -`);
     const lower = hex.toLowerCase();
     if (seen.has(lower)) throw new StaticKeyConfigError(`${where}: the same key is listed twice`);
     seen.add(lower);
-    return { hash: fromHex(lower), tenantId, role: role as Role, name };
+    return { hash: fromHex(lower), tenantId, role, name };
   });
 }
 

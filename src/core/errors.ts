@@ -145,6 +145,18 @@ export class NotReadyError extends Error {
   }
 }
 
+/**
+ * Why an aborted operation stopped: the signal's reason when it is an Error (a deadline's
+ * VeilError, say), otherwise an `AbortError` (what fetch and the SDKs recognize as "cancelled").
+ */
+export function abortError(signal?: AbortSignal): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('The operation was aborted.');
+  e.name = 'AbortError';
+  return e;
+}
+
 export function isVeilError(e: unknown): e is VeilError {
   return e instanceof VeilError;
 }

@@ -1,5 +1,6 @@
 import type { Token } from '../vault/types.js';
-import { CROCKFORD, TOKEN_ID_LENGTH } from './token.js';
+import { CROCKFORD } from '../core/ids.js';
+import { TOKEN_ID_LENGTH } from './token.js';
 
 /**
  * Re-injection: placeholders in LLM output → the values this request may see.

@@ -1,4 +1,4 @@
-import { badRequest, detectionTimeout, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
+import { abortError, badRequest, detectionTimeout, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
 import type { EntityType, RequestContext } from '../core/types.js';
 import type { Detector, Span } from '../detect/types.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
@@ -374,11 +374,6 @@ function applyEdits(text: string, edits: readonly { start: number; end: number; 
   return parts.join('');
 }
 
-const abortError = () => {
-  const e = new Error('The request was aborted.');
-  e.name = 'AbortError';
-  return e;
-};
 
 /**
  * Runs detection under the request's deadline and the caller's signal: the detector gets one

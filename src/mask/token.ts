@@ -1,3 +1,4 @@
+import { CROCKFORD, randomCrockford } from '../core/ids.js';
 import { type EntityType, isEntityType } from '../core/types.js';
 import type { Token } from '../vault/types.js';
 
@@ -6,7 +7,6 @@ import type { Token } from '../vault/types.js';
  * characters (40 random bits), e.g. `[PERSON_7QX2M4AB]`.
  */
 export const TOKEN_ID_LENGTH = 8;
-export const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** Strict token (no brackets): `PERSON_7QX2M4AB`. */
 export const TOKEN_BODY_SOURCE = `([A-Z]+(?:_[A-Z]+)*)_([${CROCKFORD}]{${TOKEN_ID_LENGTH}})`;
@@ -14,11 +14,7 @@ export const TOKEN_BODY_SOURCE = `([A-Z]+(?:_[A-Z]+)*)_([${CROCKFORD}]{${TOKEN_I
 export const PLACEHOLDER_RE = new RegExp(`\\[${TOKEN_BODY_SOURCE}\\]`, 'g');
 
 export function randomTokenId(): string {
-  const bytes = new Uint8Array(TOKEN_ID_LENGTH);
-  crypto.getRandomValues(bytes);
-  let out = '';
-  for (const b of bytes) out += CROCKFORD[b & 31];
-  return out;
+  return randomCrockford(TOKEN_ID_LENGTH);
 }
 
 export function makeToken(type: EntityType, id: string): Token {

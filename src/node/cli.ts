@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { createApiKeyStore, type Role } from '../auth/api-keys.js';
+import { createApiKeyStore } from '../auth/api-keys.js';
 import { loadConfig } from '../core/config.js';
 import { isVeilError } from '../core/errors.js';
 import { OPEN_TENANT_ID, silentLogger } from '../core/types.js';
@@ -16,7 +16,7 @@ import { openDatabaseForCli } from '../db/open.node.js';
 import type { Db } from '../db/client.js';
 import { eq } from 'drizzle-orm';
 import { tenants } from '../db/schema.js';
-import { DEFAULT_POLICY, ROLES } from '../policy/index.js';
+import { DEFAULT_POLICY, isRole, ROLES } from '../policy/index.js';
 import { mergePolicy, parsePolicyOverride, PolicyValidationError } from '../policy/override.js';
 import { createPolicyStore } from '../policy/store.js';
 
@@ -142,8 +142,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const tenantId = need(o.tenant, '--tenant <id>');
       const name = need(o.name, '--name <name>');
       const role = need(o.role, `--role <${ROLES.join('|')}>`);
-      if (!(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-      const k = await createApiKeyStore(await open()).issueKey({ tenantId, name, role: role as Role });
+      if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      const k = await createApiKeyStore(await open()).issueKey({ tenantId, name, role });
       if (o.json) io.out(JSON.stringify({ id: k.id, key: k.key, tenantId, name, role, principalId: k.principalId }));
       else {
         io.out(`issued key ${k.id} for tenant ${tenantId} (name ${name}, role ${role}):\n\n  ${k.key}\n`);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { abortError } from '../core/errors.js';
 
 /**
  * A `fetch` for the upstream client built on node:http(s) with keep-alive agents.
@@ -126,8 +127,3 @@ function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
   });
 }
 
-function abortError(): Error {
-  const e = new Error('This operation was aborted');
-  e.name = 'AbortError';
-  return e;
-}

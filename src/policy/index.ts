@@ -52,6 +52,8 @@ export const DEFAULT_POLICY: Policy = {
 };
 
 export const ROLES = ['admin', 'user', 'restricted'] as const;
+export type Role = (typeof ROLES)[number];
+export const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
 
 export function shouldMask(policy: Policy, type: EntityType): boolean {
   const override = policy.detectType?.[type];

@@ -16,13 +16,12 @@
  */
 import { z } from 'zod';
 import { ENTITY_TYPES, type EntityType, type Sensitivity } from '../core/types.js';
-import { ROLES, type DetectAction, type Policy, type RestoreAction } from './index.js';
+import { ROLES, type DetectAction, type Role, type Policy, type RestoreAction } from './index.js';
 
 export const SENSITIVITIES = ['highly_sensitive', 'sensitive', 'contextual', 'public'] as const satisfies readonly Sensitivity[];
 export const DETECT_ACTIONS = ['mask', 'pass'] as const satisfies readonly DetectAction[];
 export const RESTORE_ACTIONS = ['value', 'masked', 'placeholder'] as const satisfies readonly RestoreAction[];
 
-export type Role = (typeof ROLES)[number];
 
 export interface PolicyOverride {
   sensitivity?: Partial<Record<EntityType, Sensitivity>>;

@@ -1,4 +1,5 @@
 import type { EntityType } from '../../core/types.js';
+import { abortError } from '../../core/errors.js';
 import { PLACEHOLDER_RE } from '../../mask/token.js';
 import type { Detector, Span } from '../types.js';
 import { findCards } from './card.js';
@@ -115,10 +116,6 @@ export function findPatternSpans(text: string): Span[] {
     }
   }
   return resolveOverlaps(kept).map((c) => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' }));
-}
-
-function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error('aborted');
 }
 
 /** The `Detector` for validated patterns and context words (name `patterns`). */

@@ -20,7 +20,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { detectionBusy, detectionUnavailable } from '../../core/errors.js';
+import { abortError, detectionBusy, detectionUnavailable } from '../../core/errors.js';
 import { type EntityType, type Logger, silentLogger } from '../../core/types.js';
 import {
   DEFAULT_LABEL_MAP,
@@ -111,11 +111,6 @@ interface Slot {
   exited: Promise<void>;
 }
 
-const abortError = () => {
-  const e = new Error('The operation was aborted.');
-  e.name = 'AbortError';
-  return e;
-};
 
 /** Default worker count: one per core the process may use, at most 8 (each holds the model, ~300 MB). */
 export function defaultNerWorkers(): number {
@@ -349,7 +344,7 @@ export function createNerDetector(opts: NerDetectorOptions, testHooks: NerTestHo
       if (closed) return Promise.reject(detectionUnavailable(new Error('NER detector is closed')));
       if (located) return Promise.reject(detectionUnavailable(located));
       if (fatal) return Promise.reject(detectionUnavailable(fatal));
-      if (signal?.aborted) return Promise.reject(signal.reason instanceof Error && signal.reason.name !== 'AbortError' ? signal.reason : abortError());
+      if (signal?.aborted) return Promise.reject(abortError(signal));
       if (texts.length === 0) return Promise.resolve([]);
       const segments = texts.map((t) => (t.length === 0 ? [] : segmentText(t, segChars, segOverlap)));
       const units: Pending['units'] = [];
@@ -384,7 +379,7 @@ export function createNerDetector(opts: NerDetectorOptions, testHooks: NerTestHo
         queuedUnits += units.length;
         if (signal) {
           p.signal = signal;
-          p.onAbort = () => settle(p, signal.reason instanceof Error && signal.reason.name !== 'AbortError' ? signal.reason : abortError());
+          p.onAbort = () => settle(p, abortError(signal));
           signal.addEventListener('abort', p.onAbort, { once: true });
         }
         active.push(p);
