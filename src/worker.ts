@@ -17,7 +17,7 @@ import { createUpstreamFromConfig } from './api/upstream.js';
 import { closedAuthenticator, createStaticKeyAuthenticator, parseApiKeyHashes } from './auth/static-keys.js';
 import { openAuthenticator, type Authenticator } from './auth/types.js';
 import { loadConfig, type Config } from './core/config.js';
-import { VeilError } from './core/errors.js';
+import { misconfigured } from './core/errors.js';
 import { silentLogger } from './core/types.js';
 import { createPatternDetector } from './detect/patterns/index.js';
 import { DEFAULT_POLICY } from './policy/index.js';
@@ -37,7 +37,7 @@ export function workerAuthenticator(config: Config): Authenticator {
 /** Answers every request with one OpenAI-shaped configuration error. */
 function misconfiguredApp(message: string): App {
   const body = JSON.stringify(
-    new VeilError(message, { status: 500, type: 'server_error', code: 'veil_misconfigured', retryable: false }).toBody(),
+    misconfigured(message).toBody(),
   );
   return { fetch: () => new Response(body, { status: 500, headers: { 'content-type': 'application/json', 'x-should-retry': 'false' } }) };
 }

@@ -1,7 +1,23 @@
 import { Hono, type Context } from 'hono';
 import type { AuthResult, Authenticator } from '../auth/types.js';
 import type { Config } from '../core/config.js';
-import { badRequest, detectionUnavailable, forbidden, internalError, isVeilError, NotReadyError, payloadTooLarge, piiInPath, tooDeep, unauthorized, VeilError } from '../core/errors.js';
+import {
+  adminRequired,
+  badRequest,
+  detectionUnavailable,
+  internalError,
+  invalidJson,
+  isVeilError,
+  misconfigured,
+  NotReadyError,
+  payloadTooLarge,
+  piiInPath,
+  tooDeep,
+  unauthorized,
+  unknownUrl,
+  upstreamBadResponse,
+  type VeilError,
+} from '../core/errors.js';
 import { jsonDeeperThan } from '../core/json-depth.js';
 import type { EntityType, Logger, Principal, RequestContext } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
@@ -151,9 +167,9 @@ export function createApp(services: Services): Hono<Env> {
     return errorResponse(c, internalError());
   });
 
-  const unknownUrl = (c: Context) =>
-    errorResponse(c, new VeilError(`Unknown endpoint ${c.req.method} ${safePath(c.req.path)}.`, { status: 404, type: 'invalid_request_error', code: 'unknown_url', retryable: false }));
-  app.notFound(unknownUrl);
+  const unknownEndpoint = (c: Context) =>
+    errorResponse(c, unknownUrl(c.req.method, safePath(c.req.path)));
+  app.notFound(unknownEndpoint);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -170,11 +186,11 @@ export function createApp(services: Services): Hono<Env> {
   // Metrics count entity types across every tenant: an admin key (or open mode) by default.
   app.get('/metrics', async (c) => {
     const access = services.metricsAccess ?? 'admin';
-    if (access === 'off') return unknownUrl(c);
+    if (access === 'off') return unknownEndpoint(c);
     if (access === 'admin') {
       const auth = await services.auth.authenticate(bearerOf(c));
       if (auth.kind === 'denied') throw deniedError(auth.reason);
-      if (auth.kind === 'key' && auth.principal.role !== 'admin') throw forbidden('GET /metrics needs an admin-role Veil API key.', 'veil_admin_required');
+      if (auth.kind === 'key' && auth.principal.role !== 'admin') throw adminRequired('GET /metrics');
     }
     return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
@@ -188,12 +204,7 @@ export function createApp(services: Services): Hono<Env> {
     c.set('forwardBearer', auth.kind === 'open' ? bearer : null);
     if (auth.kind === 'key' && services.upstream.forwardsCallerKey) {
       // A Veil key must never be forwarded, and there is no upstream key to use instead.
-      throw new VeilError('This Veil gateway uses API keys but has no VEIL_UPSTREAM_API_KEY configured.', {
-        status: 500,
-        type: 'server_error',
-        code: 'veil_misconfigured',
-        retryable: false,
-      });
+      throw misconfigured('This Veil gateway uses API keys but has no VEIL_UPSTREAM_API_KEY configured.');
     }
     await next();
   });
@@ -220,7 +231,7 @@ export function createApp(services: Services): Hono<Env> {
     try {
       return JSON.parse(text);
     } catch {
-      throw badRequest('We could not parse the JSON body of your request. Make sure it is valid JSON.', null, 'invalid_json');
+      throw invalidJson();
     }
   }
 
@@ -286,9 +297,7 @@ export function createApp(services: Services): Hono<Env> {
     } catch (e) {
       const mapped = mapUpstreamError(e);
       if (controller.signal.aborted) return new Response(null, { status: 499 });
-      throw isVeilError(mapped)
-        ? mapped
-        : new VeilError('The upstream API sent a response that is not JSON.', { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+      throw isVeilError(mapped) ? mapped : upstreamBadResponse();
     }
     if (endpoint === 'chat') restoreChatCompletion(json, s.restorer, { jsonContent });
     else if (endpoint === 'completions') restoreTextCompletion(json, s.restorer);
@@ -400,7 +409,7 @@ function safePath(path: string): string {
 
 /** Error class names only: messages of foreign errors may quote input. */
 function causeName(e: unknown): string {
-  if (e instanceof VeilError) return `VeilError(${e.code ?? e.status})`;
+  if (isVeilError(e)) return `VeilError(${e.code ?? e.status})`;
   if (e instanceof Error) return e.name;
   return typeof e;
 }

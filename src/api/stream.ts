@@ -1,3 +1,4 @@
+import { upstreamEventTooLarge, upstreamStreamError, upstreamStreamTruncated, upstreamTimeout, type VeilError } from '../core/errors.js';
 import { StreamingResponseRestorer } from '../mask/response.js';
 import type { Restorer } from '../mask/restore.js';
 import { SSE_DONE, SseEventTooLargeError, SseParser, sseData } from './sse.js';
@@ -81,9 +82,9 @@ export function restoreSseStream(
     return false;
   };
 
-  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, message: string, code: string) => {
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, err: VeilError) => {
     for (const c of chunks.end()) controller.enqueue(sseData(JSON.stringify(c)));
-    controller.enqueue(sseData(JSON.stringify({ error: { message, type: 'upstream_error', param: null, code } })));
+    controller.enqueue(sseData(JSON.stringify(err.toBody())));
     controller.close();
   };
 
@@ -112,7 +113,7 @@ export function restoreSseStream(
       if (r === 'timeout') {
         opts.abortUpstream();
         reader.cancel().catch(() => {});
-        fail(controller, 'The upstream API stopped sending; the stream was ended.', 'upstream_timeout');
+        fail(controller, upstreamTimeout(undefined, 'The upstream API stopped sending; the stream was ended.'));
         finish('timeout');
         return true;
       }
@@ -123,7 +124,7 @@ export function restoreSseStream(
           controller.close();
           finish('done');
         } else {
-          fail(controller, 'The upstream stream ended before it was complete.', 'upstream_stream_truncated');
+          fail(controller, upstreamStreamTruncated());
           finish('truncated');
         }
         return true;
@@ -146,11 +147,11 @@ export function restoreSseStream(
         // the oversized event is dropped unread; held text is restored and released first
         opts.abortUpstream();
         reader.cancel().catch(() => {});
-        fail(controller, `The upstream API sent an event larger than ${e.limit} bytes; the stream was ended.`, 'upstream_event_too_large');
+        fail(controller, upstreamEventTooLarge(e.limit));
         finish('too_large');
         return true;
       }
-      fail(controller, 'The connection to the upstream API failed during the stream.', 'upstream_stream_error');
+      fail(controller, upstreamStreamError());
       finish('upstream_error');
       return true;
     } finally {

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { Config } from '../core/config.js';
-import { VeilError } from '../core/errors.js';
+import { missingUpstreamKey, upstreamApiError, upstreamTimeout, upstreamUnreachable } from '../core/errors.js';
 
 /**
  * The upstream LLM / embedding API, through the official `openai` client (so base URL, auth,
@@ -43,10 +43,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     client(callerBearer) {
       if (fixed) return fixed;
       if (!callerBearer) {
-        throw new VeilError(
-          'Missing API key: send your upstream API key as "Authorization: Bearer …", or configure VEIL_UPSTREAM_API_KEY on the gateway.',
-          { status: 401, type: 'authentication_error', code: 'missing_api_key', retryable: false },
-        );
+        throw missingUpstreamKey();
       }
       return make(callerBearer);
     },
@@ -76,33 +73,22 @@ export class ClientAbortedError extends Error {
 export function mapUpstreamError(e: unknown): Error {
   if (e instanceof OpenAI.APIUserAbortError) return new ClientAbortedError();
   if (e instanceof OpenAI.APIConnectionTimeoutError) {
-    return new VeilError('The upstream API did not answer in time.', {
-      status: 504,
-      type: 'upstream_error',
-      code: 'upstream_timeout',
-      cause: e,
-    });
+    return upstreamTimeout(e);
   }
   if (e instanceof OpenAI.APIConnectionError) {
-    return new VeilError('The upstream API could not be reached.', {
-      status: 502,
-      type: 'upstream_error',
-      code: 'upstream_unreachable',
-      cause: e,
-    });
+    return upstreamUnreachable(e);
   }
   if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
     const err = (e.error ?? {}) as { message?: unknown; type?: unknown; param?: unknown; code?: unknown };
     const message = typeof err.message === 'string' ? err.message : `The upstream API answered ${e.status}.`;
-    return new VeilError(message, {
-      status: e.status,
+    const body = {
+      message,
       type: typeof err.type === 'string' ? err.type : 'upstream_error',
       param: typeof err.param === 'string' ? err.param : null,
       code: typeof err.code === 'string' || typeof err.code === 'number' ? String(err.code) : null,
-      cause: e,
-      // Retry-After and rate-limit headers matter most on errors (429, 503)
-      ...(e.headers instanceof Headers ? { headers: passthroughHeaders(e.headers) } : {}),
-    });
+    };
+    // Retry-After and rate-limit headers matter most on errors (429, 503)
+    return upstreamApiError(e.status, body, e.headers instanceof Headers ? passthroughHeaders(e.headers) : {}, e);
   }
   return e instanceof Error ? e : new Error(String(e));
 }

@@ -13,7 +13,7 @@
  * Pure TypeScript + Web Crypto.
  */
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
-import { badRequest, notFound, vaultUnavailable } from '../core/errors.js';
+import { authUnavailable, badRequest, notFound } from '../core/errors.js';
 import { createInflight, createTtlCache } from '../core/cache.js';
 import { randomId } from '../core/ids.js';
 import { OPEN_PRINCIPAL } from '../core/types.js';
@@ -176,7 +176,7 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
       return await lookup(bearer);
     } catch (e) {
       // Fail closed: a store we cannot read authenticates nobody.
-      throw vaultUnavailable(e, 'veil_auth_unavailable');
+      throw authUnavailable(e);
     }
   }
 

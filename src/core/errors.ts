@@ -1,6 +1,8 @@
 /**
  * One error type for the whole gateway, rendered in the OpenAI error shape
- * `{"error":{"message","type","param","code"}}`. Messages must never contain PII.
+ * `{"error":{"message","type","param","code"}}`, and one table (code → status, type, retry
+ * advice) with a factory per failure. Every error src/ sends is built here; messages must never
+ * contain PII.
  */
 
 export type OpenAIErrorType =
@@ -52,84 +54,174 @@ export class VeilError extends Error {
   }
 }
 
-export const badRequest = (message: string, param: string | null = null, code: string | null = null) =>
-  new VeilError(message, { status: 400, type: 'invalid_request_error', param, code, retryable: false });
+/** What every Veil error code means on the wire: one row per code (README "Error codes"). */
+interface ErrorSpec {
+  status: number;
+  type: OpenAIErrorType;
+  /** false: `x-should-retry: false` (retrying cannot help); unset: the SDK's own rule (5xx/429 retried). */
+  retryable?: false;
+}
 
-export const unauthorized = (message = 'Invalid or missing API key.') =>
-  new VeilError(message, { status: 401, type: 'authentication_error', code: 'invalid_api_key', retryable: false });
+const bad = { status: 400, type: 'invalid_request_error', retryable: false } as const;
+const unavailable = { status: 503, type: 'server_error' } as const;
 
-export const forbidden = (message: string, code: string | null = 'forbidden') =>
-  new VeilError(message, { status: 403, type: 'permission_error', code, retryable: false });
+export const ERROR_TABLE = {
+  invalid_json: bad,
+  veil_unsupported_input: bad,
+  veil_pii_in_path: bad,
+  veil_nesting_too_deep: bad,
+  veil_too_deep: bad,
+  invalid_api_key: { status: 401, type: 'authentication_error', retryable: false },
+  missing_api_key: { status: 401, type: 'authentication_error', retryable: false },
+  veil_tenant_disabled: { status: 403, type: 'permission_error', retryable: false },
+  veil_admin_required: { status: 403, type: 'permission_error', retryable: false },
+  not_found: { status: 404, type: 'not_found_error', retryable: false },
+  unknown_url: { status: 404, type: 'invalid_request_error', retryable: false },
+  request_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
+  veil_misconfigured: { status: 500, type: 'server_error', retryable: false },
+  veil_auth_not_configured: { status: 500, type: 'server_error', retryable: false },
+  veil_internal_error: { status: 500, type: 'server_error' },
+  upstream_unreachable: { status: 502, type: 'upstream_error' },
+  upstream_bad_response: { status: 502, type: 'upstream_error' },
+  upstream_timeout: { status: 504, type: 'upstream_error' },
+  veil_detection_unavailable: unavailable,
+  veil_detection_timeout: unavailable,
+  veil_detection_busy: unavailable,
+  veil_vault_unavailable: unavailable,
+  veil_auth_unavailable: unavailable,
+  veil_policy_unavailable: unavailable,
+  veil_vault_integrity: { status: 503, type: 'server_error', retryable: false },
+  // in-band only: sent as `data: {"error":…}` after a 200 (the status is never on the wire)
+  upstream_stream_error: { status: 502, type: 'upstream_error' },
+  upstream_stream_truncated: { status: 502, type: 'upstream_error' },
+  upstream_event_too_large: { status: 502, type: 'upstream_error' },
+} as const satisfies Record<string, ErrorSpec>;
 
-export const notFound = (message: string) =>
-  new VeilError(message, { status: 404, type: 'not_found_error', code: 'not_found', retryable: false });
+export type VeilErrorCode = keyof typeof ERROR_TABLE;
+
+/** The one way a Veil error is made: status, type and retry advice come from {@link ERROR_TABLE}. */
+export function veilError(
+  code: VeilErrorCode,
+  message: string,
+  extra: { param?: string | null; cause?: unknown; headers?: Readonly<Record<string, string>> } = {},
+): VeilError {
+  const spec: ErrorSpec = ERROR_TABLE[code];
+  return new VeilError(message, { status: spec.status, type: spec.type, code, retryable: spec.retryable, ...extra });
+}
+
+/** A malformed request with no code of its own (OpenAI's `code: null`): 400, never retried. */
+export const badRequest = (message: string, param: string | null = null) =>
+  new VeilError(message, { status: 400, type: 'invalid_request_error', param, code: null, retryable: false });
+
+export const invalidJson = () =>
+  veilError('invalid_json', 'We could not parse the JSON body of your request. Make sure it is valid JSON.');
+
+/** Input Veil cannot inspect (token arrays): refused rather than forwarded unmasked. */
+export const unsupportedInput = (message: string, param: string) => veilError('veil_unsupported_input', message, { param });
+
+/** A tool schema or JSON arguments nested past the walkers' bound. */
+export const nestingTooDeep = (param: string, max: number) =>
+  veilError('veil_nesting_too_deep', `'${param}' is nested more than ${max} levels deep.`, { param });
+
+export const unauthorized = (message = 'Invalid or missing API key.') => veilError('invalid_api_key', message);
+
+export const missingUpstreamKey = () =>
+  veilError(
+    'missing_api_key',
+    'Missing API key: send your upstream API key as "Authorization: Bearer …", or configure VEIL_UPSTREAM_API_KEY on the gateway.',
+  );
+
+/** The key is valid but its tenant has been disabled (`veil tenants disable`). */
+export const tenantDisabled = () =>
+  veilError('veil_tenant_disabled', 'The tenant of this Veil API key is disabled; ask the gateway operator to enable it.');
+
+export const adminRequired = (what: string) => veilError('veil_admin_required', `${what} needs an admin-role Veil API key.`);
+
+export const notFound = (message: string) => veilError('not_found', message);
+
+export const unknownUrl = (method: string, path: string) => veilError('unknown_url', `Unknown endpoint ${method} ${path}.`);
 
 export const payloadTooLarge = (limit: number) =>
-  new VeilError(`Request body is larger than the ${limit} byte limit.`, {
-    status: 413,
-    type: 'invalid_request_error',
-    code: 'request_too_large',
-    retryable: false,
-  });
+  veilError('request_too_large', `Request body is larger than the ${limit} byte limit.`);
 
-export const tooDeep = (max: number) =>
-  new VeilError(`The JSON body nests deeper than the ${max}-level limit.`, {
-    status: 400,
-    type: 'invalid_request_error',
-    code: 'veil_too_deep',
-    retryable: false,
-  });
+export const tooDeep = (max: number) => veilError('veil_too_deep', `The JSON body nests deeper than the ${max}-level limit.`);
 
 /** Detection failed: fail closed, nothing is sent upstream. */
 export const detectionUnavailable = (cause?: unknown) =>
-  new VeilError('PII detection is unavailable; the request was not sent upstream.', {
-    status: 503,
-    type: 'server_error',
-    code: 'veil_detection_unavailable',
-    cause,
-  });
+  veilError('veil_detection_unavailable', 'PII detection is unavailable; the request was not sent upstream.', { cause });
 
 /** Detection did not finish within the request's deadline: fail closed, nothing is sent upstream. */
 export const detectionTimeout = (ms: number) =>
-  new VeilError(`PII detection did not finish within ${ms} ms; the request was not sent upstream.`, {
-    status: 503,
-    type: 'server_error',
-    code: 'veil_detection_timeout',
-  });
+  veilError('veil_detection_timeout', `PII detection did not finish within ${ms} ms; the request was not sent upstream.`);
 
 /** The detection queue is full: fail closed at once (the SDK retries 503 with backoff). */
 export const detectionBusy = () =>
-  new VeilError('PII detection is at capacity; the request was not sent upstream. Retry shortly.', {
-    status: 503,
-    type: 'server_error',
-    code: 'veil_detection_busy',
-  });
+  veilError('veil_detection_busy', 'PII detection is at capacity; the request was not sent upstream. Retry shortly.');
 
 /** The vault (database or key service) failed: fail closed, nothing is sent upstream. */
-export const vaultUnavailable = (cause?: unknown, code = 'veil_vault_unavailable') =>
-  new VeilError('The Veil vault is unavailable; the request was not sent upstream.', {
-    status: 503,
-    type: 'server_error',
-    code,
+export const vaultUnavailable = (cause?: unknown) =>
+  veilError('veil_vault_unavailable', 'The Veil vault is unavailable; the request was not sent upstream.', { cause });
+
+/** A stored value failed authentication: tampering or corruption. No value is returned. */
+export const vaultIntegrity = () =>
+  veilError(
+    'veil_vault_integrity',
+    'The Veil vault failed an integrity check: a stored value could not be authenticated (it was altered or corrupted); nothing was returned.',
+  );
+
+/** The API-key store (database) failed during authentication: fail closed, nobody is let in. */
+export const authUnavailable = (cause?: unknown) =>
+  veilError('veil_auth_unavailable', 'Veil could not check the API key (its key store is unavailable); the request was not sent upstream.', {
     cause,
   });
+
+/** The tenant's policy could not be read (database, or a stored document that no longer validates). */
+export const policyUnavailable = (cause?: unknown) =>
+  veilError('veil_policy_unavailable', "The tenant's Veil policy could not be read; the request was not sent upstream.", { cause });
 
 /**
  * No way to authenticate callers is configured (Workers build with no `VEIL_API_KEY_HASHES` and
  * no `VEIL_OPEN_MODE=true`): fail closed, every request is refused, nothing is sent upstream.
  */
 export const authNotConfigured = () =>
-  new VeilError(
+  veilError(
+    'veil_auth_not_configured',
     'This Veil gateway has no API keys configured, so it refuses every request. Set VEIL_API_KEY_HASHES (or VEIL_OPEN_MODE=true for local development only).',
-    { status: 500, type: 'server_error', code: 'veil_auth_not_configured', retryable: false },
   );
+
+/** The gateway's configuration cannot serve requests; `message` names the setting, never its value. */
+export const misconfigured = (message: string) => veilError('veil_misconfigured', message);
 
 /** A URL path parameter holds PII: not forwarded, not logged (see README "URL paths"). */
 export const piiInPath = (types: readonly string[]) =>
-  new VeilError(
+  veilError(
+    'veil_pii_in_path',
     `The URL path contains personal data (${types.join(', ')}); Veil does not forward it. Send personal data in the request body, where it is masked.`,
-    { status: 400, type: 'invalid_request_error', code: 'veil_pii_in_path', retryable: false },
   );
+
+export const upstreamTimeout = (cause?: unknown, message = 'The upstream API did not answer in time.') =>
+  veilError('upstream_timeout', message, { cause });
+export const upstreamUnreachable = (cause?: unknown) => veilError('upstream_unreachable', 'The upstream API could not be reached.', { cause });
+export const upstreamBadResponse = () => veilError('upstream_bad_response', 'The upstream API sent a response that is not JSON.');
+
+/** In-band stream failures (after the 200): rendered as an SSE `data: {"error":…}` event. */
+export const upstreamStreamError = () =>
+  veilError('upstream_stream_error', 'The connection to the upstream API failed during the stream.');
+export const upstreamStreamTruncated = () =>
+  veilError('upstream_stream_truncated', 'The upstream stream ended before it was complete.');
+export const upstreamEventTooLarge = (limit: number) =>
+  veilError('upstream_event_too_large', `The upstream API sent an event larger than ${limit} bytes; the stream was ended.`);
+
+/**
+ * An error the upstream API answered: its status, type, param and code as it sent them (the
+ * upstream's codes are not Veil's and not in the table), with its rate-limit headers.
+ */
+export const upstreamApiError = (
+  status: number,
+  body: { message: string; type: string; param: string | null; code: string | null },
+  headers: Readonly<Record<string, string>>,
+  cause: unknown,
+) => new VeilError(body.message, { status, type: body.type, param: body.param, code: body.code, cause, headers });
 
 /**
  * Why `/readyz` answers 503: a short machine-readable `reason` (sent as the response's
@@ -161,11 +253,4 @@ export function isVeilError(e: unknown): e is VeilError {
   return e instanceof VeilError;
 }
 
-export function internalError(cause?: unknown): VeilError {
-  return new VeilError('Internal error in the Veil gateway.', {
-    status: 500,
-    type: 'server_error',
-    code: 'veil_internal_error',
-    cause,
-  });
-}
+export const internalError = (cause?: unknown) => veilError('veil_internal_error', 'Internal error in the Veil gateway.', { cause });

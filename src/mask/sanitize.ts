@@ -1,4 +1,13 @@
-import { abortError, badRequest, detectionTimeout, detectionUnavailable, isVeilError, vaultUnavailable } from '../core/errors.js';
+import {
+  abortError,
+  badRequest,
+  detectionTimeout,
+  detectionUnavailable,
+  isVeilError,
+  nestingTooDeep,
+  unsupportedInput,
+  vaultUnavailable,
+} from '../core/errors.js';
 import type { EntityType, RequestContext } from '../core/types.js';
 import type { Detector, Span } from '../detect/types.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
@@ -45,8 +54,7 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 
 /** Nesting bound for the walkers below (tool schemas, tool-call arguments): deeper is a 400. */
 const MAX_DEPTH = 256;
-const tooDeep = (param: string) =>
-  badRequest(`'${param}' is nested more than ${MAX_DEPTH} levels deep.`, param, 'veil_nesting_too_deep');
+const tooDeep = (param: string) => nestingTooDeep(param, MAX_DEPTH);
 
 /** JSON-schema keywords whose string value is prose a model reads. */
 const SCHEMA_TEXT = new Set(['description', 'title']);
@@ -165,10 +173,9 @@ class SlotCollector {
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         if (typeof v[i] !== 'string') {
-          throw badRequest(
+          throw unsupportedInput(
             `'${param}' must be a string or an array of strings: Veil cannot inspect token arrays for PII, so it does not forward them.`,
             param,
-            'veil_unsupported_input',
           );
         }
         this.text(v, i, `${param}[${i}]`);

@@ -9,7 +9,7 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { createInflight, createTtlCache } from '../core/cache.js';
-import { notFound, vaultUnavailable } from '../core/errors.js';
+import { notFound, policyUnavailable } from '../core/errors.js';
 import { OPEN_TENANT_ID } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { tenants } from '../db/schema.js';
@@ -62,7 +62,7 @@ export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): Policy
       const override = await getOverride(tenantId);
       policy = override ? mergePolicy(DEFAULT_POLICY, override) : DEFAULT_POLICY;
     } catch (e) {
-      throw vaultUnavailable(e, 'veil_policy_unavailable');
+      throw policyUnavailable(e);
     }
     if (gen === generation) cache.set(tenantId, policy);
     return policy;

@@ -14,7 +14,7 @@
  * value. Tokens of another tenant simply do not exist. Nothing here logs a value.
  */
 import { createTtlCache } from '../core/cache.js';
-import { isVeilError, vaultUnavailable, VeilError } from '../core/errors.js';
+import { isVeilError, vaultIntegrity, vaultUnavailable } from '../core/errors.js';
 import { silentLogger, type EntityType, type Logger, type RequestContext } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import {
@@ -96,14 +96,6 @@ export function mappingAad(tenantId: string, token: string, type: string, dekVer
   return utf8(`veil:map:v1|${tenantId}|${token}|${type}|${dekVersion}`);
 }
 
-/** A stored value failed authentication: tampering or corruption. No value is returned. */
-export function vaultIntegrityError(cause?: unknown): VeilError {
-  return new VeilError(
-    'The Veil vault failed an integrity check: a stored value could not be authenticated (it was altered or corrupted); nothing was returned.',
-    { status: 503, type: 'server_error', code: 'veil_vault_integrity', retryable: false, cause },
-  );
-}
-
 class IntegrityFailure extends Error {}
 
 function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
@@ -147,7 +139,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
       if (isVeilError(e)) throw e;
       if (e instanceof IntegrityFailure || e instanceof DecryptError) {
         log.error('vault integrity check failed', { op, tenantId });
-        throw vaultIntegrityError();
+        throw vaultIntegrity();
       }
       const code = (e as { code?: unknown }).code;
       log.error('vault unavailable', { op, tenantId, error: (e as Error)?.name ?? 'Error', code: typeof code === 'string' ? code : null });

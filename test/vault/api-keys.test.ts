@@ -203,6 +203,9 @@ describe.each(DRIVERS)('api keys on $name', (driver) => {
     await db.close();
     const e = await store.authenticate('vk_' + 'A'.repeat(43)).catch((x: unknown) => x);
     expect(isVeilError(e) && e.status === 503 && e.code === 'veil_auth_unavailable').toBe(true);
+    // an auth outage says so: not "the vault is unavailable" (issue 8)
+    expect((e as Error).message).toMatch(/API key/);
+    expect((e as Error).message).not.toMatch(/vault/);
   });
 });
 
