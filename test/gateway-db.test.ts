@@ -119,6 +119,25 @@ describe.each(DRIVERS)('gateway on the encrypted vault ($name)', (driver) => {
     expect(ra.choices[0]!.message.content).toBe(`You said: what is ${EMAIL}?`);
   });
 
+  it('a disabled tenant is refused (403 veil_tenant_disabled) at once, nothing goes upstream; enabling it again lets it back in (issue 8)', async () => {
+    const store = gw.services.auth as ReturnType<typeof createApiKeyStore>;
+    const t = await store.createTenant('Tenant C');
+    const keyC = (await store.issueKey({ tenantId: t.id, name: 'c-app', role: 'user' })).key;
+    await ask(keyC, 'warm the cache');
+    up.received.length = 0;
+    expect(await store.setTenantStatus(t.id, 'disabled')).toBe(true);
+    const err = await ask(keyC, `hi ${EMAIL}`).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(err.error).toMatchObject({ type: 'permission_error', code: 'veil_tenant_disabled' });
+    expect(up.received).toHaveLength(0);
+    // another tenant is not affected
+    await ask(keyB, 'still fine');
+    expect(up.received).toHaveLength(1);
+    expect(await store.setTenantStatus(t.id, 'active')).toBe(true);
+    expect((await ask(keyC, 'back')).choices[0]!.message.content).toBe('You said: back');
+    expect(await store.setTenantStatus('ten_missing', 'disabled')).toBe(false);
+  });
+
   it('the role decides what comes back: "user" sees highly sensitive values masked', async () => {
     const r = await ask(keyAuser, `Card ${CARD}, mail ${EMAIL}`);
     expect(r.choices[0]!.message.content).toBe(`You said: Card •••• 1111, mail ${EMAIL}`);

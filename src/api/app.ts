@@ -12,6 +12,7 @@ import {
   NotReadyError,
   payloadTooLarge,
   piiInPath,
+  tenantDisabled,
   tooDeep,
   unauthorized,
   unknownUrl,
@@ -111,6 +112,7 @@ function bearerOf(c: Context): string | null {
 }
 
 function deniedError(reason: Extract<AuthResult, { kind: 'denied' }>['reason']): VeilError {
+  if (reason === 'disabled') return tenantDisabled();
   return unauthorized(
     reason === 'missing'
       ? 'Missing Veil API key: send "Authorization: Bearer vk_…".'

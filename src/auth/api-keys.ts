@@ -4,6 +4,8 @@
  * a plain hash is enough) with a short display prefix; the key is shown once at issue time.
  * Lookups are cached for `cacheTtlMs` (default 5 s), which bounds how long a revoked key keeps
  * working in another process; in this process revocation takes effect at once.
+ * A key of a disabled tenant (`setTenantStatus`, `veil tenants disable`) is denied (403) like a
+ * revoked one, within the same 5 s in other processes and at once in this one.
  * Unknown and revoked keys cost one indexed SELECT and no write; their results live in a small
  * separate negative cache (`negativeCacheMax` 1,024 entries for `negativeCacheTtlMs` 2 s), so a
  * flood of invalid keys can never evict a valid key from the positive cache, and a key issued by
@@ -26,6 +28,9 @@ import type { AuthResult, Authenticator } from './types.js';
 export const API_KEY_PREFIX = 'vk_';
 /** `vk_` + 43 base64url characters. */
 export const API_KEY_RE = /^vk_[A-Za-z0-9_-]{43}$/;
+
+export const TENANT_STATUSES = ['active', 'disabled'] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantInfo {
   id: string;
@@ -62,6 +67,8 @@ export interface ApiKeyStore extends Authenticator {
   listKeys(tenantId?: string): Promise<ApiKeyInfo[]>;
   /** True when the key existed and was not already revoked. */
   revokeKey(id: string): Promise<boolean>;
+  /** Disables (every key of the tenant is refused with 403) or re-enables a tenant; false when there is no such tenant. */
+  setTenantStatus(id: string, status: TenantStatus): Promise<boolean>;
   /** Forget cached lookups (tests, or after an out-of-band change). */
   clearCache(): void;
 }
@@ -125,17 +132,20 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
       role: string;
       key_hash: Uint8Array;
       revoked: boolean;
+      disabled: boolean;
       stale: boolean;
     }>(
-      `select id, tenant_id, principal_id, role, key_hash, revoked_at is not null as revoked,
-              (last_used_at is null or last_used_at <= now() - make_interval(secs => $2::double precision)) as stale
-         from api_keys where key_hash = $1 limit 1`,
+      `select k.id, k.tenant_id, k.principal_id, k.role, k.key_hash, k.revoked_at is not null as revoked,
+              t.status = 'disabled' as disabled,
+              (k.last_used_at is null or k.last_used_at <= now() - make_interval(secs => $2::double precision)) as stale
+         from api_keys k join tenants t on t.id = k.tenant_id where k.key_hash = $1 limit 1`,
       [hash, lastUsedInterval / 1000],
       'veil_auth_lookup',
     );
     const row = rows[0];
     if (!row || !timingSafeEqual(new Uint8Array(row.key_hash), hash)) return { kind: 'denied', reason: 'invalid' };
     if (row.revoked) return { kind: 'denied', reason: 'revoked' };
+    if (row.disabled) return { kind: 'denied', reason: 'disabled' };
     if (row.stale) await db.query('update api_keys set last_used_at = now() where id = $1', [row.id], 'veil_auth_touch');
     return { kind: 'key', principal: { tenantId: row.tenant_id, principalId: row.principal_id, role: row.role, keyId: row.id } };
   }
@@ -241,10 +251,21 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
       .set({ revokedAt: sql`now()` })
       .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
+    forgetLookups();
+    return rows.length > 0;
+  }
+
+  async function setTenantStatus(id: string, status: TenantStatus): Promise<boolean> {
+    const rows = await db.orm.update(tenants).set({ status }).where(eq(tenants.id, id)).returning({ id: tenants.id });
+    forgetLookups();
+    return rows.length > 0;
+  }
+
+  /** After a change that can deny a key: lookups already running do not fill the cache. */
+  function forgetLookups(): void {
     generation++;
     cache.clear();
     negative.clear();
-    return rows.length > 0;
   }
 
   return {
@@ -256,6 +277,7 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
     issueKey,
     listKeys,
     revokeKey,
+    setTenantStatus,
     clearCache() {
       cache.clear();
       negative.clear();

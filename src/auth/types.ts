@@ -4,12 +4,13 @@ import { OPEN_PRINCIPAL, type Principal } from '../core/types.js';
  * Who is calling. `open`: no Veil API key exists yet (single-tenant development mode); the
  * caller's bearer token is forwarded upstream when no upstream key is configured.
  * `key`: a valid `vk_…` key; the caller's token is never forwarded.
- * `denied`: keys exist and this request carries none, or an unknown / revoked one.
+ * `denied`: keys exist and this request carries none, or an unknown / revoked one, or a valid
+ * key of a disabled tenant (`disabled`: 403 `veil_tenant_disabled`, the others 401).
  */
 export type AuthResult =
   | { readonly kind: 'open'; readonly principal: Principal }
   | { readonly kind: 'key'; readonly principal: Principal }
-  | { readonly kind: 'denied'; readonly reason: 'missing' | 'invalid' | 'revoked' };
+  | { readonly kind: 'denied'; readonly reason: 'missing' | 'invalid' | 'revoked' | 'disabled' };
 
 export interface Authenticator {
   /** `bearer` is the token from `Authorization: Bearer …`, or null when there is none. */

@@ -28,6 +28,8 @@ Commands:
   migrate                                   apply pending database migrations
   tenants create <name> [--id <id>]         create a tenant; prints its id
   tenants list                              list tenants
+  tenants disable <id>                      refuse every key of the tenant (403 veil_tenant_disabled)
+  tenants enable <id>                       accept the tenant's keys again
   keys issue --tenant <id> --name <name> --role <admin|user|restricted>
                                             issue an API key (printed ONCE)
   keys list [--tenant <id>]                 list API keys (prefix only, never the key)
@@ -136,6 +138,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (o.json) io.out(JSON.stringify(list));
       else if (list.length === 0) io.out('no tenants');
       else io.out(table([['ID', 'NAME', 'STATUS', 'CREATED'], ...list.map((t) => [t.id, t.name, t.status, iso(t.createdAt)])]));
+      return 0;
+    }
+    if (cmd === 'tenants' && (sub === 'disable' || sub === 'enable')) {
+      const id = need(rest[0], `tenant id: veil tenants ${sub} <id>`);
+      const ok = await createApiKeyStore(await open()).setTenantStatus(id, sub === 'disable' ? 'disabled' : 'active');
+      if (!ok) {
+        io.err(`error: no tenant with id ${id}`);
+        return 1;
+      }
+      io.out(`tenant ${id} ${sub}d (takes effect in running gateways within a few seconds)`);
       return 0;
     }
     if (cmd === 'keys' && sub === 'issue') {

@@ -43,6 +43,13 @@ describe.each(targets)('veil CLI on $name', (target) => {
     expect(keys.out).toContain(key!.slice(0, 9) + '…');
     expect(keys.out).not.toContain(key);
 
+    // tenants disable / enable (issue 8): the status is stored and listed; an unknown id is exit 1
+    expect((await run(env, 'tenants', 'disable', tenantId)).code).toBe(0);
+    expect(JSON.parse((await run(env, 'tenants', 'list', '--json')).out)[0].status).toBe('disabled');
+    expect((await run(env, 'tenants', 'enable', tenantId)).code).toBe(0);
+    expect(JSON.parse((await run(env, 'tenants', 'list', '--json')).out)[0].status).toBe('active');
+    expect((await run(env, 'tenants', 'disable', 'ten_missing')).code).toBe(1);
+
     // The key works against the same database, then stops working once revoked.
     const config = loadConfig(env);
     const db = await openDatabase(config);
