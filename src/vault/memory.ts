@@ -1,15 +1,17 @@
+/**
+ * In-memory vault for tests, `VEIL_VAULT=memory` and the Workers build. Same contract as the
+ * database vault (per-tenant, stable per normalized value: the same `blindInput` of
+ * src/vault/normalize.ts, so both vaults give one token to the same spellings) but nothing is
+ * persisted or encrypted.
+ */
 import type { RequestContext } from '../core/types.js';
 import { makeToken, randomTokenId } from '../mask/token.js';
+import { blindInput } from './normalize.js';
 import type { Token, TokenizeItem, Vault } from './types.js';
 
-/**
- * In-memory vault for tests and for `VEIL_VAULT=memory`. Same contract as the database vault
- * (per-tenant, stable per normalized value) but nothing is persisted or encrypted.
- */
-export function createMemoryVault(opts: { normalize?: (item: TokenizeItem) => string } = {}): Vault & {
+export function createMemoryVault(): Vault & {
   size(tenantId: string): number;
 } {
-  const normalize = opts.normalize ?? ((i: TokenizeItem) => i.value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase());
   const byValue = new Map<string, Map<string, Token>>();
   const byToken = new Map<string, Map<Token, string>>();
   const tenant = <V>(m: Map<string, V>, id: string, make: () => V): V => {
@@ -31,7 +33,7 @@ export function createMemoryVault(opts: { normalize?: (item: TokenizeItem) => st
           await new Promise((r) => setTimeout(r, 0));
           since = performance.now();
         }
-        const key = `${item.type}\u0000${normalize(item)}`;
+        const key = blindInput(item.type, item.value);
         let token = values.get(key);
         if (!token) {
           do token = makeToken(item.type, randomTokenId());
