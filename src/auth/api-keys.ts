@@ -20,7 +20,7 @@ import { createInflight, createTtlCache } from '../core/cache.js';
 import { randomId } from '../core/ids.js';
 import { OPEN_PRINCIPAL } from '../core/types.js';
 import type { Db } from '../db/client.js';
-import { apiKeys, principals, tenants } from '../db/schema.js';
+import { apiKeys, principals, TENANT_STATUSES, tenants } from '../db/schema.js';
 import { randomBytes, sha256, timingSafeEqual, toBase64Url, toHex, utf8 } from '../keys/crypto.js';
 import { isRole, ROLES, type Role } from '../policy/index.js';
 import type { AuthResult, Authenticator } from './types.js';
@@ -29,7 +29,6 @@ export const API_KEY_PREFIX = 'vk_';
 /** `vk_` + 43 base64url characters. */
 export const API_KEY_RE = /^vk_[A-Za-z0-9_-]{43}$/;
 
-export const TENANT_STATUSES = ['active', 'disabled'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantInfo {

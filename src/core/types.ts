@@ -32,7 +32,7 @@ export function isEntityType(s: string): s is EntityType {
   return (ENTITY_TYPES as readonly string[]).includes(s);
 }
 
-/** Sensitivity classes from shared/DESIGN.md. */
+/** Sensitivity classes: what a type's values are worth protecting (README "Policy"). */
 export type Sensitivity = 'highly_sensitive' | 'sensitive' | 'contextual' | 'public';
 
 /** Who is calling. In open single-tenant mode this is {@link OPEN_PRINCIPAL}. */

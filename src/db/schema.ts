@@ -26,9 +26,8 @@ export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   },
 });
 
+/** Values of `tenants.status` (the check constraint below); `disabled` tenants' keys are refused. */
 export const TENANT_STATUSES = ['active', 'disabled'] as const;
-export const KEY_KINDS = ['kek', 'dek', 'blind'] as const;
-export const KEY_STATES = ['primary', 'active', 'retired'] as const;
 
 export const tenants = pgTable(
   'tenants',

@@ -48,10 +48,6 @@ export class KeyProviderError extends Error {
   }
 }
 
-export function isKeyProviderError(e: unknown): e is KeyProviderError {
-  return e instanceof KeyProviderError;
-}
-
 /** Tenant ids are opaque ids; reject what cannot be one before it reaches a key service. */
 export function assertTenantId(tenantId: unknown): asserts tenantId is string {
   if (typeof tenantId !== 'string' || tenantId.length === 0 || tenantId.length > 256) {

@@ -196,9 +196,9 @@ export class StreamingResponseRestorer {
   end(): Obj[] {
     const out: Obj[] = [];
     if (!this.active || this.template === null) return out;
-    const { choices: _c, usage: _u, ...top } = this.template;
-    void _c;
-    void _u;
+    const top = { ...this.template };
+    delete top.choices;
+    delete top.usage;
     for (const st of this.choices.values()) {
       if (st.finished) continue;
       st.finished = true;

@@ -123,7 +123,7 @@ export class Restorer {
    * Whether the regex's verdict on a match starting at `i` could still change when more text
    * is appended to `s` — i.e. `s.slice(i)` could be the beginning of (or an extendable) match.
    * An over-approximation is safe (it only holds back more); an under-approximation breaks
-   * the streaming invariant, which test/restore.property.test.ts checks.
+   * the streaming invariant, which the StreamRestorer property tests (src/mask/restore.test.ts) check.
    */
   couldMatchAt(s: string, i: number): boolean {
     const n = s.length;
@@ -144,15 +144,11 @@ export class Restorer {
     if (j >= n) return true;
     if (brackets === 0 && i > 0 && isAlnum(s[i - 1])) return false;
     // the type, word by word, with any separator between words and before the id
-    let anyType = false;
     for (const words of this.typeWords) {
       const r = this.matchTypeFrom(s, j, words);
       if (r === 'prefix') return true;
-      if (r === -1) continue;
-      anyType = true;
-      if (this.afterType(s, r)) return true;
+      if (r !== -1 && this.afterType(s, r)) return true;
     }
-    void anyType;
     return false;
   }
 

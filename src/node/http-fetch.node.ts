@@ -1,19 +1,19 @@
-import http from 'node:http';
-import https from 'node:https';
-import { abortError } from '../core/errors.js';
-
 /**
  * A `fetch` for the upstream client built on node:http(s) with keep-alive agents.
  *
- * Why not the built-in fetch: measured on this project's 2-core machine, the `openai` client
- * over Node 20's built-in fetch (undici) reached ~900 calls/s against an instant loopback
- * upstream, versus ~11k/s for node:http with a keep-alive agent (`bench/upstream-client.ts`).
+ * Why not the built-in fetch: measured in one process against an instant loopback upstream
+ * (`npm run bench`, bench/RESULTS.md), the `openai` client made 2.1k calls/s over Node 20's
+ * built-in fetch (undici) and 4.4k/s over node:http with a keep-alive agent.
  * The `openai` client stays — its request building, auth, timeouts and error types — only its
  * transport changes. Supports what the client uses: method, headers, string/bytes bodies,
  * AbortSignal (rejects with an AbortError), streamed response bodies (cancel closes the socket).
  * A request whose connection is reset (ECONNRESET / EPIPE / socket hang up) before any response
  * byte arrived is sent once more: a stale keep-alive socket must not become a 502.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { abortError } from '../core/errors.js';
+
 export interface NodeFetchOptions {
   readonly maxSockets?: number;
 }

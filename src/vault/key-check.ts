@@ -11,8 +11,7 @@ import { sql } from 'drizzle-orm';
 import { silentLogger, type Logger } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { keyCheck, tenantKeys } from '../db/schema.js';
-import type { MasterKeyProvider } from '../keys/provider.js';
-import { isKeyProviderError } from '../keys/provider.js';
+import { KeyProviderError, type MasterKeyProvider } from '../keys/provider.js';
 
 /** The reserved "tenant id" the check value is wrapped under (no real tenant id has a colon). */
 export const KEY_CHECK_ID = 'veil:key-check';
@@ -39,7 +38,7 @@ async function unwrapOrMismatch(provider: MasterKeyProvider, id: string, wrapped
   try {
     (await provider.unwrapKek(id, wrapped)).fill(0);
   } catch (e) {
-    if (isKeyProviderError(e) && (e.code === 'wrong_key' || e.code === 'invalid_ciphertext')) throw mismatch(provider, recorded, e);
+    if (e instanceof KeyProviderError && (e.code === 'wrong_key' || e.code === 'invalid_ciphertext')) throw mismatch(provider, recorded, e);
     throw e;
   }
 }
