@@ -7,7 +7,9 @@ import { findEmails } from './email.js';
 import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
 import { findPhones } from './phone.js';
+import { findNationalIds } from './national.js';
 import { findSsns } from './ssn.js';
+import { TextContext } from './textctx.js';
 import type { Candidate } from './util.js';
 
 /**
@@ -22,9 +24,11 @@ import type { Candidate } from './util.js';
  */
 export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   EMAIL: 100,
+  URL: 102,
   IBAN: 95,
   CARD: 90,
   SSN: 85,
+  VEHICLE: 82,
   ROUTING: 80,
   DOB: 75,
   NATIONAL_ID: 72,
@@ -33,7 +37,9 @@ export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   MEDICAL_RECORD: 69,
   INSURANCE_ID: 68,
   BANK_ACCOUNT: 65,
+  ACCOUNT_ID: 64,
   IP: 60,
+  USERNAME: 55,
   PHONE: 50,
   // not produced by patterns; listed for completeness
   ADDRESS: 0,
@@ -42,7 +48,7 @@ export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   LOCATION: 0,
 };
 
-const FAMILIES: ReadonlyArray<(text: string, out: Candidate[]) => void> = [
+const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext) => void> = [
   findEmails,
   findIbans,
   findCards,
@@ -50,6 +56,7 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[]) => void> = [
   findIps,
   findContextValues,
   findPhones,
+  findNationalIds,
 ];
 
 function better(a: Candidate, b: Candidate): number {
@@ -99,7 +106,8 @@ function placeholderRanges(text: string): Array<[number, number]> {
 /** All pattern spans of one text, sorted by start and non-overlapping. Pure and synchronous. */
 export function findPatternSpans(text: string): Span[] {
   const cands: Candidate[] = [];
-  for (const find of FAMILIES) find(text, cands);
+  const ctx = new TextContext(text);
+  for (const find of FAMILIES) find(text, cands, ctx);
   if (cands.length === 0) return [];
   const ph = placeholderRanges(text);
   let kept = cands;
