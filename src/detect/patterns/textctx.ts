@@ -114,6 +114,34 @@ export class TextContext {
     return block.header[col] ?? '';
   }
 
+  /** Body cells of every table (header row and separator rows excluded), at most 20,000. */
+  cells(): Array<{ start: number; end: number; header: string }> {
+    this.buildTables();
+    const out: Array<{ start: number; end: number; header: string }> = [];
+    for (const b of this.blocks!) {
+      for (let l = b.firstLine + 1; l <= b.lastLine; l++) {
+        const s = this.starts[l]!;
+        const e = this.lineEnd(l);
+        if (SEPARATOR_LINE.test(this.text.slice(s, e))) continue;
+        let col = 0;
+        let cellStart = s;
+        let quoted = false;
+        for (let i = s; i <= e; i++) {
+          const c = i < e ? this.text[i] : b.delim;
+          if (c === '"') quoted = !quoted;
+          else if (c === b.delim && !quoted) {
+            const header = b.header[col] ?? '';
+            if (header !== '' && i > cellStart) out.push({ start: cellStart, end: i, header });
+            if (out.length >= 20000) return out;
+            col++;
+            cellStart = i + 1;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   private buildTables(): void {
     if (this.blocks) return;
     const n = this.starts.length;
