@@ -24,7 +24,7 @@ const GROUPS: ReadonlyArray<readonly [EntityType, string]> = [
   ['NATIONAL_ID', `national${S}(?:id(?:entity|entification)?|insurance)|nino|nin|ni${S}number|aadhaa?r|sin|social${S}insurance|(?:id|identity|identification|personal${S}id)${S}${NUMWORD}|id${S}card|tax${S}(?:id|number|no\\.?)|tin|nif|nie|dni|pps${S}(?:no\\.?|number)|ppsn|tfn|tax${S}file${S}(?:number|no\\.?)|nhi|nhs${S}(?:no\\.?|number)|steuer${S}id|pesel|bsn|cpf|curp|nric|codice${S}fiscale|my${S}number|personnummer|hetu|tckn|resident${S}id`],
   ['MEDICAL_RECORD', `mrn|medical${S}records?|patient${S}(?:id|identifier|number|no\\.?|#)|chart${S}(?:number|no\\.?|#)|hospital${S}(?:number|no\\.?|id|#)|hosp${S}(?:no\\.?|#)|uhid|ur${S}(?:number|no\\.?)|health${S}record${S}(?:number|no\\.?|id)`],
   ['INSURANCE_ID', `(?:member|insurance|policy|subscriber|group|medicare|medicaid|health${S}plan|insured${S}id|beneficiary)${S}(?:id|identifier|number|num|no\\.?|#)|medicare${S}beneficiary${S}identifier|mbi|medicare|medicaid|policy`],
-  ['ACCOUNT_ID', `(?:customer|client|loan|mortgage|employee|staff|payroll|student|pupil|learner|loyalty|membership|rewards?|frequent${S}flyer|ff|ucas(?:${S}personal)?|pension|subscriber|account${S}holder)${S}(?:id|number|num|no\\.?|nr|#|ref(?:erence)?|code)|emp${S}(?:id|no|#|code)|uan|loan|mortgage`],
+  ['ACCOUNT_ID', `(?:customer|client|loan|mortgage|employee|staff|payroll|student|pupil|learner|loyalty|membership|rewards?|frequent${S}flyer|ff|ucas(?:${S}personal)?|pension|subscriber|account${S}holder)${S}(?:id|number|num|no\\.?|nr|#|ref(?:erence)?|code)|emp${S}(?:id|no|#|code)|uan|loan|mortgage|customer`],
   ['BANK_ACCOUNT', `(?:bank${S}|checking${S}|savings${S})?(?:account|acct|acc(?=${S}(?:no|#|num))|a\\/c)`],
   ['PASSPORT', `passport|pasaporte|passeport|reisepass|passaporto|paspoort`],
   ['DRIVER_LICENSE', `driv(?:er'?s?|ing)${S}licen[cs]e|dln|dl#?|licen[cs]e${S}(?:number|no\\.?|nr|#)|f[üu]hrerschein|permis${S}de${S}conduire|carnet${S}de${S}conducir|rijbewijs`],
@@ -39,7 +39,7 @@ const CONTEXT_RE = new RegExp(
 );
 
 const FILLER_WORD = /(?:numbers?|num|nr|nos?|is|was|are|of|id|on|its|it's|it’s|yeah|yes|sure|ok|the|my|his|her|their|our)(?![\p{L}\p{N}])\.?|(?<=\n)[\p{L} ]{1,12}:/iuy;
-const FILLER_CHARS = new Set([...' \t\n\r\u00a0:#=-–—.(),\'"?'].map((c) => c.charCodeAt(0)));
+const FILLER_CHARS = new Set([...' \t\n\r\u00a0:#=-–—.(),\'"?{'].map((c) => c.charCodeAt(0)));
 const WINDOW = 30;
 
 function skipFiller(text: string, pos: number): number {
@@ -160,8 +160,11 @@ function readValue(type: EntityType, text: string, pos: number, ctxWord = '', ga
         const r = ok(g, CONTEXT_ONLY);
         if (r) return r;
       }
-      const r = ok(sticky(V_ACCOUNT, text, pos), CONTEXT_ONLY);
-      return r ?? ok(sticky(V_SPACED_DIGITS, text, pos), CONTEXT_ONLY);
+      const r = ok(sticky(V_ACCOUNT, text, pos), CONTEXT_ONLY) ?? ok(sticky(V_SPACED_DIGITS, text, pos), CONTEXT_ONLY);
+      if (r) return r;
+      // account references with letters ("A44871902", "ISA-0049127"): at least five digits
+      const ref = readRef(text, pos);
+      return ref && (ref.match(/\d/g)?.length ?? 0) >= 5 ? ok(ref, CONTEXT_ONLY) : null;
     }
     case 'PASSPORT': {
       const v = sticky(V_PASSPORT, text, pos);
@@ -169,7 +172,7 @@ function readValue(type: EntityType, text: string, pos: number, ctxWord = '', ga
     }
     case 'DRIVER_LICENSE': {
       const v = sticky(V_ALNUM, text, pos);
-      return v && hasDigit(v) && alnumCount(v) >= 5 && alnumCount(v) <= 15 ? ok(v, CONTEXT_ONLY) : null;
+      return v && (v.match(/\d/g)?.length ?? 0) >= 3 && alnumCount(v) >= 5 && alnumCount(v) <= 16 ? ok(v, CONTEXT_ONLY) : null;
     }
     case 'NATIONAL_ID': {
       for (const re of [V_NINO, V_AADHAAR, V_SIN]) {
@@ -204,7 +207,10 @@ function typeOf(groups: Record<string, string | undefined>): EntityType | undefi
   return undefined;
 }
 
-const HEADER_RE = new RegExp(`^[\\s"'\`*_#]*(?:${GROUPS.map(([t, src]) => `(?<${t}>${src})`).join('|')})[\\s"'\`*:#.]*$`, 'iu');
+const HEADER_RE = new RegExp(
+  `^[\\s"'\`*#]*(?:[\\p{L}\\p{N}]+\\s){0,2}(?:${GROUPS.map(([t, src]) => `(?<${t}>${src})`).join('|')})(?:${S}${NUMWORD}s?)?[\\s"'\`*:#.]*$`,
+  'iu',
+);
 
 export function findContextValues(text: string, out: Candidate[], ctx?: TextContext): void {
   for (const m of text.matchAll(CONTEXT_RE)) {

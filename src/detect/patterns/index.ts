@@ -3,6 +3,7 @@ import { PLACEHOLDER_RE } from '../../mask/token.js';
 import type { Detector, Span } from '../types.js';
 import { findCards } from './card.js';
 import { findContextValues } from './context.js';
+import { findDobs } from './dob.js';
 import { findEmails } from './email.js';
 import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
@@ -57,6 +58,7 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext)
   findContextValues,
   findPhones,
   findNationalIds,
+  findDobs,
 ];
 
 function better(a: Candidate, b: Candidate): number {

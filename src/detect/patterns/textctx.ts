@@ -13,6 +13,7 @@ const BEFORE = 48;
 const AFTER = 40;
 /** A short line prefix like "A: ", "Customer: ", "- " that opens an answer to the previous line. */
 const ANSWER_PREFIX_MAX = 14;
+const QUESTION_ANSWER_MAX = 40;
 const DELIMS = ['|', ',', '\t', ';'] as const;
 /** Lines longer than this are prose, not table rows (bounds the per-line work). */
 const MAX_ROW = 2000;
@@ -89,9 +90,11 @@ export class TextContext {
     const line = this.lineOf(pos);
     const ls = this.starts[line]!;
     const own = this.text.slice(Math.max(ls, pos - max), pos);
-    if (line === 0 || pos - ls > ANSWER_PREFIX_MAX) return own;
+    if (line === 0 || pos - ls > QUESTION_ANSWER_MAX) return own;
     const prev = line - 1;
     const pe = this.lineEnd(prev);
+    // a short prefix opens an answer; a longer one only under a question line
+    if (pos - ls > ANSWER_PREFIX_MAX && !/\?\s*$/.test(this.text.slice(Math.max(this.starts[prev]!, pe - 8), pe))) return own;
     return this.text.slice(Math.max(this.starts[prev]!, pe - max), pe) + '\n' + own;
   }
 
