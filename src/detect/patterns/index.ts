@@ -5,6 +5,7 @@ import { findCards } from './card.js';
 import { findContextValues } from './context.js';
 import { findDobs } from './dob.js';
 import { findEmails } from './email.js';
+import { findHandlesAndVehicles } from './handles.js';
 import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
 import { findPhones } from './phone.js';
@@ -59,6 +60,7 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext)
   findPhones,
   findNationalIds,
   findDobs,
+  findHandlesAndVehicles,
 ];
 
 function better(a: Candidate, b: Candidate): number {
