@@ -148,7 +148,8 @@ function readValue(type: EntityType, text: string, pos: number, ctxWord = '', ga
       if (text[pos + v.length] === '@') return null; // an e-mail address
       // after a plain "user" in prose ("the user reported …") only key=value syntax or a login-like value
       const keyed = /[:=]/.test(gap) || /["']$/.test(gap);
-      if (!keyed && !strongUser(v) && !/name|login|handle|nick|uid|userid/i.test(gap + ctxWord)) return null;
+      // otherwise ("username jdoe42", "login is j.doe") the value must look like a login
+      if (!keyed && !strongUser(v)) return null;
       return ok(v, CONTEXT_ONLY);
     }
     case 'BANK_ACCOUNT': {

@@ -57,8 +57,13 @@ const AIRLINE = /(\d{2})(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(\d{4}|
 const HU = new RegExp(`(\\d{4})\\.\\s*${MONTH}\\s+(\\d{1,2})\\.?`, F);
 const COMPACT = /((?:19|20)\d{2})(\d{2})(\d{2})/y;
 
-/** Where a date may start: a digit or a letter at a word start. */
+/** Where a date may start: a digit, or a word whose first three letters begin a month or ordinal name. */
 const STARTS = /(?<![\p{L}\p{N}])[\p{L}\p{N}]/gu;
+const WORD_STARTS = new Set([...MONTH_OF.keys(), ...ORDINALS, 'thirtieth'].map((w) => w.slice(0, 3)));
+const mayStart = (text: string, i: number) => {
+  const c = text.charCodeAt(i);
+  return (c >= 48 && c <= 57) || WORD_STARTS.has(text.slice(i, i + 3).toLowerCase());
+};
 
 function wordNumber(w: string): number {
   const s = w.toLowerCase().replace(/-/g, ' ').trim();
@@ -177,7 +182,7 @@ export function findDobs(text: string, out: Candidate[], ctx: TextContext): void
   let next = 0;
   for (const m of text.matchAll(STARTS)) {
     const i = m.index!;
-    if (i < next) continue;
+    if (i < next || !mayStart(text, i)) continue;
     const d = readDate(text, i);
     if (!d) continue;
     dates.push(d);
@@ -188,10 +193,9 @@ export function findDobs(text: string, out: Candidate[], ctx: TextContext): void
   const isDob = new Array<boolean>(dates.length).fill(false);
   const dobKeys = new Set<string>();
   dates.forEach((d, k) => {
-    const before = ctx.before(d.start, 64);
     const lineStart = ctx.lineStart(ctx.lineOf(d.start));
     const hl7Pid = text.startsWith('PID|', lineStart);
-    let yes = hl7Pid || BIRTH_CONTEXT.test(before) || BIRTH_CONTEXT.test(ctx.header(d.start)) || BIRTH_AFTER.test(ctx.after(d.end));
+    let yes = hl7Pid || ctx.wordBefore(d.start, BIRTH_CONTEXT, 64) || BIRTH_CONTEXT.test(ctx.header(d.start)) || BIRTH_AFTER.test(ctx.after(d.end));
     if (d.compact && !yes) return;
     if (!yes && k > 0 && isDob[k - 1]) {
       const gap = text.slice(dates[k - 1]!.end, d.start);

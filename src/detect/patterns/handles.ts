@@ -4,8 +4,8 @@
  *    x.com/<user>, instagram, facebook, tiktok, medium/@…, mastodon-style /@user, calendly,
  *    about.me, …), links whose query names a person (`?email=`, `?user=`, `?username=`,
  *    `?login=`, `?uid=`), and any link right after a profile word ("profile:", "portfolio",
- *    "my website", "booking page") or on a contact line that also holds an e-mail address or
- *    a phone number (signatures). Other links (docs, APIs) stay.
+ *    "my website", "booking page") or on a short `|`/`·`-separated contact line that also
+ *    holds an e-mail address or a phone number (signatures). Other links (docs, APIs) stay.
  *  - USERNAME: @handles (not e-mail addresses, npm scopes, decorators or @here/@channel);
  *    users in log lines: `IP - user [date]` (common log format), sshd "Accepted/Failed …
  *    for <user> from", "sudo: <user> :", `/home/<user>`, `/Users/<user>`, `C:\Users\<user>`.
@@ -24,7 +24,7 @@ const PROFILE_HOSTS =
   /^(?:https?:\/\/)?(?:[a-z0-9-]+\.)*(?:linkedin\.com\/(?:in|pub)\/[^/?#\s]+|(?:github|gitlab|bitbucket)\.(?:com|org)\/(?!(?:orgs|about|features|pricing|topics|marketplace|settings|login|join|explore|sponsors|enterprise|site|collections|trending|apps|search|notifications)(?:[/?#]|$))[^/?#\s]+\/?$|(?:twitter|x|instagram|facebook|fb|threads|tiktok|pinterest|flickr|soundcloud|behance|dribbble|vimeo|twitch|patreon|substack|keybase|about|linktr)\.(?:com|net|me|io|ee|tv)\/@?[^/?#\s]+\/?$|(?:medium\.com|youtube\.com|tiktok\.com)\/@[^/?#\s]+|(?:t\.me|wa\.me|calendly\.com|cal\.com)\/[^?#\s]+|(?:reddit\.com)\/(?:u|user)\/[^/?#\s]+|stackoverflow\.com\/users\/\d+\/[^/?#\s]+)/iu;
 const FEDIVERSE = /^(?:https?:\/\/)?[^/\s]{3,100}\/@[A-Za-z0-9_.-]{1,64}\/?$/u;
 const MAX_PROFILE_URL = 300;
-const PERSON_QUERY = /[?&](?:e-?mail|user(?:name|_?id)?|login|uid|member|customer|patient|name|first_?name|last_?name|phone)=[^&#\s]+/iu;
+const PERSON_QUERY = /[?&](?:user(?:name|_?id)?|login|uid|member|customer|patient|name|first_?name|last_?name|phone)=[^&#\s]+/iu;
 const PROFILE_WORD = /(?:profile|portfolio|homepage|home page|personal (?:site|website|page)|my (?:site|website|page|blog)|booking (?:page|link)|calendar|calendly|linkedin|github|gitlab|twitter|instagram|mastodon|facebook|tiktok)(?:\s+[\p{L}'’-]+){0,4}\s*[:\-–—(]?\s*$/iu;
 const CONTACT_LINE = /[\p{L}\p{N}._%+-]@[\p{L}\p{N}-]+\.\p{L}|\+?\d[\d ()-]{7,}\d/u;
 
@@ -41,14 +41,16 @@ function findUrls(text: string, out: Candidate[], ctx: TextContext): void {
     const end = trimUrl(text, start, start + m[0].length);
     const url = text.slice(start, end);
     const profile = url.length <= MAX_PROFILE_URL && (PROFILE_HOSTS.test(url) || FEDIVERSE.test(url));
-    if (profile || PERSON_QUERY.test(url)) {
+    // (a query holding an e-mail address: the address itself is masked as EMAIL, the link stays readable)
+    if (profile || (PERSON_QUERY.test(url) && !url.includes('@'))) {
       out.push({ start, end, type: 'URL', score: VALIDATED });
       continue;
     }
     if (!/\/[^/\s]/.test(url.replace(/^https?:\/\//i, ''))) continue; // a bare host names no one
     const line = ctx.lineOf(start);
     const lineText = text.slice(ctx.lineStart(line), ctx.lineEnd(line));
-    if (PROFILE_WORD.test(ctx.before(start)) || CONTACT_LINE.test(lineText.replace(url, ' '))) {
+    const contactLine = lineText.length <= 200 && /[|·•]/.test(lineText) && CONTACT_LINE.test(lineText.replace(url, ' '));
+    if (PROFILE_WORD.test(ctx.before(start)) || contactLine) {
       out.push({ start, end, type: 'URL', score: CONTEXT_ONLY });
     }
   }
@@ -57,7 +59,7 @@ function findUrls(text: string, out: Candidate[], ctx: TextContext): void {
 /** @handle: not after a word character (e-mail) and not a code annotation or group mention. */
 const HANDLE = /(?<![\p{L}\p{N}_.@/\\-])@[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9_])?/gu;
 const NOT_HANDLE = new Set(
-  'here channel everyone all team param returns return throws type types typedef see since author deprecated override interface implementation end property synthesize media import keyframes font-face supports charset namespace page layer tailwind apply extend mixin include if else each for while function component injectable input output module directive pipe test before after beforeeach aftereach entity column table get post put delete patch controller service transactional autowired bean value'.split(' '),
+  'here channel everyone all team home work school office night noon least most once me you us them param returns return throws type types typedef see since author deprecated override interface implementation end property synthesize media import keyframes font-face supports charset namespace page layer tailwind apply extend mixin include if else each for while function component injectable input output module directive pipe test before after beforeeach aftereach entity column table get post put delete patch controller service transactional autowired bean value'.split(' '),
 );
 
 const LOG_USER: readonly RegExp[] = [
@@ -108,7 +110,7 @@ function findVehicles(text: string, out: Candidate[]): void {
     const v = m[0];
     if (!vinShape(v)) continue;
     if (vinValid(v)) out.push({ start, end, type: 'VEHICLE', score: VALIDATED });
-    else if (/^[A-HJ-NPR-Z0-9]{3}[A-HJ-NPR-Z0-9]{9}\d{5}$/.test(v) && /[A-Z].*[A-Z].*[A-Z]/.test(v.slice(0, 11)) && !/^[0-9A-F]{17}$/.test(v))
+    else if (/^[1-9A-HJ-NPR-Z][A-HJ-NPR-Z0-9]{8}[1-9A-HJ-NPR-TV-Y][A-HJ-NPR-Z0-9]{2}\d{5}$/.test(v) && /[A-Z].*[A-Z].*[A-Z]/.test(v.slice(0, 11)) && !/^[0-9A-F]{17}$/.test(v))
       out.push({ start, end, type: 'VEHICLE', score: CONTEXT_ONLY });
   }
   for (const m of text.matchAll(UK_PLATE)) {

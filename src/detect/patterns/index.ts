@@ -26,11 +26,10 @@ import type { Candidate } from './util.js';
  */
 export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   EMAIL: 100,
-  URL: 102,
+  URL: 99,
   IBAN: 95,
   CARD: 90,
   SSN: 85,
-  VEHICLE: 82,
   ROUTING: 80,
   DOB: 75,
   NATIONAL_ID: 72,
@@ -38,6 +37,7 @@ export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   DRIVER_LICENSE: 70,
   MEDICAL_RECORD: 69,
   INSURANCE_ID: 68,
+  VEHICLE: 66,
   BANK_ACCOUNT: 65,
   ACCOUNT_ID: 64,
   IP: 60,

@@ -88,6 +88,9 @@ const ROWS: readonly Row[] = [
 export function standsAlone(text: string, start: number, end: number): boolean {
   if (isWordChar(text, start - 1) || isWordChar(text, end)) return false;
   const b = text[start - 1];
+  // one group of a longer spaced number ("4111 1111 1111 1112", "DE89 3704 0044 0532 0130 01")
+  if (b === ' ' && /\d/.test(text[start - 2] ?? '')) return false;
+  if (text[end] === ' ' && /\d/.test(text[end + 1] ?? '') && /\d \d/.test(text.slice(start, end))) return false;
   if ((b === '-' || b === '.' || b === '/') && isWordChar(text, start - 2)) return false;
   const a = text[end];
   if ((a === '-' || a === '/' || (a === '.' && /\d/.test(text[end + 1] ?? ''))) && isWordChar(text, end + 1)) return false;
@@ -98,10 +101,11 @@ const compactOf = (s: string) => s.replace(/[\s./-]/g, '').toUpperCase();
 
 /** Whether an identity word precedes `pos` (same line, an answer's question line, or column header). */
 export function hasIdContext(ctx: TextContext, pos: number, words: RegExp = NATIONAL_ID_CONTEXT): boolean {
-  return words.test(ctx.before(pos)) || words.test(ctx.header(pos));
+  return ctx.wordBefore(pos, words) || words.test(ctx.header(pos));
 }
 
 export function findNationalIds(text: string, out: Candidate[], ctx: TextContext): void {
+  if (!/\d/.test(text)) return;
   for (const r of ROWS) {
     r.re.lastIndex = 0;
     for (const m of text.matchAll(r.re)) {

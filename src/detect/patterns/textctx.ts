@@ -54,6 +54,7 @@ function splitCells(line: string, delim: string): string[] {
   return cells.map((c) => c.trim().replace(/^"|"$/g, ''));
 }
 
+const GLOBAL = new WeakMap<RegExp, RegExp>();
 const SEPARATOR_LINE = /^[\s|+:=-]*$/;
 
 export class TextContext {
@@ -96,6 +97,22 @@ export class TextContext {
     // a short prefix opens an answer; a longer one only under a question line
     if (pos - ls > ANSWER_PREFIX_MAX && !/\?\s*$/.test(this.text.slice(Math.max(this.starts[prev]!, pe - 8), pe))) return own;
     return this.text.slice(Math.max(this.starts[prev]!, pe - max), pe) + '\n' + own;
+  }
+
+  /**
+   * Whether a context word (`re`) occurs shortly before `pos` with nothing numeric between
+   * it and `pos` — so "SSN 123-45-6789, MRN 00123456" gives the SSN word to the first value only.
+   */
+  wordBefore(pos: number, re: RegExp, max = BEFORE): boolean {
+    const w = this.before(pos, max);
+    let g = GLOBAL.get(re);
+    if (!g) {
+      g = new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
+      GLOBAL.set(re, g);
+    }
+    let lastEnd = -1;
+    for (const m of w.matchAll(g)) lastEnd = m.index! + m[0].length;
+    return lastEnd >= 0 && !/\d/.test(w.slice(lastEnd));
   }
 
   /** Up to ~40 characters after `end`, on its line. */
