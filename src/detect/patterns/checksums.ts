@@ -8,6 +8,13 @@ import { luhnValid } from './util.js';
 const digitsOf = (s: string) => Array.from(s, (c) => c.charCodeAt(0) - 48);
 const allDigits = (s: string, n: number) => s.length === n && /^\d+$/.test(s);
 
+/** Not after today (a birth date encoded in an ID cannot be in the future). */
+export function notFuture(y: number, m: number, d: number, now = new Date()): boolean {
+  const ny = now.getUTCFullYear();
+  const nm = now.getUTCMonth() + 1;
+  return y < ny || (y === ny && (m < nm || (m === nm && d <= now.getUTCDate())));
+}
+
 /** A real calendar day (leap years included). */
 export function dateOk(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
@@ -69,7 +76,7 @@ export function ninoValid(s: string): boolean {
 export const sinValid = (s: string) => allDigits(s, 9) && s[0] !== '0' && s[0] !== '8' && luhnValid(s);
 
 /** India PAN: AAAPA9999A, fourth letter the holder kind (P person, C company, …). */
-export const panValid = (s: string) => /^[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]$/.test(s);
+export const panValid = (s: string) => /^[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]$/.test(s) && s.slice(5, 9) !== '0000';
 
 /** Poland PESEL: 11 digits, weighted check digit, a real birth date (century in the month). */
 export function peselValid(s: string): boolean {
@@ -83,7 +90,8 @@ export function peselValid(s: string): boolean {
   const yy = d[0]! * 10 + d[1]!;
   const century = m > 80 ? 1800 : m > 60 ? 2200 : m > 40 ? 2100 : m > 20 ? 2000 : 1900;
   m %= 20;
-  return dateOk(century + yy, m, d[4]! * 10 + d[5]!);
+  const dd = d[4]! * 10 + d[5]!;
+  return dateOk(century + yy, m, dd) && notFuture(century + yy, m, dd);
 }
 
 const DNI_LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE';
@@ -183,7 +191,7 @@ export function medicareAuValid(s: string): boolean {
 }
 
 const NHI_ALPHA = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
-/** New Zealand NHI: AAANNNN (mod 11) or AAANNAA (mod 23); letters without I and O. */
+/** New Zealand NHI: AAANNNN (mod 11) or AAANNAA (mod 24); letters without I and O. */
 export function nhiValid(s: string): boolean {
   const m = /^([A-HJ-NP-Z]{3})(\d{2})(\d{2}|[A-HJ-NP-Z]{2})$/.exec(s);
   if (!m) return false;
@@ -196,7 +204,8 @@ export function nhiValid(s: string): boolean {
     const check = 11 - r;
     return (check === 10 ? 0 : check) === Number(s[6]);
   }
-  return NHI_ALPHA[23 - (sum % 23) - 1] === s[6];
+  const r = sum % 24;
+  return r !== 0 && NHI_ALPHA[24 - r - 1] === s[6];
 }
 
 /** France NIR (numéro de sécurité sociale): 13 characters + 2-digit key (97 − n mod 97). */
@@ -240,9 +249,8 @@ export function personnummerValid(s: string): boolean {
 /** China resident identity card: 17 digits + check (digit or X), ISO 7064 mod 11-2, a birth date. */
 export function chinaIdValid(s: string): boolean {
   if (!/^[1-9]\d{16}[\dX]$/.test(s)) return false;
-  if (!dateOk(Number(s.slice(6, 10)), Number(s.slice(10, 12)), Number(s.slice(12, 14)))) return false;
-  const y = Number(s.slice(6, 10));
-  if (y < 1880 || y > 2100) return false;
+  const [y, m, d] = [Number(s.slice(6, 10)), Number(s.slice(10, 12)), Number(s.slice(12, 14))];
+  if (y < 1880 || !dateOk(y, m, d) || !notFuture(y, m, d)) return false;
   let sum = 0;
   for (let i = 0; i < 17; i++) sum += (s.charCodeAt(i) - 48) * ((2 ** (17 - i)) % 11);
   return '10X98765432'[sum % 11] === s[17];
@@ -283,7 +291,9 @@ export function tcKimlikValid(s: string): boolean {
 /** Finland HETU: DDMMYY, century sign, 3 digits, mod-31 check character. */
 export function hetuValid(s: string): boolean {
   const m = /^(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])$/.exec(s);
-  if (!m || !dateOk(2000, Number(m[2]), Number(m[1]))) return false;
+  if (!m) return false;
+  const y = (m[4] === '+' ? 1800 : /[A-F]/.test(m[4]!) ? 2000 : 1900) + Number(m[3]);
+  if (!dateOk(y, Number(m[2]), Number(m[1])) || !notFuture(y, Number(m[2]), Number(m[1]))) return false;
   return '0123456789ABCDEFHJKLMNPRSTUVWXY'[Number(m[1]! + m[2] + m[3] + m[5]) % 31] === m[6];
 }
 
