@@ -177,7 +177,6 @@ const LIST_GAP = /^[\s,;:·|&-]*(?:\p{Lu}[\p{L}'’-]*\s*){0,2}[\s,;:·|&-]*$/u;
 const MAX_DATES = 2000;
 
 export function findDobs(text: string, out: Candidate[], ctx: TextContext): void {
-  if (!/\d/.test(text)) return;
   const dates: FoundDate[] = [];
   let next = 0;
   for (const m of text.matchAll(STARTS)) {

@@ -5,83 +5,69 @@
  * compact value, and whether it may match on its own:
  *  - `free`: the shape is distinctive (letters in fixed places, a separator layout, a long
  *    check) — matched anywhere, score 1;
- *  - `context`: a plain run of digits (PESEL, BSN, TFN, Steuer-ID, TC Kimlik, …) — only after an
- *    identity word in one of several languages on its line (or the previous line when it opens
- *    an answer), or in a table column headed by one; score 0.9.
+ *  - `context`: a plain run of digits (PESEL, BSN, TFN, Steuer-ID, TC Kimlik, …) — only after
+ *    the format's own names (PESEL; BSN/burgerservicenummer; Steuer-ID/IdNr; …) on its line (or
+ *    the question line it answers), or in a table column headed by one, with nothing numeric
+ *    in between; score 0.9. Each row has its own words, so an 11-digit number after "PESEL" is
+ *    not also tried as a CPF or TC Kimlik.
  * A match glued to letters or digits, or inside a longer dashed/dotted number, is skipped.
  */
 import * as C from './checksums.js';
 import type { TextContext } from './textctx.js';
 import { type Candidate, CONTEXT_ONLY, VALIDATED, isWordChar } from './util.js';
 
-/** Identity / tax / health number words, several languages (matched case-insensitively). */
-export const NATIONAL_ID_CONTEXT = new RegExp(
-  '(?<![\\p{L}\\p{N}])(?:' +
-    [
-      'national[\\s_-]?(?:id|identity|identification|insurance|registration)',
-      'personal[\\s_-]?(?:id|number|identity|code)',
-      '(?:tax|taxpayer|citizen|resident|residence|identity|identification|health|insurance|social)[\\s_-]?(?:id|no|number|card|code)',
-      'id[\\s_-]?(?:no|nr|number|card|#)',
-      'identity', 'identification', 'identifier',
-      'ssn', 'itin', 'tin', 'ni[\\s_-]?(?:no|number)', 'nino', 'nhs', 'chi', 'sin', 'social[\\s_-]?(?:insurance|security)',
-      'aadhaa?r', 'pan', 'uid', 'pesel', 'dni', 'nie', 'nif', 'cpf', 'curp', 'rfc', 'bsn', 'burgerservicenummer', 'sofinummer',
-      'codice[\\s_-]?fiscale', 'steuer[\\s_-]?id', 'steuer[\\s_-]?(?:identifikations)?nummer', 'idnr', 'identifikationsnummer',
-      'personalausweis', 'ausweis', 'personnummer', 'henkilötunnus', 'hetu', 'tc[\\s_-]?kimlik', 'kimlik', 'tckn',
-      'rrn', 'resident[\\s_-]?registration', 'nric', 'fin', 'nhi', 'ppsn?', 'tfn', 'tax[\\s_-]?file', 'medicare',
-      'my[\\s_-]?number', 'insee', 'nir', 's[ée]curit[ée][\\s_-]?sociale', 'n°[\\s_-]?ss', 'carte[\\s_-]?vitale',
-      'num[ée]ro[\\s_-]?(?:d[\'’]|de[\\s_-])?(?:identit[ée]|identificaci[óo]n|fiscal)', 'documento', 'c[ée]dula', 'dui', 'rut', 'run',
-      'thai[\\s_-]?id', 'citizen', 'burger', 'mynumber', 'マイナンバー', '身份证', '身分証', '주민등록번호',
-    ].join('|') +
-    ')(?![\\p{L}])',
-  'iu',
-);
-
 interface Row {
   readonly name: string;
   readonly re: RegExp;
   readonly valid: (compact: string) => boolean;
-  readonly free: boolean;
+  /** null: matched anywhere; else the words (this format's names) that must precede it. */
+  readonly words: RegExp | null;
+  /** Separators that are part of the value (HETU's century sign). */
+  readonly keepDash?: boolean;
 }
 
-const row = (name: string, src: string, valid: (s: string) => boolean, free: boolean, flags = 'g'): Row => ({
+const words = (src: string) => new RegExp(`(?<![\\p{L}\\p{N}])(?:${src})(?![\\p{L}])`, 'iu');
+const row = (name: string, src: string, valid: (s: string) => boolean, ctx: string | null, flags = 'g', keepDash = false): Row => ({
   name,
   re: new RegExp(src, flags),
   valid,
-  free,
+  words: ctx === null ? null : words(ctx),
+  keepDash,
 });
+const GENERIC = 'national[\\s_-]?(?:id|identity|identification)(?:[\\s_-]?(?:no|number|card))?|identity[\\s_-]?(?:no|number|card)|citizen[\\s_-]?id';
 
 const ROWS: readonly Row[] = [
-  row('nhs', '\\d{3}([ -]?)\\d{3}\\1\\d{4}', C.nhsValid, false),
-  row('nino', '[A-Z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D]', C.ninoValid, true),
-  row('nino-ctx', '[a-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[a-d]', (s) => C.ninoValid(s), false, 'gi'),
-  row('sin', '\\d{3}([ -])\\d{3}\\1\\d{3}', C.sinValid, true),
-  row('sin-ctx', '\\d{9}', C.sinValid, false),
-  row('aadhaar/mynumber', '\\d{4}([ -])\\d{4}\\1\\d{4}', (s) => C.aadhaarValid(s) || C.myNumberValid(s), true),
-  row('aadhaar-ctx', '\\d{12}', (s) => C.aadhaarValid(s) || C.myNumberValid(s), false),
-  row('pan', '[A-Z]{3}[ABCFGHJLPT][A-Z]\\d{4}[A-Z]', C.panValid, true),
-  row('pesel', '\\d{11}', C.peselValid, false),
-  row('dni/nie', '(?:[XYZ][ -]?\\d{7}|\\d{8})[ -]?[A-Z]', C.dniNieValid, true),
-  row('codice-fiscale', '[A-Z]{6}[0-9LMNP-V]{2}[A-Z][0-9LMNP-V]{2}[A-Z][0-9LMNP-V]{3}[A-Z]', C.codiceFiscaleValid, true),
-  row('bsn', '\\d{9}|\\d{4}\\.\\d{2}\\.\\d{3}', C.bsnValid, false),
-  row('cpf', '\\d{3}\\.\\d{3}\\.\\d{3}-\\d{2}', C.cpfValid, true),
-  row('cpf-ctx', '\\d{11}', C.cpfValid, false),
-  row('curp', '[A-Z]{4}\\d{6}[HMX][A-Z]{5}[A-Z0-9]\\d', C.curpValid, true),
-  row('za-id', '\\d{6} ?\\d{4} ?\\d{3}', C.zaIdValid, true),
-  row('nric', '[STFGM]\\d{7}[A-Z]', C.nricValid, true),
-  row('tfn', '\\d{3} ?\\d{3} ?\\d{2,3}', C.tfnValid, false),
-  row('medicare-au', '[2-6]\\d{3} ?\\d{5} ?\\d(?:[ /-]?\\d)?', C.medicareAuValid, false),
-  row('nhi', '[A-HJ-NP-Z]{3}\\d{2}(?:\\d{2}|[A-HJ-NP-Z]{2})', C.nhiValid, false),
-  row('nir', '[1-478] ?\\d{2} ?\\d{2} ?(?:\\d{2}|2A|2B) ?\\d{3} ?\\d{3} ?\\d{2}', C.nirValid, true),
-  row('steuer-id', '\\d{2} ?\\d{3} ?\\d{3} ?\\d{3}', C.steuerIdValid, false),
-  row('personnummer', '(?:\\d{2})?\\d{6}[-+]\\d{4}', C.personnummerValid, true),
-  row('personnummer-ctx', '\\d{12}|\\d{10}', C.personnummerValid, false),
-  row('china-id', '\\d{17}[\\dXx]', (s) => C.chinaIdValid(s), true),
-  row('rrn', '\\d{6}-[1-8]\\d{6}', (s) => C.rrnValid(s, true), true),
-  row('rrn-ctx', '\\d{6}-?[1-8]\\d{6}', (s) => C.rrnValid(s, false), false),
-  row('ppsn', '\\d{7}[A-W][A-IW]?', C.ppsnValid, true),
-  row('tc-kimlik', '\\d{11}', C.tcKimlikValid, false),
-  row('hetu', '\\d{6}[-+A-FU-Y]\\d{3}[0-9A-Y]', C.hetuValid, true),
-  row('thai-id', '\\d{13}|\\d-\\d{4}-\\d{5}-\\d{2}-\\d', C.thaiIdValid, false),
+  row('nhs', '\\d{3}([ -]?)\\d{3}\\1\\d{4}', C.nhsValid, 'nhs|health[\\s_-]?(?:service|care)[\\s_-]?(?:no|number)'),
+  row('nino', '[A-Z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D]', C.ninoValid, null),
+  row('nino-ctx', '[a-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[a-d]', (s) => C.ninoValid(s), 'nino|ni[\\s_-]?(?:no|number)|national[\\s_-]?insurance', 'gi'),
+  row('sin', '\\d{3}([ -])\\d{3}\\1\\d{3}', C.sinValid, null),
+  row('sin-ctx', '\\d{9}', C.sinValid, 'sin|social[\\s_-]?insurance|nas|num[ée]ro[\\s_-]?d[\'’]assurance[\\s_-]?sociale'),
+  row('aadhaar/mynumber', '\\d{4}([ -])\\d{4}\\1\\d{4}', (s) => C.aadhaarValid(s) || C.myNumberValid(s), null),
+  row('aadhaar-ctx', '\\d{12}', (s) => C.aadhaarValid(s) || C.myNumberValid(s), `aadhaa?r|uid|uidai|my[\\s_-]?number|マイナンバー|個人番号|${GENERIC}`),
+  row('pan', '[A-Z]{3}[ABCFGHJLPT][A-Z]\\d{4}[A-Z]', C.panValid, null),
+  row('pesel', '\\d{11}', C.peselValid, 'pesel'),
+  row('dni/nie', '(?:[XYZ][ -]?\\d{7}|\\d{8})[ -]?[A-Z]', C.dniNieValid, null),
+  row('codice-fiscale', '[A-Z]{6}[0-9LMNP-V]{2}[A-Z][0-9LMNP-V]{2}[A-Z][0-9LMNP-V]{3}[A-Z]', C.codiceFiscaleValid, null),
+  row('bsn', '\\d{9}|\\d{4}\\.\\d{2}\\.\\d{3}', C.bsnValid, 'bsn|burgerservicenummer|sofi[\\s_-]?nummer|citizen[\\s_-]?service[\\s_-]?number'),
+  row('cpf', '\\d{3}\\.\\d{3}\\.\\d{3}-\\d{2}', C.cpfValid, null),
+  row('cpf-ctx', '\\d{11}', C.cpfValid, 'cpf'),
+  row('curp', '[A-Z]{4}\\d{6}[HMX][A-Z]{5}[A-Z0-9]\\d', C.curpValid, null),
+  row('za-id', '\\d{6} ?\\d{4} ?\\d{3}', C.zaIdValid, null),
+  row('nric', '[STFGM]\\d{7}[A-Z]', C.nricValid, null),
+  row('tfn', '\\d{3} ?\\d{3} ?\\d{2,3}', C.tfnValid, 'tfn|tax[\\s_-]?file'),
+  row('medicare-au', '[2-6]\\d{3} ?\\d{5} ?\\d(?:[ /-]?\\d)?', C.medicareAuValid, 'medicare'),
+  row('nhi', '[A-HJ-NP-Z]{3}\\d{2}(?:\\d{2}|[A-HJ-NP-Z]{2})', C.nhiValid, 'nhi|national[\\s_-]?health[\\s_-]?index'),
+  row('nir', '[1-478] ?\\d{2} ?\\d{2} ?(?:\\d{2}|2A|2B) ?\\d{3} ?\\d{3} ?\\d{2}', C.nirValid, null),
+  row('steuer-id', '\\d{2} ?\\d{3} ?\\d{3} ?\\d{3}', C.steuerIdValid, 'steuer[\\s_-]?id|steuerliche|steuer[\\s_-]?identifikationsnummer|identifikationsnummer|idnr|tax[\\s_-]?id|tin'),
+  row('personnummer', '(?:\\d{2})?\\d{6}[-+]\\d{4}', C.personnummerValid, null),
+  row('personnummer-ctx', '\\d{12}|\\d{10}', C.personnummerValid, 'personnummer|person[\\s_-]?number|samordningsnummer'),
+  row('china-id', '\\d{17}[\\dXx]', (s) => C.chinaIdValid(s), null),
+  row('rrn', '\\d{6}-[1-8]\\d{6}', (s) => C.rrnValid(s, true), null),
+  row('rrn-ctx', '\\d{6}-?[1-8]\\d{6}', (s) => C.rrnValid(s, false), 'rrn|resident[\\s_-]?registration|주민등록번호|주민번호'),
+  row('ppsn', '\\d{7}[A-W][A-IW]?', C.ppsnValid, null),
+  row('tc-kimlik', '\\d{11}', C.tcKimlikValid, 'tc|t\\.c\\.|kimlik|tckn|tc[\\s_-]?no'),
+  row('hetu', '\\d{6}[-+A-FU-Y]\\d{3}[0-9A-Y]', C.hetuValid, null, 'g', true),
+  row('thai-id', '\\d{13}|\\d-\\d{4}-\\d{5}-\\d{2}-\\d', C.thaiIdValid, `thai[\\s_-]?id|บัตรประชาชน|${GENERIC}`),
 ];
 
 /** Not glued to a word or inside a longer dashed / dotted / slashed number. */
@@ -100,7 +86,7 @@ export function standsAlone(text: string, start: number, end: number): boolean {
 const compactOf = (s: string) => s.replace(/[\s./-]/g, '').toUpperCase();
 
 /** Whether an identity word precedes `pos` (same line, an answer's question line, or column header). */
-export function hasIdContext(ctx: TextContext, pos: number, words: RegExp = NATIONAL_ID_CONTEXT): boolean {
+export function hasIdContext(ctx: TextContext, pos: number, words: RegExp): boolean {
   return ctx.wordBefore(pos, words) || words.test(ctx.header(pos));
 }
 
@@ -112,9 +98,10 @@ export function findNationalIds(text: string, out: Candidate[], ctx: TextContext
       const start = m.index!;
       const end = start + m[0].length;
       if (!standsAlone(text, start, end)) continue;
-      if (!r.valid(compactOf(m[0]))) continue;
-      if (r.free) out.push({ start, end, type: 'NATIONAL_ID', score: VALIDATED });
-      else if (hasIdContext(ctx, start)) out.push({ start, end, type: 'NATIONAL_ID', score: CONTEXT_ONLY });
+      const compact = r.keepDash ? m[0].replace(/\s/g, '').toUpperCase() : compactOf(m[0]);
+      if (!r.valid(compact)) continue;
+      if (r.words === null) out.push({ start, end, type: 'NATIONAL_ID', score: VALIDATED });
+      else if (hasIdContext(ctx, start, r.words)) out.push({ start, end, type: 'NATIONAL_ID', score: CONTEXT_ONLY });
     }
   }
 }
