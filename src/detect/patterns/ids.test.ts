@@ -295,3 +295,33 @@ describe('linear time on hostile input', () => {
     );
   });
 });
+
+describe('addresses: one span per line, many layouts', () => {
+  it.each([
+    ['Ship to 221 Larch Avenue, Springfield, IL 62704 today', '221 Larch Avenue, Springfield, IL 62704'],
+    ['Flat 2, 17 Quarry Road, Leeds LS6 2QP', 'Flat 2, 17 Quarry Road, Leeds LS6 2QP'],
+    ['mailed to 4410 N Saguaro Rd #212, Tucson, AZ 85718.', '4410 N Saguaro Rd #212, Tucson, AZ 85718'],
+    ['Anschrift: Birkenweg 7, 80331 München', 'Birkenweg 7, 80331 München'],
+    ['Wohnung in der Kastanienstraße 12a', 'Kastanienstraße 12a'],
+    ['habite au 9 rue des Lilas, 69003 Lyon.', '9 rue des Lilas, 69003 Lyon'],
+    ['vive en Calle de la Luna 23, 28004 Madrid', 'Calle de la Luna 23, 28004 Madrid'],
+    ['Residenza: Via Giuseppe Verdi 8, 20121 Milano MI', 'Via Giuseppe Verdi 8, 20121 Milano MI'],
+    ['Herengracht 101-II, 1015 BE Amsterdam', 'Herengracht 101-II, 1015 BE Amsterdam'],
+    ['R/o House No. 42, Sector 9-C, Chandigarh 160009 (tenant)', 'House No. 42, Sector 9-C, Chandigarh 160009'],
+    ['Send it to PO Box 1200, Helena, MT 59601', 'PO Box 1200, Helena, MT 59601'],
+    ['住所: 〒100-0001 東京都千代田区千代田1-1', '〒100-0001 東京都千代田区千代田1-1'],
+    ['"line1":"Flat 9, 3 Quay Lane","city":"Bristol"', 'Flat 9, 3 Quay Lane'],
+    ['Postcode: SW1A 2AA', 'SW1A 2AA'],
+    ['Harbour Studios\nUnit 5\nPenzance TR18 4AB', 'Penzance TR18 4AB'],
+  ])('%s', (text, v) => has(text, 'ADDRESS', v));
+
+  it('never crosses a line break', () => {
+    for (const [, v] of found('Mara Klein\nSonnenallee 221\n12059 Berlin')) expect(v).not.toContain('\n');
+    has('Mara Klein\nSonnenallee 221\n12059 Berlin', 'ADDRESS', 'Sonnenallee 221');
+  });
+
+  it('numbers before capitalised words are not addresses without a street type; BP is blood pressure', () => {
+    expect(found('We sold 3 Large Boxes and 12 Blue Pens. BP 118/76, HR 64. Chapter 4 Main Ideas.')).toEqual([]);
+    expect(found('Wall Street Journal 2024 edition; see 10 Downing')).toEqual([]);
+  });
+});

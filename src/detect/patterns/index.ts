@@ -1,6 +1,7 @@
 import type { EntityType } from '../../core/types.js';
 import { PLACEHOLDER_RE } from '../../mask/token.js';
 import type { Detector, Span } from '../types.js';
+import { findAddresses } from './address.js';
 import { findCards } from './card.js';
 import { findContextValues } from './context.js';
 import { findDobs } from './dob.js';
@@ -43,8 +44,8 @@ export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   IP: 60,
   USERNAME: 55,
   PHONE: 50,
+  ADDRESS: 40,
   // not produced by patterns; listed for completeness
-  ADDRESS: 0,
   PERSON: 0,
   ORGANIZATION: 0,
   LOCATION: 0,
@@ -61,6 +62,7 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext)
   findNationalIds,
   findDobs,
   findHandlesAndVehicles,
+  findAddresses,
 ];
 
 function better(a: Candidate, b: Candidate): number {
