@@ -24,11 +24,13 @@ const STREET_TYPE_SET = new Set(STREET_TYPES.split('|'));
 const UNIT = `(?:Flat|Apt|Apartment|Unit|Suite|Ste|Room|Floor|Fl|Level|Lvl|Blk|Block|Lot|Bldg|Building)\\.?[ \\t\\u00a0]?[\\w-]{1,6}`;
 const UK_POSTCODE = '(?:[A-Z]{1,2}\\d[A-Z\\d]?|GIR) ?\\d[A-Z]{2}';
 
-/** English order: [unit, ] number [direction] Name Name Type [direction] [#unit] */
+/** English order: number [direction] Name Name Type [direction] [#unit]; a unit before it is added after. */
 const EN_STREET = new RegExp(
-  `(?:${UNIT},?[ \\t\\u00a0])?${NUM},?[ \\t\\u00a0](?:[NSEW]\\.?[ \\t\\u00a0]|North[ \\t\\u00a0]|South[ \\t\\u00a0]|East[ \\t\\u00a0]|West[ \\t\\u00a0])?(?:${CAP}[ \\t\\u00a0]){0,3}(?:${STREET_TYPES})\\.?(?:[ \\t\\u00a0](?:NW|NE|SW|SE|N|S|E|W))?(?:[ \\t\\u00a0]?#[ \\t\\u00a0]?[\\w-]{1,6})?(?![\\p{L}\\p{N}])`,
+  `${NUM},?[ \\t\\u00a0](?:[NSEW]\\.?[ \\t\\u00a0]|North[ \\t\\u00a0]|South[ \\t\\u00a0]|East[ \\t\\u00a0]|West[ \\t\\u00a0])?(?:${CAP}[ \\t\\u00a0]){0,3}(?:${STREET_TYPES})\\.?(?:[ \\t\\u00a0](?:NW|NE|SW|SE|N|S|E|W))?(?:[ \\t\\u00a0]?#[ \\t\\u00a0]?[\\w-]{1,6})?(?![\\p{L}\\p{N}])`,
   'gu',
 );
+const UNIT_BEFORE = new RegExp(`${UNIT},?[ \\t\\u00a0]$`, 'u');
+
 /** Compound street names with the type as suffix, number after: Lindenstraße 42, Keizersgracht 412-III. */
 const SUFFIX_STREET = new RegExp(
   `(?:${CAP}[ \\t\\u00a0])?[\\p{Lu}][\\p{L}-]*(?:straße|strasse|str\\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|gracht|straat|laan|plein|kade|singel|dijk|steeg|vej|gade|gatan|gata|vägen|veien|katu|tie|utca|út|tér|körút)[ \\t\\u00a0]\\d{1,4}[a-zA-Z]?(?:[-/][\\dIVX]{1,4})?(?![\\p{L}\\p{N}])`,
@@ -89,7 +91,14 @@ function push(text: string, out: Candidate[], start: number, end: number, ctx: T
 export function findAddresses(text: string, out: Candidate[], ctx: TextContext): void {
   const hasDigit = /\d/.test(text);
   if (!hasDigit) return;
-  for (const re of [EN_STREET, SUFFIX_STREET, ROMANCE_NUM_FIRST, ROMANCE_TYPE_FIRST, INDIAN, PO_BOX]) {
+  for (const m of text.matchAll(EN_STREET)) {
+    let start = m.index!;
+    if (isWordChar(text, start - 1)) continue;
+    const unit = UNIT_BEFORE.exec(text.slice(Math.max(0, start - 20), start));
+    if (unit) start -= unit[0].length;
+    push(text, out, start, m.index! + m[0].length, ctx);
+  }
+  for (const re of [SUFFIX_STREET, ROMANCE_NUM_FIRST, ROMANCE_TYPE_FIRST, INDIAN, PO_BOX]) {
     for (const m of text.matchAll(re)) push(text, out, m.index!, m.index! + m[0].length, ctx);
   }
   for (const m of text.matchAll(UK_PC_ALONE)) {

@@ -58,7 +58,6 @@ const HU = new RegExp(`(\\d{4})\\.\\s*${MONTH}\\s+(\\d{1,2})\\.?`, F);
 const COMPACT = /((?:19|20)\d{2})(\d{2})(\d{2})/y;
 
 /** Where a date may start: a digit, or a word whose first three letters begin a month or ordinal name. */
-const STARTS = /(?<![\p{L}\p{N}])[\p{L}\p{N}]/gu;
 const WORD_STARTS = new Set([...MONTH_OF.keys(), ...ORDINALS, 'thirtieth'].map((w) => w.slice(0, 3)));
 const mayStart = (text: string, i: number) => {
   const c = text.charCodeAt(i);
@@ -178,14 +177,13 @@ const MAX_DATES = 2000;
 
 export function findDobs(text: string, out: Candidate[], ctx: TextContext): void {
   const dates: FoundDate[] = [];
-  let next = 0;
-  for (const m of text.matchAll(STARTS)) {
-    const i = m.index!;
-    if (i < next || !mayStart(text, i)) continue;
+  for (let i = 0; i < text.length; i++) {
+    // word starts only: a digit or a letter not preceded by a letter or digit
+    if (isWordChar(text, i - 1) || !mayStart(text, i)) continue;
     const d = readDate(text, i);
     if (!d) continue;
     dates.push(d);
-    next = d.end;
+    i = d.end - 1;
     if (dates.length >= MAX_DATES) break;
   }
   if (dates.length === 0) return;
