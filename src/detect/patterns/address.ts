@@ -26,14 +26,14 @@ const UK_POSTCODE = '(?:[A-Z]{1,2}\\d[A-Z\\d]?|GIR) ?\\d[A-Z]{2}';
 
 /** English order: number [direction] Name Name Type [direction] [#unit]; a unit before it is added after. */
 const EN_STREET = new RegExp(
-  `${NUM},?[ \\t\\u00a0](?:[NSEW]\\.?[ \\t\\u00a0]|North[ \\t\\u00a0]|South[ \\t\\u00a0]|East[ \\t\\u00a0]|West[ \\t\\u00a0])?(?:${CAP}[ \\t\\u00a0]){0,3}(?:${STREET_TYPES})\\.?(?:[ \\t\\u00a0](?:NW|NE|SW|SE|N|S|E|W))?(?:[ \\t\\u00a0]?#[ \\t\\u00a0]?[\\w-]{1,6})?(?![\\p{L}\\p{N}])`,
+  `${NUM},?[ \\t\\u00a0](?:[NSEW]\\.?[ \\t\\u00a0]|North[ \\t\\u00a0]|South[ \\t\\u00a0]|East[ \\t\\u00a0]|West[ \\t\\u00a0])?(?:(?:${CAP}[ \\t\\u00a0]){1,3}(?:${STREET_TYPES})|Broadway)\\.?(?:[ \\t\\u00a0](?:NW|NE|SW|SE|N|S|E|W))?(?:[ \\t\\u00a0]?#[ \\t\\u00a0]?[\\w-]{1,6})?(?![\\p{L}\\p{N}])`,
   'gu',
 );
 const UNIT_BEFORE = new RegExp(`${UNIT},?[ \\t\\u00a0]$`, 'u');
 
-/** Compound street names with the type as suffix, number after: Lindenstraße 42, Keizersgracht 412-III. */
+/** Compound street names with the type as suffix, number after (1–3 digits, so "During 1971" is not "…ring 1971"): Lindenstraße 42, Keizersgracht 412-III. */
 const SUFFIX_STREET = new RegExp(
-  `(?:${CAP}[ \\t\\u00a0])?[\\p{Lu}][\\p{L}-]*(?:straße|strasse|str\\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|gracht|straat|laan|plein|kade|singel|dijk|steeg|vej|gade|gatan|gata|vägen|veien|katu|tie|utca|út|tér|körút)[ \\t\\u00a0]\\d{1,4}[a-zA-Z]?(?:[-/][\\dIVX]{1,4})?(?![\\p{L}\\p{N}])`,
+  `(?:${CAP}[ \\t\\u00a0])?[\\p{Lu}][\\p{L}-]*(?:straße|strasse|str\\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|gracht|straat|laan|plein|kade|singel|dijk|steeg|vej|gade|gatan|gata|vägen|veien|katu|tie|utca|út|tér|körút)[ \\t\\u00a0]\\d{1,3}[a-zA-Z]?(?:[-/][\\dIVX]{1,4})?(?![\\p{L}\\p{N}])`,
   'gu',
 );
 /** Romance order: 14 rue des Capucins / Via Paolo Sarpi 14 / Calle de Alfonso I 23. */
