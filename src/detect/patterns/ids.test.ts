@@ -155,6 +155,21 @@ describe('table columns give their header as context', () => {
       ['MEDICAL_RECORD', 'Q00713'],
     ]);
   });
+  it('SQL INSERT values under their column names; YAML keys', () => {
+    const sql = "INSERT INTO users (id, `username`, note, dob, sort_code) VALUES (1, 'kvance9', 'n/a', '1985-03-02', '20-31-74'),\n  (2, 'asmith', 'it''s (fine), ok', '1990-12-01', '40-11-62');";
+    expect(found(sql)).toEqual([
+      ['USERNAME', 'kvance9'],
+      ['DOB', '1985-03-02'],
+      ['ROUTING', '20-31-74'],
+      ['USERNAME', 'asmith'],
+      ['DOB', '1990-12-01'],
+      ['ROUTING', '40-11-62'],
+    ]);
+    expect(found('user:\n  username: kvance9\n  dob: 1985-03-02\n  plan: pro')).toEqual([
+      ['USERNAME', 'kvance9'],
+      ['DOB', '1985-03-02'],
+    ]);
+  });
   it('header lookups', () => {
     const c = new TextContext('a | b | c\n1 | 2 | 3\nfree text here');
     expect(c.header(c.text.indexOf('2'))).toBe('b');

@@ -55,6 +55,7 @@ function splitCells(line: string, delim: string): string[] {
 }
 
 const GLOBAL = new WeakMap<RegExp, RegExp>();
+const SQL_INSERT = /\binsert\s+into\s+[\w."`\[\]]{1,128}\s*\(([^()]{1,2000})\)\s*values\s*/gi;
 const SEPARATOR_LINE = /^[\s|+:=-]*$/;
 
 export class TextContext {
@@ -134,10 +135,14 @@ export class TextContext {
     return block.header[col] ?? '';
   }
 
-  /** Body cells of every table (header row and separator rows excluded), at most 20,000. */
+  /**
+   * Body cells of every table (header row and separator rows excluded) and the values of SQL
+   * `INSERT INTO t (col, …) VALUES (…), (…)` statements under their column names; at most 20,000.
+   */
   cells(): Array<{ start: number; end: number; header: string }> {
     this.buildTables();
     const out: Array<{ start: number; end: number; header: string }> = [];
+    this.sqlCells(out);
     for (const b of this.blocks!) {
       for (let l = b.firstLine + 1; l <= b.lastLine; l++) {
         const s = this.starts[l]!;
@@ -160,6 +165,52 @@ export class TextContext {
       }
     }
     return out;
+  }
+
+  private sqlCells(out: Array<{ start: number; end: number; header: string }>): void {
+    const t = this.text;
+    if (!/insert/i.test(t)) return;
+    for (const m of t.matchAll(SQL_INSERT)) {
+      const cols = m[1]!.split(',').map((c) => c.trim().replace(/^[`"'\[]|[`"'\]]$/g, ''));
+      let i = m.index! + m[0].length;
+      // tuples: ( v, 'v', … ) separated by commas, up to ';' or anything else
+      for (let tuple = 0; tuple < 10000 && t[i] === '('; tuple++) {
+        i++;
+        let col = 0;
+        for (;;) {
+          while (t[i] === ' ' || t[i] === '\n' || t[i] === '\t') i++;
+          let start: number;
+          let end: number;
+          if (t[i] === "'") {
+            start = i + 1;
+            let j = start;
+            while (j < t.length && !(t[j] === "'" && t[j + 1] !== "'")) j += t[j] === "'" ? 2 : 1;
+            end = j;
+            i = j + 1;
+          } else {
+            start = i;
+            while (i < t.length && t[i] !== ',' && t[i] !== ')' && t[i] !== '\n') i++;
+            end = i;
+            while (end > start && t[end - 1] === ' ') end--;
+          }
+          if (end > start && cols[col]) out.push({ start, end, header: cols[col]! });
+          if (out.length >= 20000) return;
+          while (t[i] === ' ') i++;
+          if (t[i] === ',') {
+            i++;
+            col++;
+            continue;
+          }
+          break;
+        }
+        if (t[i] !== ')') break;
+        i++;
+        while (t[i] === ' ' || t[i] === '\n' || t[i] === '\t') i++;
+        if (t[i] !== ',') break;
+        i++;
+        while (t[i] === ' ' || t[i] === '\n' || t[i] === '\t') i++;
+      }
+    }
   }
 
   private buildTables(): void {
