@@ -128,7 +128,10 @@ function readValue(type: EntityType, text: string, pos: number, ctxWord = '', ga
       return null;
     }
     case 'ACCOUNT_ID': {
-      const v = readRef(text, pos);
+      // after a bare "customer"/"loan" (no "number"/"id"), only a single token: "Customer: 0491 570 156" is a phone
+      const bare = !/(?:id|number|num|no\.?|nr|#|ref(?:erence)?|code)$/i.test(ctxWord);
+      const v = bare ? sticky(V_REF_HEAD, text, pos) : readRef(text, pos);
+      if (bare && v && sticky(V_REF_MORE, text, pos + v.length) !== null) return null;
       return v && (v.match(/\d/g)?.length ?? 0) >= 3 && alnumCount(v) >= 4 ? ok(v, CONTEXT_ONLY) : null;
     }
     case 'VEHICLE': {
@@ -221,7 +224,7 @@ export function findContextValues(text: string, out: Candidate[], ctx?: TextCont
     const pos = skipFiller(text, wordEnd);
     if (pos >= text.length) continue;
     const v = readValue(type, text, pos, m[0], text.slice(wordEnd, pos));
-    if (v) out.push({ start: pos, end: v.end, type, score: v.score });
+    if (v) out.push({ start: pos, end: v.end, type, score: v.score, named: true });
   }
   // values in a table column whose header is a context word ("sort_code", "DOB", "username")
   if (!ctx) return;
@@ -234,6 +237,6 @@ export function findContextValues(text: string, out: Candidate[], ctx?: TextCont
     while (pos < cell.end && (text[pos] === ' ' || text[pos] === '"' || text[pos] === "'")) pos++;
     if (pos >= cell.end) continue;
     const v = readValue(type, text, pos, h[0], ':');
-    if (v && v.end <= cell.end) out.push({ start: pos, end: v.end, type, score: v.score });
+    if (v && v.end <= cell.end) out.push({ start: pos, end: v.end, type, score: v.score, named: true });
   }
 }

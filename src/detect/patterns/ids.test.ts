@@ -77,6 +77,12 @@ describe('national IDs: checksummed formats anywhere, weak formats after an iden
     ]);
   });
 
+  it('a context word names the type of a value that also passes another format\'s checksum', () => {
+    // regression: a random 15-digit account number passed the French NIR key
+    expect(found('account number 8803155009086')).toEqual([['BANK_ACCOUNT', '8803155009086']]);
+    expect(found('MRN 1M8GDM9AXKP042788')).toEqual([['MEDICAL_RECORD', '1M8GDM9AXKP042788']]);
+  });
+
   it('groups of a longer spaced number are not IDs (cards, IBANs)', () => {
     lacks('card 4111 1111 1111 1112 declined', '4111 1111 1111');
     lacks('IBAN DE89 3704 0044 0532 0130 01 (typo)', '3704 0044 0532');
@@ -340,5 +346,21 @@ describe('addresses: one span per line, many layouts', () => {
     expect(found('Wall Street Journal 2024 edition; see 10 Downing')).toEqual([]);
     // regressions: "During" ends like a street ("…ring"); a number before "St." alone is no street
     expect(found('During 1971, Mayo-Walters moved. Spring 2024 intake. Chrzanowska 61 St. John')).toEqual([]);
+  });
+});
+
+describe('phone numbers without a phone word', () => {
+  it.each([
+    ['Next of kin: Ann Lee (daughter), 07700 900412.', '07700 900412'],
+    ['Ally McIlroy | 0141 496 0194', '0141 496 0194'],
+    ['Customer: 0491 570 156', '0491 570 156'],
+    ['Landlord: Sato-san, 090-5550-1423', '090-5550-1423'],
+    ['UK number 020 7946 0958 without a phone word', '020 7946 0958'],
+  ])('%s', (text, v) => has(text, 'PHONE', v));
+  it('a table column headed by a phone word', () => {
+    expect(found('| Shift | Name | Contact |\n|---|---|---|\n| Sat AM | Hope | 555-0133 |')).toEqual([['PHONE', '555-0133']]);
+  });
+  it('other numbers stay: sort codes, short codes, years', () => {
+    expect(found('code 020-7946, batch 0012 3456 78, NDC 0169-4132-12, in 2024 and 1999')).toEqual([]);
   });
 });

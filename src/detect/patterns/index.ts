@@ -51,6 +51,8 @@ export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   LOCATION: 0,
 };
 
+const SHAPE_ONLY: ReadonlySet<EntityType> = new Set<EntityType>(['NATIONAL_ID', 'VEHICLE', 'DRIVER_LICENSE']);
+
 const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext) => void> = [
   findEmails,
   findIbans,
@@ -127,6 +129,13 @@ export function findPatternSpans(text: string): Span[] {
       if (k < ph.length && ph[k]![0] < c.end) continue;
       kept.push(c);
     }
+  }
+  // The same characters found by an ID shape (a check digit that holds by chance one time in
+  // ten to a hundred) and right after a context word naming a type ("account number
+  // 8803155009086"): the named type wins. Cards, IBANs and e-mails keep winning on structure.
+  if (kept.some((c) => c.named)) {
+    const named = new Set(kept.filter((c) => c.named).map((c) => `${c.start}:${c.end}`));
+    kept = kept.filter((c) => c.named || !SHAPE_ONLY.has(c.type) || !named.has(`${c.start}:${c.end}`));
   }
   return resolveOverlaps(kept).map((c) => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' }));
 }

@@ -57,7 +57,9 @@ const ROWS: readonly Row[] = [
   row('tfn', '\\d{3} ?\\d{3} ?\\d{2,3}', C.tfnValid, 'tfn|tax[\\s_-]?file'),
   row('medicare-au', '[2-6]\\d{3} ?\\d{5} ?\\d(?:[ /-]?\\d)?', C.medicareAuValid, 'medicare'),
   row('nhi', '[A-HJ-NP-Z]{3}\\d{2}(?:\\d{2}|[A-HJ-NP-Z]{2})', C.nhiValid, 'nhi|national[\\s_-]?health[\\s_-]?index'),
-  row('nir', '[1-478] ?\\d{2} ?\\d{2} ?(?:\\d{2}|2A|2B) ?\\d{3} ?\\d{3} ?\\d{2}', C.nirValid, null),
+  // spaced as on the carte Vitale anywhere; compact 15 digits only after its names
+  row('nir', '[12] \\d{2} (?:0[1-9]|1[0-2]) (?:\\d{2}|2A|2B) \\d{3} \\d{3} \\d{2}', C.nirValid, null),
+  row('nir-ctx', '[1-478] ?\\d{2} ?\\d{2} ?(?:\\d{2}|2A|2B) ?\\d{3} ?\\d{3} ?\\d{2}', C.nirValid, 'nir|insee|s[ée]curit[ée][\\s_-]?sociale|s[ée]cu|social[\\s_-]?security|carte[\\s_-]?vitale|n°[\\s_-]?ss'),
   row('steuer-id', '\\d{2} ?\\d{3} ?\\d{3} ?\\d{3}', C.steuerIdValid, 'steuer[\\s_-]?id|steuerliche|steuer[\\s_-]?identifikationsnummer|identifikationsnummer|idnr|tax[\\s_-]?id|tin'),
   row('personnummer', '(?:\\d{2})?\\d{6}[-+]\\d{4}', C.personnummerValid, null),
   row('personnummer-ctx', '\\d{12}|\\d{10}', C.personnummerValid, 'personnummer|person[\\s_-]?number|samordningsnummer'),
