@@ -294,6 +294,9 @@ describe('linear time on hostile input', () => {
     ['csv one line', '1,'.repeat(50_000)],
     ['month words', 'March the 3rd of '.repeat(6_000)],
     ['context words', 'DOB PESEL user= VIN account '.repeat(3_500)],
+    ['spoken digits', 'phone one two, double '.repeat(4_500)],
+    ['street-like', '12 Oak Oak Oak '.repeat(6_500)],
+    ['sql', 'INSERT INTO t (a, b) VALUES ' + "(1, 'x'), ".repeat(10_000)],
   ])('%s: 100 KB well under a second', (_n, text) => {
     const t0 = performance.now();
     findPatternSpans(text);
@@ -357,6 +360,11 @@ describe('phone numbers without a phone word', () => {
     ['Landlord: Sato-san, 090-5550-1423', '090-5550-1423'],
     ['UK number 020 7946 0958 without a phone word', '020 7946 0958'],
   ])('%s', (text, v) => has(text, 'PHONE', v));
+  it('numbers read aloud after a phone or account word (transcripts)', () => {
+    has('Q: And a mobile number?\nA: Zero seven seven double-oh, nine hundred, three four five.', 'PHONE', 'Zero seven seven double-oh, nine hundred, three four five');
+    has('agent: the account number please\ncaller: four four one eight two zero nine three', 'BANK_ACCOUNT', 'four four one eight two zero nine three');
+    expect(found('one two three four five six seven, here we go')).toEqual([]);
+  });
   it('a table column headed by a phone word', () => {
     expect(found('| Shift | Name | Contact |\n|---|---|---|\n| Sat AM | Hope | 555-0133 |')).toEqual([['PHONE', '555-0133']]);
   });

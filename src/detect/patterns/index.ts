@@ -11,6 +11,7 @@ import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
 import { findPhones } from './phone.js';
 import { findNationalIds } from './national.js';
+import { findSpokenNumbers } from './spoken.js';
 import { findSsns } from './ssn.js';
 import { TextContext } from './textctx.js';
 import type { Candidate } from './util.js';
@@ -65,6 +66,7 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext)
   findDobs,
   findHandlesAndVehicles,
   findAddresses,
+  findSpokenNumbers,
 ];
 
 function better(a: Candidate, b: Candidate): number {
