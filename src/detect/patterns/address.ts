@@ -20,7 +20,7 @@ const CAP = "[\\p{Lu}][\\p{L}'’.-]*";
 const NUM = '\\d{1,5}[A-Za-z]?(?:[-/]\\d{1,5}[A-Za-z]?)?';
 const STREET_TYPES =
   'Street|St|Road|Rd|Avenue|Ave|Av|Lane|Ln|Drive|Dr|Close|Cl|Court|Ct|Way|Mews|Gardens|Gdns|Crescent|Cres|Terrace|Terr|Place|Pl|Boulevard|Blvd|Square|Sq|Parkway|Pkwy|Highway|Hwy|Row|Grove|Gr|Hill|Walk|View|Rise|Green|Park|Circle|Cir|Trail|Trl|Broadway|Esplanade|Parade|Pde|Quay|Wharf|Heights|Hts|Vale|Wynd|Loop|Pike|Plaza|Causeway|Embankment|Crossing|Point|Ridge|Meadows|Chase|Croft|Yard';
-const STREET_TYPE_SET = new Set(STREET_TYPES.split('|'));
+const ABBREVIATIONS = new Set('St Rd Ave Av Ln Dr Cl Ct Gdns Cres Terr Pl Blvd Sq Pkwy Hwy Gr Cir Trl Pde Hts Brgy Apt Ste Bldg Blk'.split(' '));
 const UNIT = `(?:Flat|Apt|Apartment|Unit|Suite|Ste|Room|Floor|Fl|Level|Lvl|Blk|Block|Lot|Bldg|Building)\\.?[ \\t\\u00a0]?[\\w-]{1,6}`;
 const UK_POSTCODE = '(?:[A-Z]{1,2}\\d[A-Z\\d]?|GIR) ?\\d[A-Z]{2}';
 
@@ -60,7 +60,7 @@ const MAX_TAIL = 6;
 /** Address keys (need `:`/`=` after them) and phrases (need nothing). */
 const ADDRESS_KEY =
   /(?<![\p{L}\p{N}])(?:(?:home |postal |mailing |billing |shipping |service |street |residential )?address(?:es)?|adresse|anschrift|wohnort|dirección|direccion|domicilio|indirizzo|residenza|endereço|morada|adres|cím|lakcím|住所|所在地|주소|line_?1|address_?line_?1|street|addr)(?![\p{L}\p{N}])/giu;
-const ADDRESS_PHRASE = /(?<![\p{L}\p{N}])(?:lives at|living at|resides at|residing at|mailed to|moved to|delivered to)[ \t]+/giu;
+const ADDRESS_PHRASE = /(?<![\p{L}\p{N}])(?:lives at|living at|resides at|residing at|mailed to)[ \t]+(?=\d|(?:Flat|Apt|Unit|Suite|P\.?O\.?)\b)/giu;
 const KEY_FILLER = /^[ \t]*(?:\([^)\n]{0,20}\))?[ \t]*["']?[ \t]*[:=][ \t]*["']?[ \t]*/u;
 const VALUE_END = /["'\n;|·•(]|\s{3,}| — | - /u;
 
@@ -80,10 +80,10 @@ function push(text: string, out: Candidate[], start: number, end: number, ctx: T
   if (isWordChar(text, start - 1)) return;
   const lineEnd = ctx.lineEnd(ctx.lineOf(start));
   let e = extendTail(text, end, lineEnd);
-  // a sentence's full stop is not part of the address ("… 69003 Lyon."); "St." and "Blvd." keep theirs
+  // a sentence's full stop is not part of the address ("… 69003 Lyon.", "… Kiln Lane."); "St." and "Blvd." keep theirs
   if (text[e - 1] === '.') {
     const last = /[\p{L}]+\.$/u.exec(text.slice(Math.max(start, e - 20), e))?.[0].slice(0, -1) ?? '';
-    if (last.length > 3 && !STREET_TYPE_SET.has(last)) e--;
+    if (last.length > 2 && !ABBREVIATIONS.has(last)) e--;
   }
   out.push({ start, end: e, type: 'ADDRESS', score: CONTEXT_ONLY });
 }
@@ -119,7 +119,12 @@ export function findAddresses(text: string, out: Candidate[], ctx: TextContext):
     const lineEnd = ctx.lineEnd(ctx.lineOf(pos));
     const rest = text.slice(pos, Math.min(lineEnd, pos + 160));
     const stop = VALUE_END.exec(rest);
-    const value = (stop ? rest.slice(0, stop.index) : rest).replace(/[\s,.;:]+$/u, '');
+    let value = stop ? rest.slice(0, stop.index) : rest;
+    // a sentence ends the value ("… Lane. Her son visits"); an abbreviation before a town does
+    // not ("Elm Ave. Denver CO 80212"): a new sentence is a capitalised word then a lowercase one
+    const sentence = /[.!?] +(?=\p{Lu}\p{Ll}*\s+\p{Ll})/u.exec(value);
+    if (sentence) value = value.slice(0, sentence.index);
+    value = value.replace(/[\s,.;:]+$/u, '');
     if (value.length < 4 || !/\d/.test(value) || !/\p{L}/u.test(value)) continue;
     out.push({ start: pos, end: pos + value.length, type: 'ADDRESS', score: CONTEXT_ONLY });
   }

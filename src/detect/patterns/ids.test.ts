@@ -347,6 +347,10 @@ describe('addresses: one span per line, many layouts', () => {
   it('numbers before capitalised words are not addresses without a street type; BP is blood pressure', () => {
     expect(found('We sold 3 Large Boxes and 12 Blue Pens. BP 118/76, HR 64. Chapter 4 Main Ideas.')).toEqual([]);
     expect(found('Wall Street Journal 2024 edition; see 10 Downing')).toEqual([]);
+    // regression: "moved to" read a whole sentence as an address
+    expect(found('The meeting moved to Room 4 Main Building. We shipped 3 Large Boxes.')).toEqual([]);
+    has('She lives at 12 Kiln Lane. Her son visits.', 'ADDRESS', '12 Kiln Lane');
+    has('Address: 3920 Elm Ave. Denver CO 80212. Call first.', 'ADDRESS', '3920 Elm Ave. Denver CO 80212');
     // regressions: "During" ends like a street ("…ring"); a number before "St." alone is no street
     expect(found('During 1971, Mayo-Walters moved. Spring 2024 intake. Chrzanowska 61 St. John')).toEqual([]);
   });
