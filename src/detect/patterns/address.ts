@@ -62,7 +62,7 @@ const ADDRESS_KEY =
   /(?<![\p{L}\p{N}])(?:(?:home |postal |mailing |billing |shipping |service |street |residential )?address(?:es)?|adresse|anschrift|wohnort|dirección|direccion|domicilio|indirizzo|residenza|endereço|morada|adres|cím|lakcím|住所|所在地|주소|line_?1|address_?line_?1|street|addr)(?![\p{L}\p{N}])/giu;
 const ADDRESS_PHRASE = /(?<![\p{L}\p{N}])(?:lives at|living at|resides at|residing at|mailed to)[ \t]+(?=\d|(?:Flat|Apt|Unit|Suite|P\.?O\.?)\b)/giu;
 const KEY_FILLER = /^[ \t]*(?:\([^)\n]{0,20}\))?[ \t]*["']?[ \t]*[:=][ \t]*["']?[ \t]*/u;
-const VALUE_END = /["'\n;|·•(]|\s{3,}| — | - /u;
+const VALUE_END = /["'\n;|·•(]|\s{3,}| — | - |\s(?:Attention|Attn|Tel|Tél|Phone|Fax|E-?mail|Telecopier|Mobile|Contact)\b/u;
 
 function extendTail(text: string, end: number, lineEnd: number): number {
   for (let k = 0; k < MAX_TAIL; k++) {

@@ -149,6 +149,7 @@ function readValue(type: EntityType, text: string, pos: number, ctxWord = '', ga
       const v = sticky(V_USER, text, pos);
       if (!v || v.length < 2 || NOT_USERNAME.has(v.toLowerCase().replace(/^@/, ''))) return null;
       if (text[pos + v.length] === '@') return null; // an e-mail address
+      if (gap.includes('\n')) return null; // "Nick:\nAttached …": the next line is not the value
       // after a plain "user" in prose ("the user reported …") only key=value syntax or a login-like value
       const keyed = /[:=]/.test(gap) || /["']$/.test(gap);
       // otherwise ("username jdoe42", "login is j.doe") the value must look like a login

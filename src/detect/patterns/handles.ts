@@ -71,7 +71,7 @@ const LOG_USER: readonly RegExp[] = [
   // sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=…
   /\bsudo(?:\[\d+\])?:\s+([^\s:]{1,64}) : /gu,
   // home directories
-  /(?:\/home\/|\/Users\/|[A-Za-z]:\\Users\\)([A-Za-z0-9._-]{1,64})/gu,
+  /(?<![\w.:/-])(?:\/home\/|\/Users\/|[A-Za-z]:\\Users\\)([A-Za-z0-9._-]{1,64})(?![\w.-]*\.(?:html?|aspx?|php|jsp)\b)/gu,
 ];
 const SYSTEM_USERS = new Set(['root', 'admin', 'administrator', 'nobody', 'daemon', 'www-data', 'ubuntu', 'ec2-user', 'postgres', 'git', 'jenkins', 'public', 'shared', 'default', 'guest', 'user', 'runner', 'node', 'app', 'oracle', 'test', 'ftp', 'mysql', 'pi', 'support', 'backup', 'deploy', 'ansible', 'centos', 'debian']);
 
@@ -84,7 +84,7 @@ function findUsernames(text: string, out: Candidate[]): void {
       if (NOT_HANDLE.has(name)) continue;
       const after = text[end];
       if (after === '(' || after === '/' || after === '@' || (after === '.' && isWordChar(text, end + 1))) continue;
-      if (/^\d+$/.test(name)) continue; // "@ 5", "@2x"
+      if (!/[a-z]/.test(name)) continue; // "@2.975" (a price), "@5"
       out.push({ start, end, type: 'USERNAME', score: CONTEXT_ONLY });
     }
   }

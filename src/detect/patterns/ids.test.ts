@@ -258,6 +258,8 @@ describe('usernames, handles and profile URLs', () => {
     expect(found('sshd[1]: Accepted publickey for root from 198.51.100.7')).toEqual([['IP', '198.51.100.7']]);
     expect(found('@Override public void run(); npm i @types/node; ping @here; meet @ noon')).toEqual([]);
     expect(found('Docs: https://docs.example.com/getting-started and https://github.com/features')).toEqual([]);
+    // regressions from web text: a URL path, a price, a label on its own line
+    expect(found('see http://www.example.org/home/default.asp; bought 3,500 @2.975; Nick:\nAttached is the file')).toEqual([]);
     // an address in a query is an e-mail address, not a URL (regression: the URL swallowed half of it)
     expect(found("https://x.example/?email=o'brien@example.ie&x=1")).toEqual([['EMAIL', "o'brien@example.ie"]]);
   });
