@@ -38,8 +38,8 @@ const SUFFIX_STREET = new RegExp(
 );
 /** Romance order: 14 rue des Capucins / Via Paolo Sarpi 14 / Calle de Alfonso I 23. */
 const ROMANCE_NUM_FIRST = new RegExp(
-  `\\d{1,4}(?:[ \\t\\u00a0]?(?:bis|ter))?,?[ \\t\\u00a0](?:rue|avenue|av\\.|bd|boulevard|place|chemin|allée|impasse|quai|route|cours|passage|square)(?:[ \\t\\u00a0](?:de|du|des|la|le|les|l['’]|d['’]|de la)?[ \\t\\u00a0]?${CAP}){1,4}`,
-  'giu',
+  `\\d{1,4}(?:[ \\t\\u00a0]?(?:bis|ter))?,?[ \\t\\u00a0](?:[Rr]ue|[Aa]venue|[Aa]v\\.|[Bb]d|[Bb]oulevard|[Pp]lace|[Cc]hemin|[Aa]llée|[Ii]mpasse|[Qq]uai|[Rr]oute|[Cc]ours|[Pp]assage)(?:[ \\t\\u00a0](?:de|du|des|la|le|les|l['’]|d['’]|de la)?[ \\t\\u00a0]?${CAP}){1,4}`,
+  'gu',
 );
 const ROMANCE_TYPE_FIRST = new RegExp(
   `(?:Calle|C\\/|Avenida|Avda\\.?|Paseo|Plaza|Pza\\.?|Carrera|Carretera|Camino|Ronda|Travesía|Rua|Praça|Travessa|Estrada|Via|Viale|Piazza|Corso|Largo|Vicolo|Strada)(?:[ \\t\\u00a0](?:de|del|de la|la|las|los|da|do|das|dos|di|della|delle|dei)?[ \\t\\u00a0]?${CAP}){1,4},?[ \\t\\u00a0]\\d{1,4}[A-Za-z]?`,
@@ -78,6 +78,8 @@ function extendTail(text: string, end: number, lineEnd: number): number {
 
 function push(text: string, out: Candidate[], start: number, end: number, ctx: TextContext): void {
   if (isWordChar(text, start - 1)) return;
+  // the tail of a bigger number ("240,000 square …", "1.500 Place")
+  if ((text[start - 1] === ',' || text[start - 1] === '.') && /\d/.test(text[start - 2] ?? '')) return;
   const lineEnd = ctx.lineEnd(ctx.lineOf(start));
   let e = extendTail(text, end, lineEnd);
   // a sentence's full stop is not part of the address ("… 69003 Lyon.", "… Kiln Lane."); "St." and "Blvd." keep theirs

@@ -351,6 +351,7 @@ describe('addresses: one span per line, many layouts', () => {
     expect(found('Wall Street Journal 2024 edition; see 10 Downing')).toEqual([]);
     // regression: "moved to" read a whole sentence as an address
     expect(found('The meeting moved to Room 4 Main Building. We shipped 3 Large Boxes.')).toEqual([]);
+    expect(found('scenes around the 240,000 square meter memorial park; 12 place settings')).toEqual([]);
     has('She lives at 12 Kiln Lane. Her son visits.', 'ADDRESS', '12 Kiln Lane');
     has('Address: 3920 Elm Ave. Denver CO 80212. Call first.', 'ADDRESS', '3920 Elm Ave. Denver CO 80212');
     // regressions: "During" ends like a street ("…ring"); a number before "St." alone is no street
