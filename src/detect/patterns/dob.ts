@@ -58,11 +58,8 @@ const HU = new RegExp(`(\\d{4})\\.\\s*${MONTH}\\s+(\\d{1,2})\\.?`, F);
 const COMPACT = /((?:19|20)\d{2})(\d{2})(\d{2})/y;
 
 /** Where a date may start: a digit, or a word whose first three letters begin a month or ordinal name. */
-const WORD_STARTS = new Set([...MONTH_OF.keys(), ...ORDINALS, 'thirtieth'].map((w) => w.slice(0, 3)));
-const mayStart = (text: string, i: number) => {
-  const c = text.charCodeAt(i);
-  return (c >= 48 && c <= 57) || WORD_STARTS.has(text.slice(i, i + 3).toLowerCase());
-};
+const WORD_STARTS = [...new Set([...MONTH_OF.keys(), ...ORDINALS, 'thirtieth'].map((w) => w.slice(0, 3)))];
+const STARTS = new RegExp(`(?<![\\p{L}\\p{N}_])(?:\\d|${WORD_STARTS.map((w) => w.replace(/[.]/g, '\\.')).join('|')})`, 'giu');
 
 function wordNumber(w: string): number {
   const s = w.toLowerCase().replace(/-/g, ' ').trim();
@@ -177,13 +174,14 @@ const MAX_DATES = 2000;
 
 export function findDobs(text: string, out: Candidate[], ctx: TextContext): void {
   const dates: FoundDate[] = [];
-  for (let i = 0; i < text.length; i++) {
-    // word starts only: a digit or a letter not preceded by a letter or digit
-    if (isWordChar(text, i - 1) || !mayStart(text, i)) continue;
+  let next = 0;
+  for (const m of text.matchAll(STARTS)) {
+    const i = m.index!;
+    if (i < next) continue;
     const d = readDate(text, i);
     if (!d) continue;
     dates.push(d);
-    i = d.end - 1;
+    next = d.end;
     if (dates.length >= MAX_DATES) break;
   }
   if (dates.length === 0) return;
