@@ -11,6 +11,7 @@ import { NotReadyError } from '../core/errors.js';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../db/open.node.js';
 import { createCompositeDetector } from '../detect/composite.js';
+import { withNamePasses } from '../detect/names/index.js';
 import { createPatternDetector } from '../detect/patterns/index.js';
 import type { Detector } from '../detect/types.js';
 import { DEFAULT_POLICY, type Policy } from '../policy/index.js';
@@ -39,14 +40,14 @@ export interface BuiltServices {
 
 /**
  * The gateway's detector from configuration: validated patterns + the NER model (worker
- * threads) merged by the composite. `npm run eval:pii` builds it through here too, so the
+ * threads) merged by the composite, then the request-level name passes. `npm run eval:pii` builds it through here too, so the
  * evaluation measures exactly what the gateway runs.
  */
 export function buildDetector(config: Config, logger: Logger): Detector {
   const detectors: Detector[] = [createPatternDetector()];
   if (config.VEIL_NER) detectors.push(nerDetectorFromConfig(config, logger));
   else logger.warn('NER is off (VEIL_NER=off): names, places, organizations and addresses are not detected');
-  return createCompositeDetector(detectors);
+  return withNamePasses(createCompositeDetector(detectors));
 }
 
 /**

@@ -1,0 +1,572 @@
+/**
+ * Request-level name passes over the merged spans of every text of one request (all messages,
+ * tool arguments, RAG context). Pure and linear in the total length; Workers-safe.
+ *
+ * In order:
+ *  1. precision — NER PERSON / ORGANIZATION / LOCATION spans made only of words that are not
+ *     names (context words such as `SSN` or `IBAN`, titles, month and weekday names, drug, test
+ *     and diagnosis shapes, ordinary English words that are no one's name, country and language
+ *     names) are dropped; titles and context words at a span's edges are trimmed off;
+ *  2. complete spans — a PERSON span grows over capitalised name words next to it, particles
+ *     (van, de, bin), initials, `SURNAME, GIVEN` in capitals;
+ *  3. names the model missed — first name + family name in title case or capitals, `SURNAME/
+ *     GIVEN`, HL7 `A^B^C`, values of name-like keys (`Name:`, `"patient": "…"`, `first_name=`,
+ *     CSV / TSV / markdown table columns), a lone given name with a cue (`hi Rania`, `thanks,
+ *     Rania`, a sign-off line), lowercase chat names with a cue (`hey its marcus, tell aisha`);
+ *  4. consistency — every word of every PERSON span is a name for the whole request: other
+ *     occurrences are masked in any case and with a possessive; a name part that is also an
+ *     ordinary word (Will, Rose, Grace, May) only where it is used as a name (capitalised
+ *     mid-sentence, possessive, next to another part, after a title), never the lowercase word.
+ * New and grown spans never cut into a pattern span (EMAIL, IBAN …); NER spans they cover are
+ * replaced.
+ */
+import type { EntityType } from '../../core/types.js';
+import type { Span } from '../types.js';
+import {
+  CONTEXT_WORDS,
+  CREDENTIALS,
+  isCommonWord,
+  isCountryOrLanguage,
+  isFirstName,
+  isMonthOrDay,
+  isNameWord,
+  isSurname,
+  looksMedical,
+  PARTICLES,
+  TITLES,
+} from './lexicon.js';
+import { type Tok, tokenize } from './tokens.js';
+
+const NER_NAMEISH: ReadonlySet<EntityType> = new Set(['PERSON', 'ORGANIZATION', 'LOCATION']);
+/** Most characters a value of a name-like key may have. */
+const MAX_KV_VALUE = 80;
+/** Most characters looked back for a key before `:` / `=`. */
+const MAX_KEY = 40;
+/** Longest line examined as a table row. */
+const MAX_ROW = 4000;
+
+/** Not a name on its own: context word, title, credential, month/day, medical shape. */
+function labelWord(l: string): boolean {
+  return CONTEXT_WORDS.has(l) || TITLES.has(l) || CREDENTIALS.has(l) || isMonthOrDay(l);
+}
+
+/** A word that is never a name part: label words, ordinary words that are no one's name, medical shapes. */
+function plainWord(l: string): boolean {
+  if (labelWord(l)) return true;
+  if (isNameWord(l)) return false;
+  return l.length < 2 || isCommonWord(l) || looksMedical(l) || isCommonWord(l.replace(/s$/, ''));
+}
+
+/** A capitalised word that can be part of a name next to a known name. */
+function nameLike(t: Tok): boolean {
+  return (t.cap || t.upper) && !plainWord(t.l) && !/^\p{Lu}$/u.test(t.w);
+}
+
+/** An ordinary word that is also a name (Will, Rose, Grace, May, Mark …). */
+function ambiguousName(l: string): boolean {
+  return isCommonWord(l) || isMonthOrDay(l) || TITLES.has(l) || CONTEXT_WORDS.has(l);
+}
+
+interface Work {
+  readonly text: string;
+  readonly toks: Tok[];
+  /** index of the token starting at an offset */
+  spans: Span[];
+  /** PERSON spans found by a pass, merged by {@link flush} */
+  pending: Span[];
+}
+
+const isInitial = (text: string, t: Tok): boolean => /^\p{Lu}$/u.test(t.w) && (text[t.e] === '.' || text[t.e] === ' ' || text[t.e] === undefined || text[t.e] === '\n' || text[t.e] === ',');
+
+/** Only spaces (one to three) or a hyphen between a and b. */
+function tight(text: string, a: number, b: number): boolean {
+  if (b - a < 1 || b - a > 3) return b === a;
+  for (let i = a; i < b; i++) if (text[i] !== ' ' && text[i] !== '-' && text[i] !== '\u00a0') return false;
+  return !(text[a] === '-' && b - a > 1);
+}
+
+function spanTokens(w: Work, s: Span): number[] {
+  const out: number[] = [];
+  // tokens are sorted: binary search the first ending after s.start
+  let lo = 0;
+  let hi = w.toks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (w.toks[mid]!.e > s.start) hi = mid;
+    else lo = mid + 1;
+  }
+  for (let i = lo; i < w.toks.length && w.toks[i]!.s < s.end; i++) if (w.toks[i]!.s >= s.start && w.toks[i]!.e <= s.end) out.push(i);
+  return out;
+}
+
+/** 1. Precision: drop or trim NER spans made of words that are not names. */
+function precision(w: Work): void {
+  const kept: Span[] = [];
+  for (const sp of w.spans) {
+    if (sp.source !== 'ner' || !NER_NAMEISH.has(sp.type)) {
+      kept.push(sp);
+      continue;
+    }
+    const idx = spanTokens(w, sp);
+    // digits: an identifier the model caught under another name is still worth masking
+    if (idx.length === 0 || /\d/.test(w.text.slice(sp.start, sp.end))) {
+      kept.push(sp);
+      continue;
+    }
+    const toks = idx.map((i) => w.toks[i]!);
+    // trim titles, credentials and context words off both edges
+    let a = 0;
+    let b = toks.length;
+    while (a < b && labelWord(toks[a]!.l)) a++;
+    while (b > a && labelWord(toks[b - 1]!.l)) b--;
+    if (a === b) continue;
+    const core = toks.slice(a, b);
+    const phrase = w.text.slice(core[0]!.s, core.at(-1)!.e).toLowerCase().replace(/\s+/g, ' ');
+    if (sp.type !== 'PERSON' && isCountryOrLanguage(phrase)) continue;
+    if (sp.type === 'PERSON') {
+      if (core.every((t) => plainWord(t.l))) continue;
+      // a one-word header ("Grace:" at a line start) is a label, not a person
+      if (core.length === 1 && core[0]!.lineStart && w.text[core[0]!.e] === ':' && ambiguousName(core[0]!.l)) continue;
+      // lowercase single common word without evidence
+      if (core.length === 1 && core[0]!.lower && isCommonWord(core[0]!.l)) continue;
+    } else {
+      // places and organizations: ordinary words alone are not worth masking
+      if (core.every((t) => plainWord(t.l) || isCommonWord(t.l) || (t.upper && t.w.length <= 4 && !isNameWord(t.l)))) continue;
+    }
+    const start = a > 0 ? core[0]!.s : sp.start;
+    const end = b < toks.length ? core.at(-1)!.e : sp.end;
+    kept.push(start === sp.start && end === sp.end ? sp : { ...sp, start, end });
+  }
+  w.spans = kept;
+}
+
+/** Index of the span list covering offset `pos`, or -1. Spans are sorted and disjoint. */
+function spanAt(spans: readonly Span[], pos: number): number {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid]!.end > pos) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo < spans.length && spans[lo]!.start <= pos ? lo : -1;
+}
+
+/** Queues a PERSON span [start, end); {@link flush} decides against the existing spans. */
+function addPerson(w: Work, start: number, end: number, score: number): void {
+  if (end > start) w.pending.push({ start, end, type: 'PERSON', score, source: 'ner' });
+}
+
+/**
+ * Merges the queued PERSON spans into the span list in one sorted sweep: overlapping queued
+ * spans are joined; one that lies inside an existing span, or would cut into a pattern span,
+ * an ADDRESS or a longer span of another type, is dropped; otherwise the NER spans it
+ * overlaps are absorbed into it.
+ */
+function flush(w: Work): void {
+  if (w.pending.length === 0) return;
+  const pend = w.pending.sort((a, b) => a.start - b.start || b.end - a.end);
+  w.pending = [];
+  const cands: Span[] = [];
+  for (const c of pend) {
+    const last = cands.at(-1);
+    if (last && c.start < last.end) cands[cands.length - 1] = { ...last, end: Math.max(last.end, c.end), score: Math.max(last.score, c.score) };
+    else cands.push(c);
+  }
+  const old = w.spans;
+  const out: Span[] = [];
+  let k = 0;
+  for (const c of cands) {
+    while (k < old.length && old[k]!.end <= c.start) out.push(old[k++]!);
+    let j = k;
+    let ok = true;
+    let ns = c.start;
+    let ne = c.end;
+    while (j < old.length && old[j]!.start < c.end) {
+      const o = old[j]!;
+      if ((o.start <= c.start && o.end >= c.end) || o.source === 'pattern' || o.type === 'ADDRESS' || (o.end - o.start > c.end - c.start && o.type !== 'PERSON')) ok = false;
+      ns = Math.min(ns, o.start);
+      ne = Math.max(ne, o.end);
+      j++;
+    }
+    const prev = out.at(-1);
+    if (ok && prev && prev.end > ns) ok = prev.type === 'PERSON' && prev.source === 'ner';
+    if (!ok) continue; // the existing spans old[k..j) stay; they are output by the next iterations
+    if (prev && prev.end > ns) {
+      out[out.length - 1] = { ...prev, end: Math.max(prev.end, ne), score: Math.max(prev.score, c.score) };
+    } else out.push({ ...c, start: ns, end: ne });
+    k = j;
+  }
+  while (k < old.length) out.push(old[k++]!);
+  // an absorbed span can reach over a kept one: keep the list disjoint
+  const clean: Span[] = [];
+  for (const sp of out) {
+    const prev = clean.at(-1);
+    if (prev && sp.start < prev.end) {
+      if (sp.end > prev.end) {
+        if (prev.type === 'PERSON' && sp.type === 'PERSON') clean[clean.length - 1] = { ...prev, end: sp.end };
+        else clean.push({ ...sp, start: prev.end });
+      }
+    } else clean.push(sp);
+  }
+  w.spans = clean;
+}
+
+/** Grows a token range [i, j] of a name over neighbours; returns the new [i, j]. */
+function grow(w: Work, i: number, j: number): [number, number] {
+  const { toks, text } = w;
+  const upper = toks.slice(i, j + 1).every((t) => t.upper);
+  const fits = (t: Tok) => nameLike(t) && (!upper || t.upper) && !ambiguousName(t.l);
+  for (let n = 0; n < 4; n++) {
+    const r = toks[j + 1];
+    if (!r || !tight(text, toks[j]!.e + (toks[j]!.poss ? 2 : 0), r.s) || toks[j]!.poss) break;
+    if (fits(r) || (isInitial(text, r) && (upper || text[r.e] === '.'))) {
+      j++;
+      continue;
+    }
+    const r2 = toks[j + 2];
+    if (PARTICLES.has(r.l) && r2 && tight(text, r.e, r2.s) && fits(r2)) {
+      j += 2;
+      continue;
+    }
+    break;
+  }
+  for (let n = 0; n < 3; n++) {
+    const l = toks[i - 1];
+    if (!l || !tight(text, l.e, toks[i]!.s) || l.poss) break;
+    if ((fits(l) && !(l.sentStart && isCommonWord(l.l))) || (PARTICLES.has(l.l) && toks[i]!.cap)) {
+      i--;
+      continue;
+    }
+    break;
+  }
+  // SURNAME, GIVEN in capitals: "OKONKWO, CHIDINMA A."
+  if (upper) {
+    const l = toks[i - 1];
+    if (l && l.upper && nameLike(l) && text.slice(l.e, toks[i]!.s) === ', ' && !(toks[i - 2] && text.slice(toks[i - 2]!.e, l.s) === ', ')) i--;
+    const r = toks[j + 1];
+    if (i === j && r && r.upper && nameLike(r) && text.slice(toks[j]!.e, r.s) === ', ') {
+      j++;
+      while (toks[j + 1] && tight(text, toks[j]!.e, toks[j + 1]!.s) && (fits(toks[j + 1]!) || isInitial(text, toks[j + 1]!))) j++;
+    }
+  }
+  return [i, j];
+}
+
+/** End offset of a token range, with a trailing initial's period. */
+function rangeEnd(w: Work, j: number): number {
+  const t = w.toks[j]!;
+  return /^\p{Lu}$/u.test(t.w) && w.text[t.e] === '.' ? t.e + 1 : t.e;
+}
+
+/** 2. Complete every PERSON span over its neighbours. */
+function complete(w: Work): void {
+  for (const sp of [...w.spans]) {
+    if (sp.type !== 'PERSON') continue;
+    const idx = spanTokens(w, sp);
+    if (idx.length === 0) continue;
+    const [i, j] = grow(w, idx[0]!, idx.at(-1)!);
+    if (i !== idx[0] || j !== idx.at(-1)) addPerson(w, Math.min(sp.start, w.toks[i]!.s), Math.max(sp.end, rangeEnd(w, j)), sp.score);
+  }
+}
+
+const CUE_BEFORE = new Set(
+  'hi hey hello dear thanks thank thx ty cheers cc attn attention ping tell ask asked told call called text texted message meet met remind with and from by regards best love sincerely yours its im i\'m it\'s sorry'.split(' '),
+);
+const CUE_AFTER = new Set('said says asked wants wanted will would can could is was has had here called emailed wrote replied and'.split(' '));
+const SIGN_OFF = /(?:^|\n)[ \t]*(?:best|regards|kind regards|best regards|warm regards|cheers|thanks|thank you|many thanks|sincerely|yours|love|br|mfg|viele grüße|cordialement|saludos|groeten|üdvözlettel)[ \t]*[,.!]?[ \t]*\r?\n[ \t]*$/i;
+
+/** 3a. First name + family name, lone names with a cue, lowercase chat names. */
+function lexiconNames(w: Work): void {
+  const { toks, text } = w;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (spanAt(w.spans, t.s) >= 0) continue;
+    if (labelWord(t.l)) continue;
+    const next = toks[i + 1];
+    const prev = toks[i - 1];
+    if ((t.cap || t.upper) && isFirstName(t.l)) {
+      // Given Family (title case or capitals)
+      if (next && tight(text, t.e, next.s) && !t.poss && (next.upper === t.upper || (!t.upper && next.cap)) && nameLike(next) && (isSurname(next.l) || !isCommonWord(next.l)) && spanAt(w.spans, next.s) < 0) {
+        if (!(t.sentStart && isCommonWord(t.l) && !isSurname(next.l))) {
+          const [a, b] = grow(w, i, i + 1);
+          addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.8);
+          i = b;
+          continue;
+        }
+      }
+      if (isCommonWord(t.l) && !t.upper) continue;
+      // a lone given name with a cue
+      const cueBefore = prev && CUE_BEFORE.has(prev.l) && text.slice(prev.e, t.s).length <= 3 && !/\n/.test(text.slice(prev.e, t.s));
+      const cueAfter = t.poss || (next && CUE_AFTER.has(next.l) && tight(text, t.e, next.s)) || /^\s*[,:]\s*(?:can|could|please|pls|thanks|i|we)\b/i.test(text.slice(t.e, t.e + 12));
+      const signOff = t.lineStart && /^[ \t]*(?:\r?\n|$)/.test(text.slice(t.e, t.e + 4)) && SIGN_OFF.test(text.slice(Math.max(0, t.s - 40), t.s));
+      if (!t.upper && (cueBefore || cueAfter || signOff)) addPerson(w, t.s, t.e, 0.7);
+      continue;
+    }
+    // lowercase chat names: "hey its marcus, tell aisha"
+    if (t.lower && t.l.length >= 3 && isFirstName(t.l) && !isCommonWord(t.l) && !isCommonWord(t.l.replace(/s$/, ''))) {
+      const cueBefore = prev && CUE_BEFORE.has(prev.l) && tight(text, prev.e, t.s);
+      const cueAfter = t.poss || (next && CUE_AFTER.has(next.l) && tight(text, t.e, next.s));
+      if (cueBefore || cueAfter) addPerson(w, t.s, t.e, 0.6);
+    }
+  }
+}
+
+/** Accepts a value as a name: 1–5 words, no digits; returns its trimmed offsets or null. */
+function nameValue(w: Work, start: number, end: number, lowerOk: boolean): [number, number] | null {
+  const v = w.text.slice(start, end);
+  if (v.length === 0 || v.length > MAX_KV_VALUE || /[\d@/\\<>{}[\]=]/.test(v)) return null;
+  let idx = spanTokens(w, { start, end, type: 'PERSON', score: 0, source: 'ner' });
+  while (idx.length && (TITLES.has(w.toks[idx[0]!]!.l) || CONTEXT_WORDS.has(w.toks[idx[0]!]!.l))) idx = idx.slice(1);
+  while (idx.length && (CREDENTIALS.has(w.toks[idx.at(-1)!]!.l) || TITLES.has(w.toks[idx.at(-1)!]!.l))) idx = idx.slice(0, -1);
+  const toks = idx.map((i) => w.toks[i]!);
+  if (toks.length === 0 || toks.length > 5) return null;
+  if (!toks.every((t) => t.cap || t.upper || (lowerOk && t.lower) || PARTICLES.has(t.l))) return null;
+  const words = toks.filter((t) => !PARTICLES.has(t.l) && !/^\p{Lu}$/u.test(t.w));
+  if (words.length === 0) return null;
+  if (words.some((t) => labelWord(t.l) || looksMedical(t.l) && !isNameWord(t.l))) return null;
+  if (words.every((t) => isCommonWord(t.l) && !isNameWord(t.l))) return null;
+  // commas: only "SURNAME, GIVEN" (one word before the comma)
+  const comma = w.text.slice(toks[0]!.s, toks.at(-1)!.e).split(',').length - 1;
+  if (comma > 1 || (comma === 1 && w.text.slice(toks[0]!.s, toks.at(-1)!.e).indexOf(',') !== toks[0]!.e - toks[0]!.s)) return null;
+  return [toks[0]!.s, rangeEnd(w, idx.at(-1)!)];
+}
+
+/** Keys whose values are people (normalized: lowercase, `_`/`-`/`.` read as spaces). */
+const NAME_KEY_WORDS =
+  /(?:^|\s)(?:name|names|full name|fullname|first name|firstname|given name|given names|forename|forenames|last name|lastname|surname|family name|middle name|maiden name|display name|patient|patient name|customer|customer name|client|client name|employee|employee name|member|member name|insured|policyholder|policy holder|account holder|account name|cardholder|card holder|beneficiary|guarantor|emergency contact|next of kin|nok|contact|contact name|contact person|spouse|partner|parent|guardian|mother|father|child|attn|attention|recipient|sender|applicant|candidate|tenant|landlord|student|pupil|driver|passenger|traveller|traveler|guest|owner|author|reviewer|assignee|reporter|requester|requestor|approver|signed by|signature|witness|physician|doctor|provider|ordering provider|referring physician|attending|nurse|caller|agent|user name|holder|vorname|nachname|familienname|patientin|nom|prénom|prenom|nom de famille|nombre|apellido|apellidos|paciente|naam|voornaam|achternaam|patiënt|név|vezetéknév|keresztnév|beteg)$/;
+
+function isNameKey(raw: string): boolean {
+  const k = raw
+    .toLowerCase()
+    .replace(/[_.\-]+/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/["'`*#\s]+/g, ' ')
+    .trim();
+  if (k.length === 0 || k.length > MAX_KEY) return false;
+  return NAME_KEY_WORDS.test(k) && !/\b(?:id|number|no|nr|code|type|date|email|phone|url|file|host|server|model|app|product|company|org|organization|organisation|street|city|town|country|place|event|field|column|table|tool|function|role|plan)\b/.test(k);
+}
+
+/** 3b. Values of name-like keys: `Name: …`, `"patient": "…"`, `first_name=…`. */
+function keyValueNames(w: Work): void {
+  const { text } = w;
+  for (let p = text.indexOf(':'), q = text.indexOf('='); p >= 0 || q >= 0; ) {
+    const sep = p >= 0 && (q < 0 || p < q) ? p : q;
+    if (sep === p) p = text.indexOf(':', p + 1);
+    else q = text.indexOf('=', q + 1);
+    // the key: back to a delimiter
+    let k = sep - 1;
+    while (k >= 0 && sep - k <= MAX_KEY && !'\n\r,;{|\t('.includes(text[k]!) && !(text[k] === '"' && k < sep - 1 && text[sep - 1] !== '"' && text[sep - 2] !== '"')) k--;
+    let key = text.slice(k + 1, sep);
+    if (sep - k > MAX_KEY) continue;
+    // "…": key in quotes
+    key = key.replace(/^\s*"|"\s*$/g, '');
+    // prose "… with the patient: …" is not a form field: a key starts its line or follows a delimiter, and is short
+    if (key.split(/\s+/).filter(Boolean).length > 4) continue;
+    if (!isNameKey(key)) continue;
+    // the value
+    let s = sep + 1;
+    while (s < text.length && (text[s] === ' ' || text[s] === '\t')) s++;
+    let quote = '';
+    if (text[s] === '"' || text[s] === "'") quote = text[s++]!;
+    let e = s;
+    while (e < text.length && e - s <= MAX_KV_VALUE) {
+      const c = text[e]!;
+      if (quote ? c === quote : c === '\n' || c === '\r' || c === ';' || c === '|' || c === '\t' || c === '(' || c === '&' || c === '"' || (c === ' ' && text[e + 1] === ' ')) break;
+      if (!quote && c === ',' && /^,\s*\p{L}+\s*(?:[:=]|\p{Lu}{1,4}\b\.?\s*(?:$|[\n,;|(]))/u.test(text.slice(e, e + 20))) break;
+      e++;
+    }
+    if (e - s > MAX_KV_VALUE) continue;
+    const lowerOk = /name|nom|naam|név/.test(key.toLowerCase());
+    let v = nameValue(w, s, e, lowerOk);
+    if (!v) {
+      // "Rachel Kim, NP": stop at the credential
+      const c = text.slice(s, e).indexOf(',');
+      if (c > 0) v = nameValue(w, s, s + c, lowerOk);
+    }
+    if (v) addPerson(w, v[0], v[1], 0.75);
+  }
+}
+
+function splitRow(line: string, d: string): { s: number; e: number }[] {
+  const cells: { s: number; e: number }[] = [];
+  let s = 0;
+  let inQ = false;
+  for (let i = 0; i <= line.length; i++) {
+    const c = line[i];
+    if (c === '"') inQ = !inQ;
+    if (i === line.length || (c === d && !inQ)) {
+      cells.push({ s, e: i });
+      s = i + 1;
+    }
+  }
+  return cells;
+}
+
+/** 3c. Tables: CSV / TSV / semicolon / markdown rows under a header with name-like columns. */
+function tableNames(w: Work): void {
+  const { text } = w;
+  let pos = 0;
+  let header: { d: string; cols: Set<number>; n: number; lowerOk: Set<number> } | null = null;
+  while (pos <= text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    const line = text.slice(pos, nl).replace(/\r$/, '');
+    if (line.length <= MAX_ROW && line.trim() !== '') {
+      let matched = false;
+      if (header) {
+        const cells = splitRow(line, header.d);
+        if (cells.length === header.n) {
+          matched = true;
+          for (const c of header.cols) {
+            const cell = cells[c]!;
+            let s = pos + cell.s;
+            let e = pos + cell.e;
+            while (s < e && (text[s] === ' ' || text[s] === '"' || text[s] === "'")) s++;
+            while (e > s && (text[e - 1] === ' ' || text[e - 1] === '"' || text[e - 1] === "'")) e--;
+            const v = nameValue(w, s, e, header.lowerOk.has(c));
+            if (v) addPerson(w, v[0], v[1], 0.75);
+          }
+        } else if (!/^\s*\|?\s*:?-{3,}/.test(line)) header = null;
+      }
+      if (!matched && !header) {
+        for (const d of [',', '\t', '|', ';']) {
+          if (!line.includes(d)) continue;
+          const cells = splitRow(line, d);
+          if (cells.length < 2) continue;
+          const cols = new Set<number>();
+          const lowerOk = new Set<number>();
+          cells.forEach((c, i) => {
+            const h = line.slice(c.s, c.e).trim().replace(/^["']|["']$/g, '');
+            if (h.length > 0 && h.length <= MAX_KEY && isNameKey(h) && !/[:=]/.test(h)) {
+              cols.add(i);
+              if (/name|nom|naam|név/i.test(h)) lowerOk.add(i);
+            }
+          });
+          // a header names its columns: no digits, mostly short cells
+          if (cols.size > 0 && !/\d{3}/.test(line) && cells.every((c) => c.e - c.s <= MAX_KEY)) {
+            header = { d, cols, n: cells.length, lowerOk };
+            break;
+          }
+        }
+      }
+    } else if (line.trim() === '') header = null;
+    pos = nl + 1;
+  }
+}
+
+/** 3d. `SURNAME/GIVEN` (airline), HL7 `FAMILY^GIVEN^MIDDLE`. */
+function structuredNames(w: Work): void {
+  const { toks, text } = w;
+  for (let i = 0; i + 1 < toks.length; i++) {
+    const a = toks[i]!;
+    const b = toks[i + 1]!;
+    const sep = text.slice(a.e, b.s);
+    if (sep === '/' && a.upper && b.upper && !labelWord(a.l) && !labelWord(b.l) && (isNameWord(a.l) || isNameWord(b.l)) && !(isCommonWord(a.l) && isCommonWord(b.l))) {
+      let j = i + 1;
+      while (toks[j + 1] && tight(text, toks[j]!.e, toks[j + 1]!.s) && toks[j + 1]!.upper && !TITLES.has(toks[j + 1]!.l) && !plainWord(toks[j + 1]!.l) && j - i < 3) j++;
+      addPerson(w, a.s, toks[j]!.e, 0.8);
+      i = j;
+    } else if (sep === '^' || (sep === '^^' && b.cap)) {
+      if (!(a.cap || a.upper) || !(b.cap || b.upper) || labelWord(a.l) || labelWord(b.l)) continue;
+      if (isCommonWord(a.l) && isCommonWord(b.l) && !isNameWord(a.l) && !isNameWord(b.l)) continue;
+      let j = i + 1;
+      while (toks[j + 1] && /^\^{1,2}$/.test(text.slice(toks[j]!.e, toks[j + 1]!.s)) && (toks[j + 1]!.cap || toks[j + 1]!.upper) && j - i < 4) j++;
+      addPerson(w, a.s, toks[j]!.e, 0.8);
+      i = j;
+    }
+  }
+}
+
+const AFTER_VERBISH = new Set('is was has had said says will would can could should did does and wants needs asked called told thinks agreed signed sent'.split(' '));
+
+/** 4. One decision per person: every part of every PERSON span, everywhere in the request. */
+function consistency(works: Work[]): void {
+  const parts = new Map<string, boolean>(); // lowercase part → ambiguous (also an ordinary word)
+  for (const w of works) {
+    for (const sp of w.spans) {
+      if (sp.type !== 'PERSON') continue;
+      for (const i of spanTokens(w, sp)) {
+        const t = w.toks[i]!;
+        if (t.l.length < 2 || /^\p{Lu}$/u.test(t.w) || PARTICLES.has(t.l) || labelWord(t.l)) continue;
+        if (t.lower && isCommonWord(t.l)) continue;
+        parts.set(t.l, ambiguousName(t.l));
+      }
+    }
+  }
+  if (parts.size === 0) return;
+  for (const w of works) {
+    const { toks, text } = w;
+    for (let i = 0; i < toks.length; i++) {
+      const t = toks[i]!;
+      const amb = parts.get(t.l);
+      if (amb === undefined) continue;
+      const at = spanAt(w.spans, t.s);
+      if (at >= 0) {
+        const o = w.spans[at]!;
+        // a part the model called a place or an organization on its own is the person
+        if (o.type !== 'PERSON' && o.source === 'ner' && o.start === t.s && o.end === t.e) w.spans[at] = { ...o, type: 'PERSON' };
+        continue;
+      }
+      if (amb) {
+        const prev = toks[i - 1];
+        const next = toks[i + 1];
+        const nextPart = next && tight(text, t.e, next.s) && parts.has(next.l) && (next.cap || next.upper);
+        const prevPart = prev && tight(text, prev.e, t.s) && (parts.has(prev.l) || TITLES.has(prev.l)) && (prev.cap || prev.upper);
+        const afterPerson = prev && spanAt(w.spans, prev.s) >= 0 && w.spans[spanAt(w.spans, prev.s)]!.type === 'PERSON' && tight(text, prev.e, t.s);
+        let use = false;
+        if (!t.cap && !t.upper) use = false;
+        else if (isMonthOrDay(t.l) && (/\d/.test(text.slice(Math.max(0, t.s - 6), t.s)) || /^[\s,.]*\d/.test(text.slice(t.e, t.e + 6)) || (prev && /^(?:in|on|of|since|until|till|by|from|last|next|this|early|late|mid|end|during|before|after)$/.test(prev.l))))
+          use = false;
+        else if (t.poss || nextPart || prevPart || afterPerson) use = true;
+        else if (t.upper) use = toks.slice(Math.max(0, i - 3), i + 4).some((x) => !x.upper && x.cap) || parts.has(next?.l ?? '') || false;
+        else if (!t.sentStart) use = true;
+        else use = !!next && (AFTER_VERBISH.has(next.l) || /ed$/.test(next.l) || /^[,:]/.test(text.slice(t.e, t.e + 1)));
+        if (!use) continue;
+      }
+      addPerson(w, t.s, t.e, 0.7);
+    }
+  }
+}
+
+/** Joins PERSON spans separated only by spaces (or a hyphen) into one. */
+function joinAdjacent(w: Work): void {
+  const out: Span[] = [];
+  for (const sp of w.spans) {
+    const prev = out.at(-1);
+    if (prev && prev.type === 'PERSON' && sp.type === 'PERSON' && tight(w.text, prev.end, sp.start) && !/\n/.test(w.text.slice(prev.end, sp.start))) {
+      out[out.length - 1] = { ...prev, end: sp.end, score: Math.max(prev.score, sp.score) };
+    } else out.push(sp);
+  }
+  w.spans = out;
+}
+
+/**
+ * Runs the passes over one request's texts and their merged spans (sorted, disjoint) and
+ * returns new span lists with the same guarantees.
+ */
+export function refineNames(texts: readonly string[], spans: readonly (readonly Span[])[]): Span[][] {
+  const works: Work[] = texts.map((text, i) => {
+    const toks = tokenize(text);
+    return { text, toks, pending: [], spans: [...(spans[i] ?? [])].sort((a, b) => a.start - b.start) };
+  });
+  for (const w of works) {
+    precision(w);
+    complete(w);
+    flush(w);
+    structuredNames(w);
+    keyValueNames(w);
+    tableNames(w);
+    flush(w);
+    lexiconNames(w);
+    flush(w);
+  }
+  consistency(works);
+  for (const w of works) {
+    flush(w);
+    complete(w);
+    flush(w);
+    joinAdjacent(w);
+  }
+  return works.map((w) => w.spans);
+}
