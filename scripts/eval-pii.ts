@@ -92,7 +92,16 @@ async function evalDev(detector: Detector, file: string): Promise<void> {
       if (!only && d.leaked.length === 0 && d.lost.length === 0) continue;
       console.log(`${d.id}:`);
       for (const l of d.leaked) console.log(`  LEAK ${l.type.padEnd(14)} ${JSON.stringify(l.value)}`);
-      if (d.lost.length) console.log(`  LOST ${d.lost.map(([w, n]) => (n > 1 ? `${w}×${n}` : w)).join(' ')}`);
+      if (d.lost.length) {
+        // which span took each lost word (one extra detection per document, analysis only)
+        const g = gold.find((x) => x.id === d.id)!;
+        const [spans] = await detector.detect([g.text]);
+        const by = (w: string) =>
+          (spans ?? [])
+            .filter((sp) => g.text.slice(sp.start, sp.end).toLowerCase().includes(w))
+            .map((sp) => `${sp.type}:${JSON.stringify(g.text.slice(sp.start, sp.end))}`)[0] ?? '?';
+        console.log(`  LOST ${d.lost.map(([w, n]) => `${n > 1 ? `${w}×${n}` : w} ← ${by(w)}`).join(' · ')}`);
+      }
       if (only) console.log(`  --- sanitized ---\n${out.get(d.id)}`);
     }
   }

@@ -38,6 +38,8 @@ import {
 import { type Tok, tokenize } from './tokens.js';
 
 const NER_NAMEISH: ReadonlySet<EntityType> = new Set(['PERSON', 'ORGANIZATION', 'LOCATION']);
+/** Degrees and post-nominals that NER glues to subjects and names. */
+const DEGREES = new Set('bsc msc ba ma mba phd md llb llm beng meng mphil dphil bcom mcom btech mtech bs ms'.split(' '));
 /** Most characters a value of a name-like key may have. */
 const MAX_KV_VALUE = 80;
 /** Most characters looked back for a key before `:` / `=`. */
@@ -99,45 +101,124 @@ function spanTokens(w: Work, s: Span): number[] {
   return out;
 }
 
+/** Words around a name that are not part of it: label words, and ordinary words that are no one's name. */
+function edgeWord(t: Tok, type: EntityType): boolean {
+  if (labelWord(t.l) || DEGREES.has(t.l)) return true;
+  if (type === 'PERSON') return plainWord(t.l) || camel(t.w) || isMonthOrDay(t.l.replace(/s$/, ''));
+  if (type === 'ADDRESS') return false;
+  return false;
+}
+
+/** `ImportError`, `EpiPen`: an inner capital after lower case (Mc, Mac, O', De… excepted). */
+function camel(w: string): boolean {
+  return /\p{Ll}\p{Lu}/u.test(w) && !/^(?:Mc|Mac|Fitz|De|Di|Da|La|Le|Van|Von|Du|Al|El)\p{Lu}/u.test(w);
+}
+
+/** Eponyms: "Hashimoto's thyroiditis", "Hadrian's Wall" — a possessive before a medical or eponym word. */
+const EPONYM_NEXT = new Set('disease syndrome sign law laws principle principles wall test reflex phenomenon palsy ulcer fracture theorem rule razor contracture node nodes triad criteria scale score classification manoeuvre maneuver procedure operation method equation constant formula paradox effect algorithm'.split(' '));
+
+/** Offsets of the pieces of a span: cut at line breaks, and for names at runs of 2+ spaces or tabs. */
+function pieces(text: string, sp: Span): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const cut = sp.type === 'ADDRESS' ? /\r?\n/g : /\r?\n|\t| {2,}|\s[—–|·•]\s/g;
+  const body = text.slice(sp.start, sp.end);
+  let from = 0;
+  for (const m of body.matchAll(cut)) {
+    out.push([sp.start + from, sp.start + m.index!]);
+    from = m.index! + m[0].length;
+  }
+  out.push([sp.start + from, sp.end]);
+  return out;
+}
+
 /** 1. Precision: drop or trim NER spans made of words that are not names. */
 function precision(w: Work): void {
   const kept: Span[] = [];
   for (const sp of w.spans) {
-    if (sp.source !== 'ner' || !NER_NAMEISH.has(sp.type)) {
+    if (sp.source !== 'ner' || !(NER_NAMEISH.has(sp.type) || sp.type === 'ADDRESS')) {
       kept.push(sp);
       continue;
     }
-    const idx = spanTokens(w, sp);
     // digits: an identifier the model caught under another name is still worth masking
-    if (idx.length === 0 || /\d/.test(w.text.slice(sp.start, sp.end))) {
+    if (sp.type !== 'ADDRESS' && /\d/.test(w.text.slice(sp.start, sp.end))) {
       kept.push(sp);
       continue;
     }
-    const toks = idx.map((i) => w.toks[i]!);
-    // trim titles, credentials and context words off both edges
-    let a = 0;
-    let b = toks.length;
-    while (a < b && labelWord(toks[a]!.l)) a++;
-    while (b > a && labelWord(toks[b - 1]!.l)) b--;
-    if (a === b) continue;
-    const core = toks.slice(a, b);
-    const phrase = w.text.slice(core[0]!.s, core.at(-1)!.e).toLowerCase().replace(/\s+/g, ' ');
-    if (sp.type !== 'PERSON' && isCountryOrLanguage(phrase)) continue;
-    if (sp.type === 'PERSON') {
-      if (core.every((t) => plainWord(t.l))) continue;
-      // a one-word header ("Grace:" at a line start) is a label, not a person
-      if (core.length === 1 && core[0]!.lineStart && w.text[core[0]!.e] === ':' && ambiguousName(core[0]!.l)) continue;
-      // lowercase single common word without evidence
-      if (core.length === 1 && core[0]!.lower && isCommonWord(core[0]!.l)) continue;
-    } else {
-      // places and organizations: ordinary words alone are not worth masking
-      if (core.every((t) => plainWord(t.l) || isCommonWord(t.l) || (t.upper && t.w.length <= 4 && !isNameWord(t.l)))) continue;
+    const parts: Span[] = [];
+    for (const [ps, pe] of pieces(w.text, sp)) {
+      const piece = { ...sp, start: ps, end: pe };
+      const idx = spanTokens(w, piece);
+      if (idx.length === 0) {
+        if (/\d/.test(w.text.slice(ps, pe)) && sp.type !== 'PERSON') parts.push(piece);
+        continue;
+      }
+      const toks = idx.map((i) => w.toks[i]!);
+      // in a mixed-case name, an acronym at the edge is a label ("HRBP Dawn Ellis")
+      const mixed = sp.type === 'PERSON' && toks.some((t) => !t.upper);
+      const edge = (t: Tok) => edgeWord(t, sp.type) || (mixed && t.upper && !isNameWord(t.l));
+      let a = 0;
+      let b = toks.length;
+      while (a < b && edge(toks[a]!)) a++;
+      while (b > a && edge(toks[b - 1]!)) b--;
+      if (a === b) {
+        // only label words and a number ("SSN 987-65-4320"): the number stays masked
+        const body = w.text.slice(ps, pe);
+        const d0 = body.search(/\d/);
+        if (d0 >= 0) {
+          const d1 = body.length - [...body].reverse().join('').search(/\d/);
+          let s0 = ps + d0;
+          while (s0 > ps && /[\p{L}\p{N}._@#/+-]/u.test(w.text[s0 - 1]!)) s0--;
+          let e0 = ps + d1;
+          while (e0 < pe && /[\p{L}\p{N}._@#/+-]/u.test(w.text[e0]!)) e0++;
+          parts.push({ ...sp, start: s0, end: e0 });
+        }
+        continue;
+      }
+      const core = toks.slice(a, b);
+      const start = a > 0 ? core[0]!.s : ps;
+      let end = b < toks.length ? core.at(-1)!.e : pe;
+      // Japanese and Indian honorific suffixes: "Kenji-san"
+      const hon = sp.type === 'PERSON' ? /-(?:san|sama|kun|chan|sensei|senpai|ji|jee)$/i.exec(core.at(-1)!.w) : null;
+      if (hon && end === core.at(-1)!.e) end -= hon[0].length;
+      if (!keepCore(w, sp.type, core, w.toks[idx[b - 1]! + 1])) continue;
+      parts.push({ ...sp, start, end });
     }
-    const start = a > 0 ? core[0]!.s : sp.start;
-    const end = b < toks.length ? core.at(-1)!.e : sp.end;
-    kept.push(start === sp.start && end === sp.end ? sp : { ...sp, start, end });
+    // an ADDRESS keeps its lines together when its first and last lines stay
+    if (sp.type === 'ADDRESS' && parts.length > 0) {
+      kept.push({ ...sp, start: parts[0]!.start, end: parts.at(-1)!.end });
+    } else kept.push(...parts);
   }
   w.spans = kept;
+}
+
+function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined): boolean {
+  const phrase = w.text.slice(core[0]!.s, core.at(-1)!.e).toLowerCase().replace(/\s+/g, ' ');
+  const single = core.length === 1 ? core[0]! : null;
+  if (type === 'ADDRESS') {
+    // "40 milligrams", "Dock 4", "Diagnosis": one ordinary word is not an address
+    return !(core.length === 1 && (plainWord(single!.l) || single!.upper || isCommonWord(single!.l)));
+  }
+  if (isCountryOrLanguage(phrase) && !(single && isFirstName(single.l) && type === 'PERSON')) return false;
+  if (type === 'PERSON') {
+    if (core.every((t) => plainWord(t.l) || camel(t.w))) return false;
+    if (single) {
+      // a one-word header ("Grace:" at a line start) is a label, not a person
+      if (single.lineStart && w.text[single.e] === ':' && ambiguousName(single.l)) return false;
+      // lowercase: not an ordinary word
+      if (single.lower && !isNameWord(single.l) && (isCommonWord(single.l) || looksMedical(single.l))) return false;
+      // short capitals: an acronym
+      if (single.upper && single.w.length <= 3) return false;
+      if (camel(single.w)) return false;
+      // eponyms
+      if (single.poss) {
+        if (after && (EPONYM_NEXT.has(after.l) || looksMedical(after.l))) return false;
+      }
+    } else if (core.every((t) => t.lower) && !core.some((t) => isNameWord(t.l))) return false;
+    return true;
+  }
+  // places and organizations: ordinary words alone, acronyms alone, are not worth masking
+  if (single && single.upper && single.w.length <= 5) return false;
+  return !core.every((t) => plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l) || camel(t.w));
 }
 
 /** Index of the span list covering offset `pos`, or -1. Spans are sorted and disjoint. */
