@@ -103,9 +103,10 @@ function spanTokens(w: Work, s: Span): number[] {
 
 /** Words around a name that are not part of it: label words, and ordinary words that are no one's name. */
 function edgeWord(t: Tok, type: EntityType): boolean {
+  // Dr, St at an address's edge are Drive and Street
+  if (type === 'ADDRESS') return CONTEXT_WORDS.has(t.l);
   if (labelWord(t.l) || DEGREES.has(t.l)) return true;
   if (type === 'PERSON') return plainWord(t.l) || camel(t.w) || isMonthOrDay(t.l.replace(/s$/, ''));
-  if (type === 'ADDRESS') return false;
   return false;
 }
 
@@ -180,7 +181,7 @@ function precision(w: Work): void {
       // Japanese and Indian honorific suffixes: "Kenji-san"
       const hon = sp.type === 'PERSON' ? /-(?:san|sama|kun|chan|sensei|senpai|ji|jee)$/i.exec(core.at(-1)!.w) : null;
       if (hon && end === core.at(-1)!.e) end -= hon[0].length;
-      if (!keepCore(w, sp.type, core, w.toks[idx[b - 1]! + 1])) continue;
+      if (!keepCore(w, sp.type, core, w.toks[idx[b - 1]! + 1], ps, pe)) continue;
       parts.push({ ...sp, start, end });
     }
     // an ADDRESS keeps its lines together when its first and last lines stay
@@ -191,12 +192,13 @@ function precision(w: Work): void {
   w.spans = kept;
 }
 
-function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined): boolean {
+function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined, start: number, end: number): boolean {
   const phrase = w.text.slice(core[0]!.s, core.at(-1)!.e).toLowerCase().replace(/\s+/g, ' ');
   const single = core.length === 1 ? core[0]! : null;
   if (type === 'ADDRESS') {
-    // "40 milligrams", "Dock 4", "Diagnosis": one ordinary word is not an address
-    return !(core.length === 1 && (plainWord(single!.l) || single!.upper || isCommonWord(single!.l)));
+    // "40 milligrams", "Dock 4", "Diagnosis": one ordinary word (and a short number) is not an address
+    const digits = Math.max(0, ...(w.text.slice(start, end).match(/\d+/g) ?? []).map((d) => d.length));
+    return !(core.length === 1 && digits <= 3 && (plainWord(single!.l) || single!.upper || isCommonWord(single!.l)));
   }
   if (isCountryOrLanguage(phrase) && !(single && isFirstName(single.l) && type === 'PERSON')) return false;
   if (type === 'PERSON') {
@@ -315,7 +317,8 @@ function grow(w: Work, i: number, j: number): [number, number] {
   for (let n = 0; n < 3; n++) {
     const l = toks[i - 1];
     if (!l || !tight(text, l.e, toks[i]!.s) || l.poss) break;
-    if ((fits(l) && !(l.sentStart && isCommonWord(l.l))) || (PARTICLES.has(l.l) && toks[i]!.cap)) {
+    const ambiguousFirst = (l.cap || l.upper) && (!upper || l.upper) && isFirstName(l.l) && !l.sentStart && !labelWord(l.l);
+    if ((fits(l) && !(l.sentStart && isCommonWord(l.l))) || ambiguousFirst || (PARTICLES.has(l.l) && toks[i]!.cap)) {
       i--;
       continue;
     }
@@ -352,10 +355,40 @@ function complete(w: Work): void {
 }
 
 const CUE_BEFORE = new Set(
-  'hi hey hello dear thanks thank thx ty cheers cc attn attention ping tell ask asked told call called text texted message meet met remind with and from by regards best love sincerely yours its im i\'m it\'s sorry'.split(' '),
+  "hi hey hello dear thanks thank thx ty cheers cc attn attention ping tell ask asked told call called text texted message meet met remind with and from by regards best love sincerely yours its im i'm it's sorry".split(' '),
 );
-const CUE_AFTER = new Set('said says asked wants wanted will would can could is was has had here called emailed wrote replied and'.split(' '));
-const SIGN_OFF = /(?:^|\n)[ \t]*(?:best|regards|kind regards|best regards|warm regards|cheers|thanks|thank you|many thanks|sincerely|yours|love|br|mfg|viele grüße|cordialement|saludos|groeten|üdvözlettel)[ \t]*[,.!]?[ \t]*\r?\n[ \t]*$/i;
+const CUE_AFTER = new Set(
+  "said says asked wants wanted will would can could is was has had here called emailed wrote replied and doesn't isn't wasn't can't won't didn't hasn't hadn't couldn't wouldn't".split(' '),
+);
+/** People named by their relation or role: "my son Mark", "neighbour Dawn", "patient Rose". */
+const RELATION = new Set(
+  'son daughter wife husband mother father mum mom dad brother sister sibling friend colleague coworker co-worker partner boss manager neighbour neighbor uncle aunt auntie cousin grandson granddaughter grandma grandpa grandmother grandfather nephew niece fiancé fiancée fiance fiancee girlfriend boyfriend roommate flatmate housemate carer caregiver caretaker teacher tutor coach nurse landlord landlady tenant client customer patient pt assistant intern stepson stepdaughter stepmother stepfather child kid baby toddler spouse widow widower'.split(' '),
+);
+const SIGN_OFF = /(?:^|\n)[ \t]*(?:best|regards|kind regards|best regards|warm regards|cheers|thanks|thank you|many thanks|sincerely|yours|yours sincerely|yours truly|love|br|mfg|viele grüße|cordialement|saludos|groeten|üdvözlettel|atentamente|met vriendelijke groet|bien à vous)[ \t]*[,.!]?[ \t]*\r?\n[ \t]*$/i;
+
+/** Romanized Chinese, Korean, Vietnamese and Japanese family names (the most common). */
+const EAST_ASIAN_SURNAMES = new Set(
+  ('wang li zhang liu chen yang huang zhao wu zhou xu sun zhu hu guo lin luo gao zheng liang xie song tang han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao jin cui zhong tan lim lee ng ong goh teo tay koh chua wong cheung chan leung lau lam tsang yeung chow kwok fung yip tse ' +
+    'kim park choi jung jeong kang cho yoon jang oh seo shin kwon hwang ahn yoo hong jeon ko moon baek nam ' +
+    'nguyen tran le pham hoang huynh phan vu vo dang bui ngo duong ly truong dinh ' +
+    'sato suzuki takahashi tanaka watanabe ito yamamoto nakamura kobayashi kato yoshida yamada sasaki yamaguchi matsumoto inoue kimura hayashi shimizu yamazaki mori abe ikeda hashimoto yamashita ishikawa nakajima maeda fujita ogawa goto okada hasegawa murakami kondo ishii saito sakamoto endo aoki fujii nishimura fukuda ota miura fujiwara okamoto matsuda nakagawa'
+  ).split(' '),
+);
+/** One to three Mandarin syllables in pinyin without tones: "haoran", "xiuying", "jiahao". */
+const PINYIN = /^(?:(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|ei|ao|ou|an|en|in|un|ia|ie|iu|ua|uo|ui|ue|er|a|o|e|i|u|v)){1,3}$/;
+function givenSyllables(t: Tok): boolean {
+  if (!(t.cap || t.upper) || t.l.length > 12 || plainWord(t.l)) return false;
+  return PINYIN.test(t.l) || (t.l.length <= 7 && !isCommonWord(t.l)) || /^[a-z]{2,6}-[a-z]{2,6}$/.test(t.l);
+}
+
+/** Self-introductions: "i'm rose", "my name is Will", "this is Grace", "call me Hope". */
+function introCue(prev: Tok | undefined, prev2: Tok | undefined): boolean {
+  if (!prev) return false;
+  if (prev.l === "i'm" || prev.l === 'im' || prev.l === "name's") return true;
+  if (prev.l === 'am' && prev2?.l === 'i') return true;
+  if (prev.l === 'is' && (prev2?.l === 'name' || prev2?.l === 'this')) return true;
+  return prev.l === 'me' && prev2?.l === 'call';
+}
 
 /** 3a. First name + family name, lone names with a cue, lowercase chat names. */
 function lexiconNames(w: Work): void {
@@ -365,8 +398,41 @@ function lexiconNames(w: Work): void {
     if (spanAt(w.spans, t.s) >= 0) continue;
     if (labelWord(t.l)) continue;
     const next = toks[i + 1];
-    const prev = toks[i - 1];
-    if ((t.cap || t.upper) && isFirstName(t.l)) {
+    const prev = toks[i - 1] && tight(text, toks[i - 1]!.e + (text[toks[i - 1]!.e] === '.' ? 1 : 0), t.s) ? toks[i - 1] : undefined;
+    const prev2 = prev ? toks[i - 2] : undefined;
+    const capital = t.cap || t.upper;
+    // East Asian names: "Zhou Haoran", "Nguyen Thi Lan", "Haoran Zhou"
+    if (capital && next && tight(text, t.e, next.s) && !t.poss && spanAt(w.spans, next.s) < 0) {
+      if (EAST_ASIAN_SURNAMES.has(t.l) && givenSyllables(next) && !(t.sentStart && isCommonWord(t.l))) {
+        let j = i + 1;
+        if (toks[j + 1] && tight(text, toks[j]!.e, toks[j + 1]!.s) && givenSyllables(toks[j + 1]!) && !toks[j]!.poss) j++;
+        addPerson(w, t.s, toks[j]!.e, 0.75);
+        i = j;
+        continue;
+      }
+      if (EAST_ASIAN_SURNAMES.has(next.l) && (next.cap || next.upper) && PINYIN.test(t.l) && t.l.length >= 4 && !plainWord(t.l) && !isCommonWord(next.l)) {
+        addPerson(w, t.s, next.e, 0.75);
+        i++;
+        continue;
+      }
+    }
+    // a title, a relation or a self-introduction names whoever follows
+    const title = prev && TITLES.has(prev.l) && (prev.cap || prev.upper);
+    const relation = prev && RELATION.has(prev.l);
+    const intro = introCue(prev, prev2);
+    if (capital && title && !plainWord(t.l)) {
+      const [a, b] = grow(w, i, i);
+      addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.75);
+      i = b;
+      continue;
+    }
+    if ((relation || intro) && isFirstName(t.l) && (capital || intro || !isCommonWord(t.l)) && !(t.lower && relation && isCommonWord(t.l))) {
+      const [a, b] = capital ? grow(w, i, i) : [i, i];
+      addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.7);
+      i = b;
+      continue;
+    }
+    if (capital && isFirstName(t.l)) {
       // Given Family (title case or capitals)
       if (next && tight(text, t.e, next.s) && !t.poss && (next.upper === t.upper || (!t.upper && next.cap)) && nameLike(next) && (isSurname(next.l) || !isCommonWord(next.l)) && spanAt(w.spans, next.s) < 0) {
         if (!(t.sentStart && isCommonWord(t.l) && !isSurname(next.l))) {
@@ -386,9 +452,47 @@ function lexiconNames(w: Work): void {
     }
     // lowercase chat names: "hey its marcus, tell aisha"
     if (t.lower && t.l.length >= 3 && isFirstName(t.l) && !isCommonWord(t.l) && !isCommonWord(t.l.replace(/s$/, ''))) {
-      const cueBefore = prev && CUE_BEFORE.has(prev.l) && tight(text, prev.e, t.s);
+      const cueBefore = prev && CUE_BEFORE.has(prev.l);
       const cueAfter = t.poss || (next && CUE_AFTER.has(next.l) && tight(text, t.e, next.s));
       if (cueBefore || cueAfter) addPerson(w, t.s, t.e, 0.6);
+    }
+  }
+}
+
+/**
+ * 3e. Name lines: a line of two to four capitalised words that are not ordinary words, right
+ * above contact details (a CV or signature heading), or right after a sign-off.
+ */
+function nameLines(w: Work): void {
+  const { toks, text } = w;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (!t.lineStart || !(t.cap || t.upper)) continue;
+    let j = i;
+    while (toks[j + 1] && tight(text, toks[j]!.e, toks[j + 1]!.s) && j - i < 4) j++;
+    const n = j - i + 1;
+    const lineEnd = text.indexOf('\n', toks[j]!.e);
+    const restOfLine = text.slice(toks[j]!.e, lineEnd < 0 ? text.length : lineEnd);
+    if (!/^[ \t]*(?:\r?$|\|)/.test(restOfLine)) continue;
+    const line = toks.slice(i, j + 1);
+    if (n > 4 || line.some((x) => !(x.cap || x.upper) || plainWord(x.l) || x.poss) || spanAt(w.spans, t.s) >= 0) continue;
+    const after = lineEnd < 0 ? '' : text.slice(lineEnd + 1, lineEnd + 200);
+    const contactBelow = w.spans.some((sp) => (sp.type === 'EMAIL' || sp.type === 'PHONE') && sp.start > lineEnd && sp.start < lineEnd + 1 + after.indexOf('\n', after.indexOf('\n') + 1) + 1 && lineEnd >= 0);
+    const signOff = SIGN_OFF.test(text.slice(Math.max(0, t.s - 40), t.s));
+    if ((n >= 2 && contactBelow) || (signOff && (n >= 2 || isFirstName(t.l)))) addPerson(w, t.s, toks[j]!.e, 0.7);
+    i = j;
+  }
+}
+
+/** A nickname in quotes or brackets right after a name: `HARRINGTON, WILLIAM ("Will")`. */
+function nicknames(w: Work): void {
+  for (const sp of w.spans) {
+    if (sp.type !== 'PERSON') continue;
+    const m = /^[ \t]*\(?["“'‘]?([\p{Lu}][\p{L}'’-]{1,20})["”'’]?\)/u.exec(w.text.slice(sp.end, sp.end + 30));
+    if (m && /["“'‘(]/.test(m[0].slice(0, m[0].indexOf(m[1]!)))) {
+      const s = sp.end + m[0].indexOf(m[1]!);
+      const l = m[1]!.toLowerCase();
+      if (!labelWord(l) && (isFirstName(l) || !plainWord(l))) addPerson(w, s, s + m[1]!.length, 0.7);
     }
   }
 }
@@ -640,6 +744,8 @@ export function refineNames(texts: readonly string[], spans: readonly (readonly 
     tableNames(w);
     flush(w);
     lexiconNames(w);
+    nameLines(w);
+    nicknames(w);
     flush(w);
   }
   consistency(works);
