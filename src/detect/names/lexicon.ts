@@ -59,16 +59,19 @@ export const CONTEXT_WORDS = new Set(
 
 const INTL_LOCALES = ['en', 'de', 'fr', 'es', 'nl', 'hu', 'it', 'pt'];
 
-function intlWords(): { months: Set<string>; places: Set<string> } {
+function intlWords(): { months: Set<string>; foreign: Set<string>; places: Set<string> } {
   const months = new Set<string>();
+  const foreign = new Set<string>();
   const places = new Set<string>();
   for (const loc of INTL_LOCALES) {
     try {
-      for (const style of ['long', 'short'] as const) {
+      // short forms only in English: elsewhere they are syllables of names (fr "sam", nl "mei")
+      for (const style of loc === 'en' ? (['long', 'short'] as const) : (['long'] as const)) {
+        const into = loc === 'en' ? months : foreign;
         const mf = new Intl.DateTimeFormat(loc, { month: style, timeZone: 'UTC' });
         const wf = new Intl.DateTimeFormat(loc, { weekday: style, timeZone: 'UTC' });
-        for (let m = 0; m < 12; m++) months.add(mf.format(new Date(Date.UTC(2021, m, 15))).toLowerCase().replace(/\.$/, ''));
-        for (let d = 0; d < 7; d++) months.add(wf.format(new Date(Date.UTC(2021, 0, 3 + d))).toLowerCase().replace(/\.$/, ''));
+        for (let m = 0; m < 12; m++) into.add(mf.format(new Date(Date.UTC(2021, m, 15))).toLowerCase().replace(/\.$/, ''));
+        for (let d = 0; d < 7; d++) into.add(wf.format(new Date(Date.UTC(2021, 0, 3 + d))).toLowerCase().replace(/\.$/, ''));
       }
     } catch {
       /* a runtime without this locale */
@@ -92,13 +95,17 @@ function intlWords(): { months: Set<string>; places: Set<string> } {
   }
   for (const w of ['sept', 'tues', 'thur', 'thurs']) months.add(w);
   for (const w of ['uk', 'usa', 'us', 'u.s', 'u.k', 'eu', 'england', 'scotland', 'wales', 'northern ireland', 'europe', 'asia', 'africa', 'america', 'north america', 'south america', 'latin america', 'middle east']) places.add(w);
-  return { months, places };
+  return { months, foreign, places };
 }
 
-let intl: { months: Set<string>; places: Set<string> } | null = null;
-/** Month and weekday names (long and short) in English, German, French, Spanish, Dutch, Hungarian, Italian, Portuguese. */
+let intl: { months: Set<string>; foreign: Set<string>; places: Set<string> } | null = null;
+/** English month and weekday names, long and short. */
 export function isMonthOrDay(w: string): boolean {
   return (intl ??= intlWords()).months.has(w);
+}
+/** Month and weekday names (long) in German, French, Spanish, Dutch, Hungarian, Italian, Portuguese. */
+export function isForeignMonthOrDay(w: string): boolean {
+  return (intl ??= intlWords()).foreign.has(w);
 }
 /** Country, region and language names (lowercase, possibly several words): not personal. */
 export function isCountryOrLanguage(s: string): boolean {

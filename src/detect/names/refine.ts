@@ -28,6 +28,7 @@ import {
   isCommonWord,
   isCountryOrLanguage,
   isFirstName,
+  isForeignMonthOrDay,
   isMonthOrDay,
   isNameWord,
   isSurname,
@@ -38,6 +39,10 @@ import {
 import { type Tok, tokenize } from './tokens.js';
 
 const NER_NAMEISH: ReadonlySet<EntityType> = new Set(['PERSON', 'ORGANIZATION', 'LOCATION']);
+/** Roles written before a name ("Co-borrower Joy Martinez", "Spouse — Meenakshi Nair"). */
+const ROLE_WORDS = new Set(
+  'borrower co-borrower applicant co-applicant guarantor beneficiary interviewer interviewee candidate witness spouse partner claimant defendant plaintiff respondent petitioner tenant landlord employee employer member insured policyholder cardholder volunteer assignee reporter reviewer approver requester'.split(' '),
+);
 /** Degrees and post-nominals that NER glues to subjects and names. */
 const DEGREES = new Set('bsc msc ba ma mba phd md llb llm beng meng mphil dphil bcom mcom btech mtech bs ms'.split(' '));
 /** Most characters a value of a name-like key may have. */
@@ -54,8 +59,9 @@ function labelWord(l: string): boolean {
 
 /** A word that is never a name part: label words, ordinary words that are no one's name, medical shapes. */
 function plainWord(l: string): boolean {
-  if (labelWord(l)) return true;
+  if (CONTEXT_WORDS.has(l) || TITLES.has(l) || CREDENTIALS.has(l)) return true;
   if (isNameWord(l)) return false;
+  if (isMonthOrDay(l) || isForeignMonthOrDay(l)) return true;
   return l.length < 2 || isCommonWord(l) || looksMedical(l) || isCommonWord(l.replace(/s$/, ''));
 }
 
@@ -105,9 +111,13 @@ function spanTokens(w: Work, s: Span): number[] {
 function edgeWord(t: Tok, type: EntityType): boolean {
   // Dr, St at an address's edge are Drive and Street
   if (type === 'ADDRESS') return CONTEXT_WORDS.has(t.l);
-  if (labelWord(t.l) || DEGREES.has(t.l)) return true;
-  if (type === 'PERSON') return plainWord(t.l) || camel(t.w) || isMonthOrDay(t.l.replace(/s$/, ''));
-  return false;
+  if (type === 'PERSON') {
+    if (CONTEXT_WORDS.has(t.l) || TITLES.has(t.l) || CREDENTIALS.has(t.l) || DEGREES.has(t.l) || ROLE_WORDS.has(t.l) || camel(t.w)) return true;
+    // ordinary words glued to a name are lowercase ("Jade corroborates"); a capitalised one may be a family name (Woods)
+    if (t.lower && plainWord(t.l)) return true;
+    return (isMonthOrDay(t.l) || isMonthOrDay(t.l.replace(/s$/, ''))) && !isFirstName(t.l) && t.w.length > 3;
+  }
+  return labelWord(t.l) || DEGREES.has(t.l);
 }
 
 /** `ImportError`, `EpiPen`: an inner capital after lower case (Mc, Mac, O', De… excepted). */
@@ -647,7 +657,7 @@ function structuredNames(w: Work): void {
     const a = toks[i]!;
     const b = toks[i + 1]!;
     const sep = text.slice(a.e, b.s);
-    if (sep === '/' && a.upper && b.upper && !labelWord(a.l) && !labelWord(b.l) && (isNameWord(a.l) || isNameWord(b.l)) && !(isCommonWord(a.l) && isCommonWord(b.l))) {
+    if (sep === '/' && a.upper && b.upper && !CONTEXT_WORDS.has(a.l) && !CONTEXT_WORDS.has(b.l) && (isNameWord(a.l) || isNameWord(b.l)) && !(isCommonWord(a.l) && isCommonWord(b.l))) {
       let j = i + 1;
       while (toks[j + 1] && tight(text, toks[j]!.e, toks[j + 1]!.s) && toks[j + 1]!.upper && !TITLES.has(toks[j + 1]!.l) && !plainWord(toks[j + 1]!.l) && j - i < 3) j++;
       addPerson(w, a.s, toks[j]!.e, 0.8);
