@@ -128,6 +128,8 @@ function camel(w: string): boolean {
 /** Eponyms: "Hashimoto's thyroiditis", "Hadrian's Wall" — a possessive before a medical or eponym word. */
 const EPONYM_NEXT = new Set('disease syndrome sign law laws principle principles wall test reflex phenomenon palsy ulcer fracture theorem rule razor contracture node nodes triad criteria scale score classification manoeuvre maneuver procedure operation method equation constant formula paradox effect algorithm'.split(' '));
 
+const eponym = (next: Tok | undefined): boolean => !!next && (EPONYM_NEXT.has(next.l) || looksMedical(next.l));
+
 /** Offsets of the pieces of a span: cut at line breaks, and for names at runs of 2+ spaces or tabs. */
 function pieces(text: string, sp: Span): Array<[number, number]> {
   const out: Array<[number, number]> = [];
@@ -223,7 +225,7 @@ function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined
       if (camel(single.w)) return false;
       // eponyms
       if (single.poss) {
-        if (after && (EPONYM_NEXT.has(after.l) || looksMedical(after.l))) return false;
+        if (eponym(after)) return false;
       }
     } else if (core.every((t) => t.lower) && !core.some((t) => isNameWord(t.l))) return false;
     return true;
@@ -309,7 +311,7 @@ function flush(w: Work): void {
 function grow(w: Work, i: number, j: number): [number, number] {
   const { toks, text } = w;
   const upper = toks.slice(i, j + 1).every((t) => t.upper);
-  const fits = (t: Tok) => nameLike(t) && (!upper || t.upper) && !ambiguousName(t.l);
+  const fits = (t: Tok) => nameLike(t) && (!upper || t.upper) && (upper || !t.upper || isNameWord(t.l)) && !ambiguousName(t.l);
   for (let n = 0; n < 4; n++) {
     const r = toks[j + 1];
     if (!r || !tight(text, toks[j]!.e + (toks[j]!.poss ? 2 : 0), r.s) || toks[j]!.poss) break;
@@ -318,8 +320,14 @@ function grow(w: Work, i: number, j: number): [number, number] {
       continue;
     }
     const r2 = toks[j + 2];
-    if (PARTICLES.has(r.l) && r2 && tight(text, r.e, r2.s) && fits(r2)) {
+    if (PARTICLES.has(r.l) && r2 && tight(text, r.e, r2.s) && (fits(r2) || (r2.cap && !labelWord(r2.l) && !r2.upper))) {
       j += 2;
+      continue;
+    }
+    const r3 = toks[j + 3];
+    const afterParticle = (x: Tok) => (x.cap || x.upper) && !labelWord(x.l) && (!upper || x.upper);
+    if (PARTICLES.has(r.l) && r2 && PARTICLES.has(r2.l) && r3 && tight(text, r.e, r2.s) && tight(text, r2.e, r3.s) && afterParticle(r3)) {
+      j += 3;
       continue;
     }
     break;
@@ -455,7 +463,7 @@ function lexiconNames(w: Work): void {
       if (isCommonWord(t.l) && !t.upper) continue;
       // a lone given name with a cue
       const cueBefore = prev && CUE_BEFORE.has(prev.l) && text.slice(prev.e, t.s).length <= 3 && !/\n/.test(text.slice(prev.e, t.s));
-      const cueAfter = t.poss || (next && CUE_AFTER.has(next.l) && tight(text, t.e, next.s)) || /^\s*[,:]\s*(?:can|could|please|pls|thanks|i|we)\b/i.test(text.slice(t.e, t.e + 12));
+      const cueAfter = (t.poss && !eponym(next)) || (next && CUE_AFTER.has(next.l) && tight(text, t.e, next.s)) || /^\s*[,:]\s*(?:can|could|please|pls|thanks|i|we)\b/i.test(text.slice(t.e, t.e + 12));
       const signOff = t.lineStart && /^[ \t]*(?:\r?\n|$)/.test(text.slice(t.e, t.e + 4)) && SIGN_OFF.test(text.slice(Math.max(0, t.s - 40), t.s));
       if (!t.upper && (cueBefore || cueAfter || signOff)) addPerson(w, t.s, t.e, 0.7);
       continue;
@@ -519,7 +527,7 @@ function nameValue(w: Work, start: number, end: number, lowerOk: boolean): [numb
   if (!toks.every((t) => t.cap || t.upper || (lowerOk && t.lower) || PARTICLES.has(t.l))) return null;
   const words = toks.filter((t) => !PARTICLES.has(t.l) && !/^\p{Lu}$/u.test(t.w));
   if (words.length === 0) return null;
-  if (words.some((t) => labelWord(t.l) || looksMedical(t.l) && !isNameWord(t.l))) return null;
+  if (words.some((t) => CONTEXT_WORDS.has(t.l) || ((looksMedical(t.l) || isMonthOrDay(t.l)) && !isNameWord(t.l)))) return null;
   if (words.every((t) => isCommonWord(t.l) && !isNameWord(t.l))) return null;
   // commas: only "SURNAME, GIVEN" (one word before the comma)
   const comma = w.text.slice(toks[0]!.s, toks.at(-1)!.e).split(',').length - 1;
@@ -529,7 +537,7 @@ function nameValue(w: Work, start: number, end: number, lowerOk: boolean): [numb
 
 /** Keys whose values are people (normalized: lowercase, `_`/`-`/`.` read as spaces). */
 const NAME_KEY_WORDS =
-  /(?:^|\s)(?:name|names|full name|fullname|first name|firstname|given name|given names|forename|forenames|last name|lastname|surname|family name|middle name|maiden name|display name|patient|patient name|customer|customer name|client|client name|employee|employee name|member|member name|insured|policyholder|policy holder|account holder|account name|cardholder|card holder|beneficiary|guarantor|emergency contact|next of kin|nok|contact|contact name|contact person|spouse|partner|parent|guardian|mother|father|child|attn|attention|recipient|sender|applicant|candidate|tenant|landlord|student|pupil|driver|passenger|traveller|traveler|guest|owner|author|reviewer|assignee|reporter|requester|requestor|approver|signed by|signature|witness|physician|doctor|provider|ordering provider|referring physician|attending|nurse|caller|agent|user name|holder|vorname|nachname|familienname|patientin|nom|prénom|prenom|nom de famille|nombre|apellido|apellidos|paciente|naam|voornaam|achternaam|patiënt|név|vezetéknév|keresztnév|beteg)$/;
+  /(?:^|\s)(?:name|names|full name|fullname|first name|firstname|given name|given names|forename|forenames|last name|lastname|surname|family name|middle name|maiden name|display name|patient|patient name|customer|customer name|client|client name|employee|employee name|member|member name|insured|policyholder|policy holder|account holder|account name|cardholder|card holder|beneficiary|guarantor|emergency contact|next of kin|nok|contact|contact name|contact person|spouse|partner|parent|guardian|mother|father|child|attn|attention|recipient|sender|applicant|candidate|tenant|landlord|student|pupil|driver|passenger|traveller|traveler|guest|owner|author|reviewer|assignee|reporter|requester|requestor|approver|signed by|signature|witness|physician|doctor|provider|ordering provider|referring physician|attending|nurse|caller|agent|user name|holder|volunteer|volunteers|staff|host|speaker|presenter|coach|teacher|tutor|on call|lead|organiser|organizer|chair|helper|interviewer|interviewee|borrower|co borrower|applicant|claimant|insured name|resident|occupant|victim|suspect|officer|pharmacist|therapist|dentist|surgeon|consultant|clinician|gp|vorname|nachname|familienname|patientin|nom|prénom|prenom|nom de famille|nombre|apellido|apellidos|paciente|naam|voornaam|achternaam|patiënt|név|vezetéknév|keresztnév|beteg)$/;
 
 function isNameKey(raw: string): boolean {
   const k = raw
@@ -539,7 +547,8 @@ function isNameKey(raw: string): boolean {
     .replace(/["'`*#\s]+/g, ' ')
     .trim();
   if (k.length === 0 || k.length > MAX_KEY) return false;
-  return NAME_KEY_WORDS.test(k) && !/\b(?:id|number|no|nr|code|type|date|email|phone|url|file|host|server|model|app|product|company|org|organization|organisation|street|city|town|country|place|event|field|column|table|tool|function|role|plan)\b/.test(k);
+  const lastWord = k.slice(k.lastIndexOf(' ') + 1);
+  return (NAME_KEY_WORDS.test(k) || RELATION.has(lastWord) || ROLE_WORDS.has(lastWord)) && !/\b(?:id|number|no|nr|code|type|date|email|phone|url|file|host|server|model|app|product|company|org|organization|organisation|street|city|town|country|place|event|field|column|table|tool|function|role|plan)\b/.test(k);
 }
 
 /** 3b. Values of name-like keys: `Name: …`, `"patient": "…"`, `first_name=…`. */
@@ -550,8 +559,9 @@ function keyValueNames(w: Work): void {
     if (sep === p) p = text.indexOf(':', p + 1);
     else q = text.indexOf('=', q + 1);
     // the key: back to a delimiter
+    const eq = text[sep] === '=';
     let k = sep - 1;
-    while (k >= 0 && sep - k <= MAX_KEY && !'\n\r,;{|\t('.includes(text[k]!) && !(text[k] === '"' && k < sep - 1 && text[sep - 1] !== '"' && text[sep - 2] !== '"')) k--;
+    while (k >= 0 && sep - k <= MAX_KEY && !'\n\r,;{|\t(&?=:'.includes(text[k]!) && !(eq && text[k] === ' ') && !(text[k] === '"' && k < sep - 1 && text[sep - 1] !== '"' && text[sep - 2] !== '"')) k--;
     let key = text.slice(k + 1, sep);
     if (sep - k > MAX_KEY) continue;
     // "…": key in quotes
@@ -567,7 +577,7 @@ function keyValueNames(w: Work): void {
     let e = s;
     while (e < text.length && e - s <= MAX_KV_VALUE) {
       const c = text[e]!;
-      if (quote ? c === quote : c === '\n' || c === '\r' || c === ';' || c === '|' || c === '\t' || c === '(' || c === '&' || c === '"' || (c === ' ' && text[e + 1] === ' ')) break;
+      if (quote ? c === quote : c === '\n' || c === '\r' || c === ';' || c === '|' || c === '\t' || c === '(' || c === '&' || c === '"' || (c === ' ' && (eq || text[e + 1] === ' '))) break;
       if (!quote && c === ',' && /^,\s*\p{L}+\s*(?:[:=]|\p{Lu}{1,4}\b\.?\s*(?:$|[\n,;|(]))/u.test(text.slice(e, e + 20))) break;
       e++;
     }
@@ -673,6 +683,7 @@ function structuredNames(w: Work): void {
   }
 }
 
+const SPELLED = /^\p{L}(?:-\p{L})+$/u;
 const AFTER_VERBISH = new Set('is was has had said says will would can could should did does and wants needs asked called told thinks agreed signed sent'.split(' '));
 
 /** 4. One decision per person: every part of every PERSON span, everywhere in the request. */
@@ -683,7 +694,7 @@ function consistency(works: Work[]): void {
       if (sp.type !== 'PERSON') continue;
       for (const i of spanTokens(w, sp)) {
         const t = w.toks[i]!;
-        if (t.l.length < 2 || /^\p{Lu}$/u.test(t.w) || PARTICLES.has(t.l) || labelWord(t.l)) continue;
+        if (t.l.length < 2 || /^\p{Lu}$/u.test(t.w) || PARTICLES.has(t.l) || CONTEXT_WORDS.has(t.l) || TITLES.has(t.l) || CREDENTIALS.has(t.l)) continue;
         if (t.lower && isCommonWord(t.l)) continue;
         parts.set(t.l, ambiguousName(t.l));
       }
@@ -694,7 +705,9 @@ function consistency(works: Work[]): void {
     const { toks, text } = w;
     for (let i = 0; i < toks.length; i++) {
       const t = toks[i]!;
-      const amb = parts.get(t.l);
+      // a name spelled out letter by letter: "W-O-J-C-I-E-C-H"
+      const key = t.l.length >= 5 && SPELLED.test(t.l) ? t.l.replace(/-/g, '') : t.l;
+      const amb = parts.get(key);
       if (amb === undefined) continue;
       const at = spanAt(w.spans, t.s);
       if (at >= 0) {
@@ -713,7 +726,7 @@ function consistency(works: Work[]): void {
         if (!t.cap && !t.upper) use = false;
         else if (isMonthOrDay(t.l) && (/\d/.test(text.slice(Math.max(0, t.s - 6), t.s)) || /^[\s,.]*\d/.test(text.slice(t.e, t.e + 6)) || (prev && /^(?:in|on|of|since|until|till|by|from|last|next|this|early|late|mid|end|during|before|after)$/.test(prev.l))))
           use = false;
-        else if (t.poss || nextPart || prevPart || afterPerson) use = true;
+        else if ((t.poss && !eponym(next)) || nextPart || prevPart || afterPerson) use = true;
         else if (t.upper) use = toks.slice(Math.max(0, i - 3), i + 4).some((x) => !x.upper && x.cap) || parts.has(next?.l ?? '') || false;
         else if (!t.sentStart) use = true;
         else use = !!next && (AFTER_VERBISH.has(next.l) || /ed$/.test(next.l) || /^[,:]/.test(text.slice(t.e, t.e + 1)));
