@@ -235,6 +235,18 @@ function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined
   return !core.every((t) => plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l) || camel(t.w));
 }
 
+/** Index of the first span ending after `pos`. */
+function firstSpanFrom(spans: readonly Span[], pos: number): number {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid]!.end > pos) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Index of the span list covering offset `pos`, or -1. Spans are sorted and disjoint. */
 function spanAt(spans: readonly Span[], pos: number): number {
   let lo = 0;
@@ -494,8 +506,16 @@ function nameLines(w: Work): void {
     if (!/^[ \t]*(?:\r?$|\|)/.test(restOfLine)) continue;
     const line = toks.slice(i, j + 1);
     if (n > 4 || line.some((x) => !(x.cap || x.upper) || plainWord(x.l) || x.poss) || spanAt(w.spans, t.s) >= 0) continue;
-    const after = lineEnd < 0 ? '' : text.slice(lineEnd + 1, lineEnd + 200);
-    const contactBelow = w.spans.some((sp) => (sp.type === 'EMAIL' || sp.type === 'PHONE') && sp.start > lineEnd && sp.start < lineEnd + 1 + after.indexOf('\n', after.indexOf('\n') + 1) + 1 && lineEnd >= 0);
+    // contact details (EMAIL or PHONE spans) on the next two lines
+    let contactBelow = false;
+    if (lineEnd >= 0) {
+      const n1 = text.indexOf('\n', lineEnd + 1);
+      const n2 = n1 < 0 ? -1 : text.indexOf('\n', n1 + 1);
+      const limit = Math.min(n2 < 0 ? text.length : n2, lineEnd + 200);
+      for (let k = firstSpanFrom(w.spans, lineEnd); k < w.spans.length && w.spans[k]!.start < limit; k++) {
+        if (w.spans[k]!.type === 'EMAIL' || w.spans[k]!.type === 'PHONE') contactBelow = true;
+      }
+    }
     const signOff = SIGN_OFF.test(text.slice(Math.max(0, t.s - 40), t.s));
     if ((n >= 2 && contactBelow) || (signOff && (n >= 2 || isFirstName(t.l)))) addPerson(w, t.s, toks[j]!.e, 0.7);
     i = j;
