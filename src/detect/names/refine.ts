@@ -43,6 +43,11 @@ const NER_NAMEISH: ReadonlySet<EntityType> = new Set(['PERSON', 'ORGANIZATION', 
 const ROLE_WORDS = new Set(
   'borrower co-borrower applicant co-applicant guarantor beneficiary interviewer interviewee candidate witness spouse partner claimant defendant plaintiff respondent petitioner tenant landlord employee employer member insured policyholder cardholder volunteer assignee reporter reviewer approver requester'.split(' '),
 );
+/** Words that make a phrase of ordinary words a proper name: "Kestrel Bay Regional Hospital". */
+const ORG_PLACE_WORDS = new Set(
+  ('hospital hospitals clinic clinics university college school academy institute institution centre center bank inc ltd llc llp plc gmbh ag bv nv sa srl corp corporation company co group associates partners partnership services solutions logistics dental health healthcare council trust foundation society church agency department ministry court police pharmacy labs laboratories laboratory systems technologies energy insurance union mutual authority commission board fund capital holdings ventures industries studio studios media press ' +
+    'city county borough district province state village town bay river valley hills heights park island islands lake mount mountain port harbour harbor beach springs falls creek forest grove ridge point airport station').split(' '),
+);
 /** Degrees and post-nominals that NER glues to subjects and names. */
 const DEGREES = new Set('bsc msc ba ma mba phd md llb llm beng meng mphil dphil bcom mcom btech mtech bs ms'.split(' '));
 /** Most characters a value of a name-like key may have. */
@@ -62,7 +67,9 @@ function plainWord(l: string): boolean {
   if (CONTEXT_WORDS.has(l) || TITLES.has(l) || CREDENTIALS.has(l)) return true;
   if (isNameWord(l)) return false;
   if (isMonthOrDay(l) || isForeignMonthOrDay(l)) return true;
-  return l.length < 2 || isCommonWord(l) || looksMedical(l) || isCommonWord(l.replace(/s$/, ''));
+  if (l.length < 2 || isCommonWord(l) || looksMedical(l) || isCommonWord(l.replace(/s$/, '')) || ROLE_WORDS.has(l) || RELATION.has(l)) return true;
+  // "co-borrower", "follow-up": every part an ordinary word
+  return l.includes('-') && l.split('-').every((p) => p.length > 0 && !isNameWord(p) && (isCommonWord(p) || p.length <= 3));
 }
 
 /** A capitalised word that can be part of a name next to a known name. */
@@ -232,7 +239,10 @@ function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined
   }
   // places and organizations: ordinary words alone, acronyms alone, are not worth masking
   if (single && single.upper && single.w.length <= 5) return false;
-  return !core.every((t) => plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l) || camel(t.w));
+  if (single) return !(plainWord(single.l) || isCommonWord(single.l) || camel(single.w));
+  // several words: a proper name when one is not an ordinary word, or one names a kind of place or body
+  if (core.every((t) => t.lower)) return false;
+  return core.some((t) => !(plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l)) || ORG_PLACE_WORDS.has(t.l));
 }
 
 /** Index of the first span ending after `pos`. */
@@ -757,6 +767,71 @@ function consistency(works: Work[]): void {
   }
 }
 
+/** Most distinct values {@link sameValues} looks for (multi-word ones cost one scan each). */
+const MAX_VALUES = 256;
+const VALUE_TOKEN = /[\p{L}\p{N}][\p{L}\p{N}@._+\-/#]*[\p{L}\p{N}]/gu;
+
+/**
+ * 5. One decision per value: an identifier, address, place or organization masked in one
+ * text is masked wherever the same value appears in the request (whole tokens, same case for
+ * words, any case for identifiers). Values that are ordinary words, or shorter than 4
+ * characters, are left alone.
+ */
+function sameValues(works: Work[]): void {
+  const single = new Map<string, EntityType>();
+  const multi = new Map<string, EntityType>();
+  for (const w of works) {
+    for (const sp of w.spans) {
+      if (sp.type === 'PERSON') continue;
+      const v = w.text.slice(sp.start, sp.end).trim();
+      if (v.length < 4 || v.length > 200 || v.includes('\n')) continue;
+      if (!/\d/.test(v) && (isCommonWord(v.toLowerCase()) || plainWord(v.toLowerCase()) || isCountryOrLanguage(v.toLowerCase()))) continue;
+      VALUE_TOKEN.lastIndex = 0;
+      const m = VALUE_TOKEN.exec(v);
+      const key = /\d/.test(v) ? v.toLowerCase() : v;
+      if (m && m[0] === v) {
+        if (single.size < MAX_VALUES) single.set(key, sp.type);
+      } else if (multi.size < MAX_VALUES / 8) multi.set(v, sp.type);
+    }
+  }
+  if (single.size === 0 && multi.size === 0) return;
+  for (const w of works) {
+    const add: Span[] = [];
+    if (single.size > 0) {
+      for (const m of w.text.matchAll(VALUE_TOKEN)) {
+        const tok = m[0];
+        const type = single.get(tok) ?? (/\d/.test(tok) ? single.get(tok.toLowerCase()) : undefined);
+        if (type === undefined) continue;
+        add.push({ start: m.index!, end: m.index! + tok.length, type, score: 0.7, source: 'ner' });
+      }
+    }
+    for (const [v, type] of multi) {
+      for (let at = w.text.indexOf(v); at >= 0; at = w.text.indexOf(v, at + v.length)) {
+        const before = w.text[at - 1] ?? ' ';
+        const after = w.text[at + v.length] ?? ' ';
+        if (/[\p{L}\p{N}]/u.test(before) || /[\p{L}\p{N}]/u.test(after)) continue;
+        add.push({ start: at, end: at + v.length, type, score: 0.7, source: 'ner' });
+      }
+    }
+    if (add.length === 0) continue;
+    add.sort((a, b) => a.start - b.start);
+    // only where nothing is masked yet
+    const out: Span[] = [];
+    let k = 0;
+    let lastEnd = -1;
+    for (const a of add) {
+      if (a.start < lastEnd) continue;
+      const at = firstSpanFrom(w.spans, a.start);
+      if (at < w.spans.length && w.spans[at]!.start < a.end) continue;
+      while (k < w.spans.length && w.spans[k]!.end <= a.start) out.push(w.spans[k++]!);
+      out.push(a);
+      lastEnd = a.end;
+    }
+    while (k < w.spans.length) out.push(w.spans[k++]!);
+    w.spans = out;
+  }
+}
+
 /** Joins PERSON spans separated only by spaces (or a hyphen) into one. */
 function joinAdjacent(w: Work): void {
   const out: Span[] = [];
@@ -792,6 +867,7 @@ export function refineNames(texts: readonly string[], spans: readonly (readonly 
     flush(w);
   }
   consistency(works);
+  sameValues(works);
   for (const w of works) {
     flush(w);
     complete(w);
