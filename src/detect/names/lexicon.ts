@@ -52,6 +52,8 @@ export const CONTEXT_WORDS = new Set(
     'patient patients dob mrn diagnosis ' +
     // greetings and thanks that open or close messages in other languages
     'ciao grazie mille danke merci gracias hola bonjour hallo hej dank bedankt köszönöm szia obrigado obrigada salut tschüss bitte prego saluti cordiali gruß grüße liebe lieber querido querida ' +
+    // chat shorthand
+    'btw fyi asap lol pls plz thx tbh imo imho afaik omg idk brb eta eod eow ooo wfh np ty tia ' +
     // Indian honorifics
     'shri sri smt shrimati kumari'
   ).split(' '),
