@@ -233,6 +233,21 @@ describe('one decision per person per request', () => {
   });
 });
 
+describe('one decision per value', () => {
+  it('an identifier or organization masked once is masked where it recurs, whole tokens only', () => {
+    const texts = ['Login from 198.51.100.23 for Harrowgate Biologics Ltd', 'Retry from 198.51.100.23 and 198.51.100.230; Harrowgate Biologics Ltd again'];
+    const { masked } = run(texts, [[ner(texts[0]!, 'Harrowgate Biologics Ltd', 'ORGANIZATION')]]);
+    expect(masked[1]).toBe('Retry from <IP> and <IP>; <ORGANIZATION> again');
+  });
+
+  it('keeps organizations and places made of ordinary words only when a word names a kind of body or place', () => {
+    const text = 'Referred to Kestrel Bay Regional Hospital by a Freelance Translator; BSc Computer Science.';
+    const model = [ner(text, 'Kestrel Bay Regional Hospital', 'ORGANIZATION'), ner(text, 'Freelance Translator', 'LOCATION'), ner(text, 'BSc Computer Science', 'ORGANIZATION')];
+    const { masked } = run([text], [model]);
+    expect(masked[0]).toBe('Referred to <ORGANIZATION> by a Freelance Translator; BSc Computer Science.');
+  });
+});
+
 describe('hostile input', () => {
   it('never throws and returns sorted, non-overlapping spans inside the text', () => {
     const alphabet = fc.constantFrom('Will', 'Hart', 'rose', 'Name:', ' ', ',', '\n', '"', '^', '/', '|', "'s", 'MAY', 'Dr.', 'van', '=', '-', 'a', 'É', '[PERSON_7QX2M4AB]', '\t');
