@@ -287,3 +287,35 @@ describe('hostile input', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
+
+describe('names in the genres people paste', () => {
+  it('git trailers and e-mail headers', () => {
+    const text =
+      'commit 3f2a9c1\nAuthor: Jürgen Weißmüller <jw@example.de>\n\n    Fix the parser\n\n    Co-authored-by: Małgorzata Wiśniewska <mw@example.pl>\n' +
+      'On Tue, 4 Jun 2024, Priyanka Raman <p.raman@example.in> wrote:';
+    const { masked } = run([text]);
+    expect(masked[0]).toBe('commit 3f2a9c1\nAuthor: <PERSON> <<EMAIL>>\n\n    Fix the parser\n\n    Co-authored-by: <PERSON> <<EMAIL>>\nOn Tue, 4 Jun 2024, <PERSON> <<EMAIL>> wrote:');
+  });
+
+  it('SQL inserts: the values of name columns', () => {
+    const text = "INSERT INTO patients (id, first_name, last_name, city) VALUES (1, 'Ágnes', 'Kovács', 'Szeged'), (2, 'Bram', 'de Wit', 'Gouda');";
+    const { masked } = run([text]);
+    expect(masked[0]).toBe("INSERT INTO patients (id, first_name, last_name, city) VALUES (1, '<PERSON>', '<PERSON>', 'Szeged'), (2, '<PERSON>', '<PERSON>', 'Gouda');");
+  });
+
+  it('family name first, and sign-offs in other languages', () => {
+    const { masked } = run(['Beteg: Kovács Ágnes, kontroll jövő héten.', 'Vielen Dank.\nMit freundlichen Grüßen\nKlaus Brenninkmeyer']);
+    expect(masked[0]).toBe('Beteg: <PERSON>, kontroll jövő héten.');
+    expect(masked[1]).toBe('Vielen Dank.\nMit freundlichen Grüßen\n<PERSON>');
+  });
+
+  it('a name confirmed by spelling it out on a call', () => {
+    const { masked } = run(["Caller: It's Oyinkansola, O-Y-I-N-K-A-N-S-O-L-A, and the card is mine."]);
+    expect(masked[0]).toBe("Caller: It's <PERSON>, <PERSON>, and the card is mine.");
+  });
+
+  it('names in scripts without capitals, by their honorific', () => {
+    const { masked } = run(['田中さんに連絡してください。王先生也来了。김민준 님께 전달했습니다.']);
+    expect(masked[0]).toBe('<PERSON>さんに連絡してください。<PERSON>先生也来了。<PERSON> 님께 전달했습니다.');
+  });
+});

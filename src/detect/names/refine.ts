@@ -404,7 +404,7 @@ const CUE_AFTER = new Set(
 const RELATION = new Set(
   'son daughter wife husband mother father mum mom dad brother sister sibling friend colleague coworker co-worker partner boss manager neighbour neighbor uncle aunt auntie cousin grandson granddaughter grandma grandpa grandmother grandfather nephew niece fiancé fiancée fiance fiancee girlfriend boyfriend roommate flatmate housemate carer caregiver caretaker teacher tutor coach nurse landlord landlady tenant client customer patient pt assistant intern stepson stepdaughter stepmother stepfather child kid baby toddler spouse widow widower'.split(' '),
 );
-const SIGN_OFF = /(?:^|\n)[ \t]*(?:best|regards|kind regards|best regards|warm regards|cheers|thanks|thank you|many thanks|sincerely|yours|yours sincerely|yours truly|love|br|mfg|viele grüße|cordialement|saludos|groeten|üdvözlettel|atentamente|met vriendelijke groet|bien à vous)[ \t]*[,.!]?[ \t]*\r?\n[ \t]*$/i;
+const SIGN_OFF = /(?:^|\n)[ \t]*(?:best|regards|kind regards|best regards|warm regards|cheers|thanks|thank you|many thanks|sincerely|yours|yours sincerely|yours truly|love|br|mfg|viele grüße|liebe grüße|beste grüße|freundliche grüße|mit freundlichen grüßen|cordialement|bien cordialement|salutations|bien à vous|saludos|un saludo|saludos cordiales|atentamente|groeten|groetjes|met vriendelijke groet|hartelijke groet|üdvözlettel|tisztelettel|distinti saluti|cordiali saluti|cumprimentos|atenciosamente)[ \t]*[,.!]?[ \t]*\r?\n[ \t]*$/i;
 
 /** Romanized Chinese, Korean, Vietnamese and Japanese family names (the most common). */
 const EAST_ASIAN_SURNAMES = new Set(
@@ -453,6 +453,37 @@ function lexiconNames(w: Work): void {
       if (EAST_ASIAN_SURNAMES.has(next.l) && (next.cap || next.upper) && PINYIN.test(t.l) && t.l.length >= 4 && !plainWord(t.l) && !isCommonWord(next.l)) {
         addPerson(w, t.s, next.e, 0.75);
         i++;
+        continue;
+      }
+    }
+    // Family Given (Hungarian and East Asian order, lists and forms): "Kovács Ágnes"
+    if (capital && next && tight(text, t.e, next.s) && !t.poss && isSurname(t.l) && !isFirstName(t.l) && !isCommonWord(t.l) && (next.cap || next.upper) && next.upper === t.upper && isFirstName(next.l) && !isCommonWord(next.l) && spanAt(w.spans, next.s) < 0) {
+      const [a, b] = grow(w, i, i + 1);
+      addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.75);
+      i = b;
+      continue;
+    }
+    // a word confirmed by spelling it out: "It's Adaeze, A-D-A-E-Z-E"
+    if (capital && t.l.length >= 3 && !plainWord(t.l)) {
+      for (let k = i + 1; k <= i + 3 && k < toks.length; k++) {
+        const sp = toks[k]!;
+        if (sp.l.length >= 5 && SPELLED.test(sp.l) && sp.l.replace(/-/g, '') === t.l.replace(/['-]/g, '')) {
+          addPerson(w, t.s, t.e, 0.8);
+          addPerson(w, sp.s, sp.e, 0.8);
+          break;
+        }
+      }
+    }
+    // "Given Family <given@example.com>": the display name of an address
+    if (capital && !plainWord(t.l) && (!prev || !(prev.cap || prev.upper) || !tight(text, prev.e, t.s))) {
+      let j = i;
+      while (j - i < 3 && toks[j + 1] && tight(text, toks[j]!.e, toks[j + 1]!.s) && (toks[j + 1]!.cap || toks[j + 1]!.upper || PARTICLES.has(toks[j + 1]!.l))) j++;
+      const m = /^"?\s?<?/.exec(text.slice(toks[j]!.e, toks[j]!.e + 3))!;
+      const at = firstSpanFrom(w.spans, toks[j]!.e);
+      const email = w.spans[at];
+      if (m[0].includes('<') && email && email.type === 'EMAIL' && email.start === toks[j]!.e + m[0].length && toks.slice(i, j + 1).some((x) => !plainWord(x.l))) {
+        addPerson(w, t.s, toks[j]!.e, 0.8);
+        i = j;
         continue;
       }
     }
@@ -532,6 +563,75 @@ function nameLines(w: Work): void {
   }
 }
 
+/**
+ * 3f. Names in scripts without capitals, by the honorific that follows them: 田中さん, 王先生,
+ * 김민준 씨 / 님. Two to four Han or Katakana characters, two to four Hangul syllables.
+ */
+const HONORIFIC_NAME =
+  /(?<![\p{Script=Han}\p{Script=Katakana}])([\p{Script=Han}\p{Script=Katakana}ー]{2,4})(?=さん|様|さま|君|くん|ちゃん|先生|氏)|(?<![\p{Script=Han}])(\p{Script=Han}{1,3})(?=先生|女士|小姐|老师|老師)|(?<![\p{Script=Hangul}])([\p{Script=Hangul}]{2,4})(?=\s?(?:씨|님|선생님))/gu;
+function honorificNames(w: Work): void {
+  if (!/[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]/.test(w.text)) return;
+  for (const m of w.text.matchAll(HONORIFIC_NAME)) {
+    const v = m[1] ?? m[2] ?? m[3]!;
+    addPerson(w, m.index!, m.index! + v.length, 0.7);
+  }
+}
+
+/**
+ * 3g. SQL: `INSERT INTO t (first_name, last_name, …) VALUES ('…', '…', …), (…)` — the values
+ * of name-like columns. Column lists up to 2,000 characters; every row of the statement.
+ */
+function sqlNames(w: Work): void {
+  const { text } = w;
+  const re = /insert\s+into\s+[\w."`\[\]]{1,80}\s*\(([^()]{1,2000})\)\s*values\s*/giy;
+  const find = /insert\s+into/gi;
+  const nextAt = (from: number) => {
+    find.lastIndex = from;
+    const f = find.exec(text);
+    return f ? f.index : -1;
+  };
+  for (let at = nextAt(0); at >= 0; ) {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m) {
+      at = nextAt(at + 6);
+      continue;
+    }
+    const cols = m[1]!.split(',').map((c) => c.trim().replace(/^["`[]|["`\]]$/g, ''));
+    const nameCols = new Set(cols.map((c, i) => (isNameKey(c) ? i : -1)).filter((i) => i >= 0));
+    let p = re.lastIndex;
+    // rows: ( v, v, … ) separated by commas
+    while (nameCols.size > 0 && text[p] === '(') {
+      p++;
+      let col = 0;
+      while (p < text.length && text[p] !== ')') {
+        while (text[p] === ' ' || text[p] === '\n' || text[p] === '\t') p++;
+        let s0 = p;
+        let e0 = p;
+        if (text[p] === "'") {
+          s0 = ++p;
+          while (p < text.length && !(text[p] === "'" && text[p + 1] !== "'")) p += text[p] === "'" ? 2 : 1;
+          e0 = p;
+          p++;
+        } else {
+          while (p < text.length && text[p] !== ',' && text[p] !== ')') p++;
+          e0 = p;
+        }
+        if (nameCols.has(col)) {
+          const v = nameValue(w, s0, e0, true, EXPLICIT_NAME_KEY.test(cols[col]!));
+          if (v) addPerson(w, v[0], v[1], 0.75);
+        }
+        while (p < text.length && text[p] !== ',' && text[p] !== ')') p++;
+        if (text[p] === ',') p++;
+        col++;
+      }
+      p++;
+      while (text[p] === ' ' || text[p] === '\n' || text[p] === ',' || text[p] === '\t') p++;
+    }
+    at = nextAt(Math.max(p, at + 6));
+  }
+}
+
 /** A nickname in quotes or brackets right after a name: `HARRINGTON, WILLIAM ("Will")`. */
 function nicknames(w: Work): void {
   for (const sp of w.spans) {
@@ -546,7 +646,7 @@ function nicknames(w: Work): void {
 }
 
 /** Accepts a value as a name: 1–5 words, no digits; returns its trimmed offsets or null. */
-function nameValue(w: Work, start: number, end: number, lowerOk: boolean): [number, number] | null {
+function nameValue(w: Work, start: number, end: number, lowerOk: boolean, explicit = lowerOk): [number, number] | null {
   const v = w.text.slice(start, end);
   if (v.length === 0 || v.length > MAX_KV_VALUE || /[\d@/\\<>{}[\]=]/.test(v)) return null;
   let idx = spanTokens(w, { start, end, type: 'PERSON', score: 0, source: 'ner' });
@@ -558,7 +658,8 @@ function nameValue(w: Work, start: number, end: number, lowerOk: boolean): [numb
   const words = toks.filter((t) => !PARTICLES.has(t.l) && !/^\p{Lu}$/u.test(t.w));
   if (words.length === 0) return null;
   if (words.some((t) => CONTEXT_WORDS.has(t.l) || ((looksMedical(t.l) || isMonthOrDay(t.l)) && !isNameWord(t.l)))) return null;
-  if (words.every((t) => isCommonWord(t.l) && !isNameWord(t.l))) return null;
+  // a column that can only hold a name (last_name, Nachname) takes "de Wit" and "Baker" too
+  if (!explicit && words.every((t) => isCommonWord(t.l) && !isNameWord(t.l))) return null;
   // commas: only "SURNAME, GIVEN" (one word before the comma)
   const comma = w.text.slice(toks[0]!.s, toks.at(-1)!.e).split(',').length - 1;
   if (comma > 1 || (comma === 1 && w.text.slice(toks[0]!.s, toks.at(-1)!.e).indexOf(',') !== toks[0]!.e - toks[0]!.s)) return null;
@@ -567,7 +668,10 @@ function nameValue(w: Work, start: number, end: number, lowerOk: boolean): [numb
 
 /** Keys whose values are people (normalized: lowercase, `_`/`-`/`.` read as spaces). */
 const NAME_KEY_WORDS =
-  /(?:^|\s)(?:name|names|full name|fullname|first name|firstname|given name|given names|forename|forenames|last name|lastname|surname|family name|middle name|maiden name|display name|patient|patient name|customer|customer name|client|client name|employee|employee name|member|member name|insured|policyholder|policy holder|account holder|account name|cardholder|card holder|beneficiary|guarantor|emergency contact|next of kin|nok|contact|contact name|contact person|spouse|partner|parent|guardian|mother|father|child|attn|attention|recipient|sender|applicant|candidate|tenant|landlord|student|pupil|driver|passenger|traveller|traveler|guest|owner|author|reviewer|assignee|reporter|requester|requestor|approver|signed by|signature|witness|physician|doctor|provider|ordering provider|referring physician|attending|nurse|caller|agent|user name|holder|volunteer|volunteers|staff|host|speaker|presenter|coach|teacher|tutor|on call|lead|organiser|organizer|chair|helper|interviewer|interviewee|borrower|co borrower|applicant|claimant|insured name|resident|occupant|victim|suspect|officer|pharmacist|therapist|dentist|surgeon|consultant|clinician|gp|vorname|nachname|familienname|patientin|nom|prénom|prenom|nom de famille|nombre|apellido|apellidos|paciente|naam|voornaam|achternaam|patiënt|név|vezetéknév|keresztnév|beteg)$/;
+  /(?:^|\s)(?:name|names|full name|fullname|first name|firstname|given name|given names|forename|forenames|last name|lastname|surname|family name|middle name|maiden name|display name|patient|patient name|customer|customer name|client|client name|employee|employee name|member|member name|insured|policyholder|policy holder|account holder|account name|cardholder|card holder|beneficiary|guarantor|emergency contact|next of kin|nok|contact|contact name|contact person|spouse|partner|parent|guardian|mother|father|child|attn|attention|recipient|sender|applicant|candidate|tenant|landlord|student|pupil|driver|passenger|traveller|traveler|guest|owner|author|reviewer|assignee|reporter|requester|requestor|approver|signed by|signature|witness|physician|doctor|provider|ordering provider|referring physician|attending|nurse|caller|agent|user name|holder|from|to|cc|bcc|reply to|authored by|co authored by|signed off by|reviewed by|reported by|tested by|acked by|suggested by|committer|maintainer|volunteer|volunteers|staff|host|speaker|presenter|coach|teacher|tutor|on call|lead|organiser|organizer|chair|helper|interviewer|interviewee|borrower|co borrower|applicant|claimant|insured name|resident|occupant|victim|suspect|officer|pharmacist|therapist|dentist|surgeon|consultant|clinician|gp|vorname|nachname|familienname|patientin|nom|prénom|prenom|nom de famille|nombre|apellido|apellidos|paciente|naam|voornaam|achternaam|patiënt|név|vezetéknév|keresztnév|beteg)$/;
+
+/** Keys that can only hold a person's name (not `name` alone, which also names products and plans). */
+const EXPLICIT_NAME_KEY = /first|last|given|family|surname|forename|middle|maiden|full ?name|patient|customer|employee|client ?name|member ?name|vorname|nachname|familienname|prénom|prenom|nom de famille|apellido|nombre|voornaam|achternaam|vezetéknév|keresztnév/i;
 
 function isNameKey(raw: string): boolean {
   const k = raw
@@ -613,11 +717,12 @@ function keyValueNames(w: Work): void {
     }
     if (e - s > MAX_KV_VALUE) continue;
     const lowerOk = /name|nom|naam|név/.test(key.toLowerCase());
-    let v = nameValue(w, s, e, lowerOk);
+    const explicit = EXPLICIT_NAME_KEY.test(key);
+    let v = nameValue(w, s, e, lowerOk, explicit);
     if (!v) {
-      // "Rachel Kim, NP": stop at the credential
+      // "Ruairi Breathnach, NP": stop at the credential
       const c = text.slice(s, e).indexOf(',');
-      if (c > 0) v = nameValue(w, s, s + c, lowerOk);
+      if (c > 0) v = nameValue(w, s, s + c, lowerOk, explicit);
     }
     if (v) addPerson(w, v[0], v[1], 0.75);
   }
@@ -642,7 +747,7 @@ function splitRow(line: string, d: string): { s: number; e: number }[] {
 function tableNames(w: Work): void {
   const { text } = w;
   let pos = 0;
-  let header: { d: string; cols: Set<number>; n: number; lowerOk: Set<number> } | null = null;
+  let header: { d: string; cols: Set<number>; n: number; lowerOk: Set<number>; explicit: Set<number> } | null = null;
   while (pos <= text.length) {
     let nl = text.indexOf('\n', pos);
     if (nl < 0) nl = text.length;
@@ -659,7 +764,7 @@ function tableNames(w: Work): void {
             let e = pos + cell.e;
             while (s < e && (text[s] === ' ' || text[s] === '"' || text[s] === "'")) s++;
             while (e > s && (text[e - 1] === ' ' || text[e - 1] === '"' || text[e - 1] === "'")) e--;
-            const v = nameValue(w, s, e, header.lowerOk.has(c));
+            const v = nameValue(w, s, e, header.lowerOk.has(c), header.explicit.has(c));
             if (v) addPerson(w, v[0], v[1], 0.75);
           }
         } else if (!/^\s*\|?\s*:?-{3,}/.test(line)) header = null;
@@ -671,16 +776,18 @@ function tableNames(w: Work): void {
           if (cells.length < 2) continue;
           const cols = new Set<number>();
           const lowerOk = new Set<number>();
+          const explicit = new Set<number>();
           cells.forEach((c, i) => {
             const h = line.slice(c.s, c.e).trim().replace(/^["']|["']$/g, '');
             if (h.length > 0 && h.length <= MAX_KEY && isNameKey(h) && !/[:=]/.test(h)) {
               cols.add(i);
               if (/name|nom|naam|név/i.test(h)) lowerOk.add(i);
+              if (EXPLICIT_NAME_KEY.test(h)) explicit.add(i);
             }
           });
           // a header names its columns: no digits, mostly short cells
           if (cols.size > 0 && !/\d{3}/.test(line) && cells.every((c) => c.e - c.s <= MAX_KEY)) {
-            header = { d, cols, n: cells.length, lowerOk };
+            header = { d, cols, n: cells.length, lowerOk, explicit };
             break;
           }
         }
@@ -861,6 +968,8 @@ export function refineNames(texts: readonly string[], spans: readonly (readonly 
     keyValueNames(w);
     tableNames(w);
     flush(w);
+    sqlNames(w);
+    honorificNames(w);
     lexiconNames(w);
     nameLines(w);
     nicknames(w);
