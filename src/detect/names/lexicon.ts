@@ -29,7 +29,7 @@ export function isCommonWord(w: string): boolean {
 
 /** Titles and honorifics (outside a name span, never a name part). */
 export const TITLES = new Set(
-  'mr mrs ms miss mx dr prof sir dame lord lady madam madame mme mlle herr frau fr hr sr sra srta sñr dhr mevr mw úr dott ing rev fr father sister brother capt sgt lt col gen hon mstr master'.split(' '),
+  'mr mrs ms miss mx dr prof sir dame lord lady madam madame mme mlle monsieur mademoiselle herr frau fr hr sr sra srta sñr señor señora señorita don doña dhr mevr mw meneer mevrouw mijnheer juffrouw úr asszony dott dottssa sig signor signora signore ing rev father sister brother capt sgt lt col gen hon mstr master'.split(' '),
 );
 /** Post-nominal credentials and suffixes. */
 export const CREDENTIALS = new Set('md do rn np pa phd dds dmd mba esq jr sr ii iii iv cpa pharmd bsn msn lpn crna od dpm mbbs frcs mrcp'.split(' '));
@@ -52,6 +52,8 @@ export const CONTEXT_WORDS = new Set(
     'patient patients dob mrn diagnosis ' +
     // greetings and thanks that open or close messages in other languages
     'ciao grazie mille danke merci gracias hola bonjour hallo hej dank bedankt köszönöm szia obrigado obrigada salut tschüss bitte prego saluti cordiali gruß grüße liebe lieber querido querida ' +
+    // salutations that open letters in other languages ("Sehr geehrte Frau …", "Tisztelt …")
+    'sehr geehrte geehrter geehrtes liebe lieber hallo estimado estimada estimados estimadas querido querida cher chère chers beste geachte tisztelt kedves gentile gentili egregio caro cara prezado prezada ' +
     // chat shorthand
     'btw fyi asap lol pls plz thx tbh imo imho afaik omg idk brb eta eod eow ooo wfh np ty tia ' +
     // Indian honorifics

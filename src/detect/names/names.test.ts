@@ -319,3 +319,24 @@ describe('names in the genres people paste', () => {
     expect(masked[0]).toBe('<PERSON>さんに連絡してください。<PERSON>先生也来了。<PERSON> 님께 전달했습니다.');
   });
 });
+
+describe('letters and calls in other languages', () => {
+  it('salutations and titles are not the name; particles and double surnames are', () => {
+    const texts = ['Sehr geehrte Frau Lindemann,', 'Beste meneer Van den Broek, uw collega belde.', 'Estimado Sr. Barrenechea: en nombre de Lucía Ferrer Ortega.'];
+    const model = [[ner(texts[0]!, 'Sehr geehrte Frau Lindemann')], [], [ner(texts[2]!, 'Barrenechea'), ner(texts[2]!, 'Ferrer', 'ADDRESS'), ner(texts[2]!, 'Ortega')]];
+    const { masked } = run(texts, model);
+    expect(masked).toEqual(['Sehr geehrte Frau <PERSON>,', 'Beste meneer <PERSON>, uw collega belde.', 'Estimado Sr. <PERSON>: en nombre de <PERSON>.']);
+  });
+
+  it('each part of a double-barrelled name, spelled out or alone', () => {
+    const texts = ['Caller: This is Maureen Okafor-Banks.', 'Caller: O-K-A-F-O-R hyphen Banks. The banks are closed.'];
+    const { masked } = run(texts, [[ner(texts[0]!, 'Maureen Okafor-Banks')]]);
+    expect(masked[1]).toBe('Caller: <PERSON> hyphen <PERSON>. The banks are closed.');
+  });
+
+  it('an imperative at a sentence start is not a person', () => {
+    const text = 'Mark the invoice as paid. Bill the client today.';
+    const { masked } = run([text], [[ner(text, 'Mark'), ner(text, 'Bill')]]);
+    expect(masked[0]).toBe(text);
+  });
+});

@@ -135,6 +135,8 @@ function camel(w: string): boolean {
 /** Eponyms: "Hashimoto's thyroiditis", "Hadrian's Wall" — a possessive before a medical or eponym word. */
 const EPONYM_NEXT = new Set('disease syndrome sign law laws principle principles wall test reflex phenomenon palsy ulcer fracture theorem rule razor contracture node nodes triad criteria scale score classification manoeuvre maneuver procedure operation method equation constant formula paradox effect algorithm'.split(' '));
 
+/** Words that follow a verb, not a name, at a sentence start: "Mark the invoice", "Will you". */
+const IMPERATIVE_OBJECT = new Set('the a an this that these those it them me us him her my your our their all as you we i up down out off'.split(' '));
 const eponym = (next: Tok | undefined): boolean => !!next && (EPONYM_NEXT.has(next.l) || looksMedical(next.l));
 
 /** Offsets of the pieces of a span: cut at line breaks, and for names at runs of 2+ spaces or tabs. */
@@ -225,6 +227,8 @@ function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined
     if (single) {
       // a one-word header ("Grace:" at a line start) is a label, not a person
       if (single.lineStart && w.text[single.e] === ':' && ambiguousName(single.l)) return false;
+      // an imperative at a sentence start: "Mark the invoice", "Bill the client"
+      if (single.sentStart && isCommonWord(single.l) && after && IMPERATIVE_OBJECT.has(after.l)) return false;
       // lowercase: not an ordinary word
       if (single.lower && !isNameWord(single.l) && (isCommonWord(single.l) || looksMedical(single.l))) return false;
       // short capitals: an acronym
@@ -301,7 +305,9 @@ function flush(w: Work): void {
     let ne = c.end;
     while (j < old.length && old[j]!.start < c.end) {
       const o = old[j]!;
-      if ((o.start <= c.start && o.end >= c.end) || o.source === 'pattern' || o.type === 'ADDRESS' || (o.end - o.start > c.end - c.start && o.type !== 'PERSON')) ok = false;
+      // a short address guess without digits inside a name ("Lucía Ferrer Ortega") is the name
+      const looseAddress = o.type === 'ADDRESS' && o.source === 'ner' && !/[\d\n,]/.test(w.text.slice(o.start, o.end)) && o.end - o.start <= 24;
+      if ((o.start <= c.start && o.end >= c.end) || o.source === 'pattern' || (o.type === 'ADDRESS' && !looseAddress) || (o.end - o.start > c.end - c.start && o.type !== 'PERSON')) ok = false;
       ns = Math.min(ns, o.start);
       ne = Math.max(ne, o.end);
       j++;
@@ -358,8 +364,14 @@ function grow(w: Work, i: number, j: number): [number, number] {
     const l = toks[i - 1];
     if (!l || !tight(text, l.e, toks[i]!.s) || l.poss) break;
     const ambiguousFirst = (l.cap || l.upper) && (!upper || l.upper) && isFirstName(l.l) && !l.sentStart && !labelWord(l.l);
-    if ((fits(l) && !(l.sentStart && isCommonWord(l.l))) || ambiguousFirst || (PARTICLES.has(l.l) && toks[i]!.cap)) {
+    if ((fits(l) && !(l.sentStart && isCommonWord(l.l))) || ambiguousFirst) {
       i--;
+      continue;
+    }
+    // a particle joins with the given name before it: "Noor van Dijk"
+    const l2 = toks[i - 2];
+    if (PARTICLES.has(l.l) && toks[i]!.cap && l2 && tight(text, l2.e, l.s) && (l2.cap || l2.upper) && !plainWord(l2.l) && !l2.poss) {
+      i -= 2;
       continue;
     }
     break;
@@ -488,10 +500,10 @@ function lexiconNames(w: Work): void {
       }
     }
     // a title, a relation or a self-introduction names whoever follows
-    const title = prev && TITLES.has(prev.l) && (prev.cap || prev.upper);
+    const title = prev && TITLES.has(prev.l);
     const relation = prev && RELATION.has(prev.l);
     const intro = introCue(prev, prev2);
-    if (capital && title && !plainWord(t.l)) {
+    if (capital && title && (!plainWord(t.l) || (PARTICLES.has(t.l) && next && tight(text, t.e, next.s) && next.cap))) {
       const [a, b] = grow(w, i, i);
       addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.75);
       i = b;
@@ -834,6 +846,8 @@ function consistency(works: Work[]): void {
         if (t.l.length < 2 || /^\p{Lu}$/u.test(t.w) || PARTICLES.has(t.l) || CONTEXT_WORDS.has(t.l) || TITLES.has(t.l) || CREDENTIALS.has(t.l)) continue;
         if (t.lower && isCommonWord(t.l)) continue;
         parts.set(t.l, ambiguousName(t.l));
+        // each part of a double-barrelled name: "Okafor-Banks" → okafor, banks
+        if (t.l.includes('-')) for (const p of t.l.split('-')) if (p.length >= 3 && !PARTICLES.has(p) && !parts.has(p)) parts.set(p, ambiguousName(p));
       }
     }
   }
