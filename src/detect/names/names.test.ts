@@ -340,3 +340,11 @@ describe('letters and calls in other languages', () => {
     expect(masked[0]).toBe(text);
   });
 });
+
+describe('clinical text stays readable', () => {
+  it('doses, lab panels and symptoms are not names or addresses', () => {
+    const text = 'Plan: continue Lisinopril 20 mg; recheck HbA1c and Ferritin; presents with dyspnoea.';
+    const { masked } = run([text], [[ner(text, 'Lisinopril 20 mg', 'ADDRESS'), ner(text, 'HbA1c', 'ORGANIZATION'), ner(text, 'dyspnoea')]]);
+    expect(masked[0]).toBe(text);
+  });
+});

@@ -162,7 +162,7 @@ function precision(w: Work): void {
       continue;
     }
     // digits: an identifier the model caught under another name is still worth masking
-    if (sp.type !== 'ADDRESS' && /\d/.test(w.text.slice(sp.start, sp.end))) {
+    if (sp.type !== 'ADDRESS' && /\d[^\d]*\d/.test(w.text.slice(sp.start, sp.end))) {
       kept.push(sp);
       continue;
     }
@@ -246,7 +246,7 @@ function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined
   if (single) return !(plainWord(single.l) || isCommonWord(single.l) || camel(single.w));
   // several words: a proper name when one is not an ordinary word, or one names a kind of place or body
   if (core.every((t) => t.lower)) return false;
-  return core.some((t) => !(plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l)) || ORG_PLACE_WORDS.has(t.l));
+  return core.some((t) => !(plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l) || camel(t.w)) || ORG_PLACE_WORDS.has(t.l));
 }
 
 /** Index of the first span ending after `pos`. */
