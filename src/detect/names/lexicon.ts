@@ -49,6 +49,10 @@ export const CONTEXT_WORDS = new Set(
     'steuer-id steuernummer personalausweis reisepass krankenkasse versichertennummer geburtsdatum anschrift ' +
     'nom prénom prenom adresse né née nacida nacido móvil movil teléfono telefono dirección direccion ' +
     'naam voornaam achternaam geboortedatum adres név cím születési ' +
+    // form and column labels in other languages
+    'vorname nachname familienname geburtsdatum geburtsort ort stadt plz land telefon ' +
+    'ville pays nom prénom naissance ciudad país provincia apellido apellidos nombre ' +
+    'stad plaats postcode woonplaats város irányítószám megye vezetéknév keresztnév ' +
     'patient patients dob mrn diagnosis ' +
     // greetings and thanks that open or close messages in other languages
     'ciao grazie mille danke merci gracias hola bonjour hallo hej dank bedankt köszönöm szia obrigado obrigada salut tschüss bitte prego saluti cordiali gruß grüße liebe lieber querido querida ' +

@@ -348,3 +348,18 @@ describe('clinical text stays readable', () => {
     expect(masked[0]).toBe(text);
   });
 });
+
+describe('structured records', () => {
+  it('a camelCase name key in JSON turns the model’s place into a person', () => {
+    const text = '{"user":{"id":1182,"displayName":"Siddharth Venkataraman","role":"admin"}}';
+    const { spans } = run([text], [[ner(text, 'Siddharth Venkataraman', 'LOCATION')]]);
+    expect(spans[0]!.map((s) => [s.type, text.slice(s.start, s.end)])).toEqual([['PERSON', 'Siddharth Venkataraman']]);
+  });
+
+  it('column labels in other languages stay; the frequent words in name lists are not names', () => {
+    const csv = 'Nachname;Vorname;Geburtsdatum\nBrenninkmeyer;Hans-Peter;12.03.1961';
+    const { masked } = run([csv, 'Can May help?'], [[ner(csv, 'Nachname'), ner(csv, 'Vorname')], []]);
+    expect(masked[0]).toBe('Nachname;Vorname;Geburtsdatum\n<PERSON>;<PERSON>;12.03.1961');
+    expect(masked[1]).toBe('Can May help?');
+  });
+});

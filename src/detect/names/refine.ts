@@ -303,6 +303,15 @@ function flush(w: Work): void {
     let ok = true;
     let ns = c.start;
     let ne = c.end;
+    // the model's place or organization that a name pass knows to be a person: retyped
+    if (j < old.length) {
+      const o = old[j]!;
+      if (o.source === 'ner' && (o.type === 'LOCATION' || o.type === 'ORGANIZATION') && o.start <= c.start && o.end >= c.end && (c.end - c.start) * 2 >= o.end - o.start && c.score >= 0.75) {
+        out.push({ ...o, type: 'PERSON' });
+        k = j + 1;
+        continue;
+      }
+    }
     while (j < old.length && old[j]!.start < c.end) {
       const o = old[j]!;
       // a short address guess without digits inside a name ("Lucía Ferrer Ortega") is the name
@@ -503,7 +512,12 @@ function lexiconNames(w: Work): void {
     const title = prev && TITLES.has(prev.l);
     const relation = prev && RELATION.has(prev.l);
     const intro = introCue(prev, prev2);
-    if (capital && title && (!plainWord(t.l) || (PARTICLES.has(t.l) && next && tight(text, t.e, next.s) && next.cap))) {
+    const afterParticles = (k: number) => {
+      let m = k;
+      while (m - k < 2 && PARTICLES.has(toks[m]!.l) && toks[m + 1] && tight(text, toks[m]!.e, toks[m + 1]!.s)) m++;
+      return m > k && toks[m]!.cap && !plainWord(toks[m]!.l);
+    };
+    if (capital && title && (!plainWord(t.l) || afterParticles(i))) {
       const [a, b] = grow(w, i, i);
       addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.75);
       i = b;
@@ -518,7 +532,7 @@ function lexiconNames(w: Work): void {
     if (capital && isFirstName(t.l)) {
       // Given Family (title case or capitals)
       if (next && tight(text, t.e, next.s) && !t.poss && (next.upper === t.upper || (!t.upper && next.cap)) && nameLike(next) && (isSurname(next.l) || !isCommonWord(next.l)) && spanAt(w.spans, next.s) < 0) {
-        if (!(t.sentStart && isCommonWord(t.l) && !isSurname(next.l))) {
+        if (!(t.sentStart && isCommonWord(t.l) && isCommonWord(next.l))) {
           const [a, b] = grow(w, i, i + 1);
           addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.8);
           i = b;
@@ -687,9 +701,9 @@ const EXPLICIT_NAME_KEY = /first|last|given|family|surname|forename|middle|maide
 
 function isNameKey(raw: string): boolean {
   const k = raw
+    .replace(/(\p{Ll})(\p{Lu})/gu, '$1 $2')
     .toLowerCase()
     .replace(/[_.\-]+/g, ' ')
-    .replace(/([a-z])([A-Z])/g, '$1 $2')
     .replace(/["'`*#\s]+/g, ' ')
     .trim();
   if (k.length === 0 || k.length > MAX_KEY) return false;
