@@ -284,7 +284,8 @@ describe('hostile input', () => {
     const texts = ['a,b\n'.repeat(20000), ':'.repeat(50000), '='.repeat(50000), '|Name|\n|x|\n'.repeat(5000)];
     const t0 = performance.now();
     valid(texts, refineNames(texts, texts.map(() => [])));
-    expect(performance.now() - t0).toBeLessThan(5000);
+    // quadratic work would take minutes here; generous for a busy machine
+    expect(performance.now() - t0).toBeLessThan(20_000);
   });
 });
 
@@ -361,5 +362,34 @@ describe('structured records', () => {
     const { masked } = run([csv, 'Can May help?'], [[ner(csv, 'Nachname'), ner(csv, 'Vorname')], []]);
     expect(masked[0]).toBe('Nachname;Vorname;Geburtsdatum\n<PERSON>;<PERSON>;12.03.1961');
     expect(masked[1]).toBe('Can May help?');
+  });
+});
+
+describe('segments', () => {
+  it('large texts are cut into segments without losing names across them, and the async runner yields', async () => {
+    const { refineNamesAsync } = await import('./refine.js');
+    const filler = 'The committee reviewed the quarterly figures and agreed on the next steps.\n';
+    const text = `Account owner: Ottoline Brackenbury\n${filler.repeat(40)}Brackenbury approved it.\n${filler.repeat(40)}Send it to OTTOLINE today.`;
+    const expected = `Account owner: <PERSON>\n${filler.repeat(40)}<PERSON> approved it.\n${filler.repeat(40)}Send it to <PERSON> today.`;
+    const model = [[ner(text, 'Ottoline Brackenbury')]];
+    const input = model.map((m, i) => [...findPatternSpans([text][i]!), ...m]);
+    const mask = (spans: Span[]) => {
+      let out = '';
+      let pos = 0;
+      for (const s of spans) {
+        out += text.slice(pos, s.start) + `<${s.type}>`;
+        pos = s.end;
+      }
+      return out + text.slice(pos);
+    };
+    const small = refineNames([text], input, 500);
+    valid([text], small);
+    expect(mask(small[0]!)).toBe(expected);
+    let turns = 0;
+    const timer = setInterval(() => turns++, 0);
+    const viaAsync = await refineNamesAsync([text], input, undefined, 500);
+    clearInterval(timer);
+    expect(mask(viaAsync[0]!)).toBe(expected);
+    expect(turns).toBeGreaterThan(0);
   });
 });

@@ -84,7 +84,7 @@ function ambiguousName(l: string): boolean {
 
 interface Work {
   readonly text: string;
-  readonly toks: Tok[];
+  toks: Tok[];
   /** index of the token starting at an offset */
   spans: Span[];
   /** PERSON spans found by a pass, merged by {@link flush} */
@@ -850,8 +850,9 @@ const SPELLED = /^\p{L}(?:-\p{L})+$/u;
 const AFTER_VERBISH = new Set('is was has had said says will would can could should did does and wants needs asked called told thinks agreed signed sent'.split(' '));
 
 /** 4. One decision per person: every part of every PERSON span, everywhere in the request. */
-function consistency(works: Work[]): void {
-  const parts = new Map<string, boolean>(); // lowercase part → ambiguous (also an ordinary word)
+/** Lowercase name parts of every PERSON span of the request → ambiguous (also an ordinary word). */
+function nameParts(works: readonly Work[]): Map<string, boolean> {
+  const parts = new Map<string, boolean>();
   for (const w of works) {
     for (const sp of w.spans) {
       if (sp.type !== 'PERSON') continue;
@@ -865,8 +866,12 @@ function consistency(works: Work[]): void {
       }
     }
   }
+  return parts;
+}
+
+function consistency(w: Work, parts: ReadonlyMap<string, boolean>): void {
   if (parts.size === 0) return;
-  for (const w of works) {
+  {
     const { toks, text } = w;
     for (let i = 0; i < toks.length; i++) {
       const t = toks[i]!;
@@ -912,7 +917,12 @@ const VALUE_TOKEN = /[\p{L}\p{N}][\p{L}\p{N}@._+\-/#]*[\p{L}\p{N}]/gu;
  * words, any case for identifiers). Values that are ordinary words, or shorter than 4
  * characters, are left alone.
  */
-function sameValues(works: Work[]): void {
+interface ValueIndex {
+  readonly single: Map<string, EntityType>;
+  readonly multi: Map<string, EntityType>;
+}
+
+function valueIndex(works: readonly Work[]): ValueIndex {
   const single = new Map<string, EntityType>();
   const multi = new Map<string, EntityType>();
   for (const w of works) {
@@ -929,8 +939,12 @@ function sameValues(works: Work[]): void {
       } else if (multi.size < MAX_VALUES / 8) multi.set(v, sp.type);
     }
   }
+  return { single, multi };
+}
+
+function sameValues(w: Work, { single, multi }: ValueIndex): void {
   if (single.size === 0 && multi.size === 0) return;
-  for (const w of works) {
+  {
     const add: Span[] = [];
     if (single.size > 0) {
       for (const m of w.text.matchAll(VALUE_TOKEN)) {
@@ -948,7 +962,7 @@ function sameValues(works: Work[]): void {
         add.push({ start: at, end: at + v.length, type, score: 0.7, source: 'ner' });
       }
     }
-    if (add.length === 0) continue;
+    if (add.length === 0) return;
     add.sort((a, b) => a.start - b.start);
     // only where nothing is masked yet
     const out: Span[] = [];
@@ -979,16 +993,55 @@ function joinAdjacent(w: Work): void {
   w.spans = out;
 }
 
+/** Longest piece of text the passes handle in one go; larger texts are cut at line breaks. */
+export const SEGMENT_CHARS = 32_768;
+
+interface Segment {
+  readonly text: number;
+  readonly offset: number;
+}
+
 /**
- * Runs the passes over one request's texts and their merged spans (sorted, disjoint) and
- * returns new span lists with the same guarantees.
+ * Cuts texts into segments of at most {@link SEGMENT_CHARS} (at a line break, else a space,
+ * never inside a span) so that each step of the passes is bounded: the async version yields to
+ * the event loop between segments.
  */
-export function refineNames(texts: readonly string[], spans: readonly (readonly Span[])[]): Span[][] {
-  const works: Work[] = texts.map((text, i) => {
-    const toks = tokenize(text);
-    return { text, toks, pending: [], spans: [...(spans[i] ?? [])].sort((a, b) => a.start - b.start) };
+function segmentWorks(texts: readonly string[], spans: readonly (readonly Span[])[], max: number): { works: Work[]; segs: Segment[] } {
+  const works: Work[] = [];
+  const segs: Segment[] = [];
+  texts.forEach((text, ti) => {
+    const list = [...(spans[ti] ?? [])].sort((a, b) => a.start - b.start);
+    let from = 0;
+    let k = 0;
+    while (from < text.length || (from === 0 && text.length === 0)) {
+      let to = text.length;
+      if (to - from > max) {
+        const lo = from + (max >> 1);
+        to = text.lastIndexOf('\n', from + max);
+        if (to <= lo) to = text.lastIndexOf(' ', from + max);
+        if (to <= lo) to = from + max;
+        // never inside a span
+        for (let j = k; j < list.length && list[j]!.start < to; j++) if (list[j]!.end > to) to = list[j]!.end;
+      }
+      const own: Span[] = [];
+      while (k < list.length && list[k]!.start < to) {
+        const sp = list[k++]!;
+        own.push({ ...sp, start: sp.start - from, end: Math.min(sp.end, to) - from });
+      }
+      const seg = text.slice(from, to);
+      works.push({ text: seg, toks: [], pending: [], spans: own });
+      segs.push({ text: ti, offset: from });
+      if (to === from) break;
+      from = to;
+    }
   });
+  return { works, segs };
+}
+
+/** The passes as steps; each `yield` is a point where the async runner gives the event loop a turn. */
+function* pipeline(works: Work[]): Generator<void, void, void> {
   for (const w of works) {
+    w.toks = tokenize(w.text);
     precision(w);
     complete(w);
     flush(w);
@@ -1002,14 +1055,70 @@ export function refineNames(texts: readonly string[], spans: readonly (readonly 
     nameLines(w);
     nicknames(w);
     flush(w);
+    yield;
   }
-  consistency(works);
-  sameValues(works);
+  const parts = nameParts(works);
+  yield;
   for (const w of works) {
+    consistency(w, parts);
+    flush(w);
+    yield;
+  }
+  const values = valueIndex(works);
+  yield;
+  for (const w of works) {
+    sameValues(w, values);
     flush(w);
     complete(w);
     flush(w);
     joinAdjacent(w);
+    yield;
   }
-  return works.map((w) => w.spans);
+}
+
+function join(texts: readonly string[], works: readonly Work[], segs: readonly Segment[]): Span[][] {
+  const out: Span[][] = texts.map(() => []);
+  works.forEach((w, i) => {
+    const { text, offset } = segs[i]!;
+    for (const sp of w.spans) out[text]!.push(offset === 0 ? sp : { ...sp, start: sp.start + offset, end: sp.end + offset });
+  });
+  return out;
+}
+
+/**
+ * Runs the passes over one request's texts and their merged spans (sorted, disjoint) and
+ * returns new span lists with the same guarantees. Synchronous: for tests and small inputs.
+ */
+export function refineNames(texts: readonly string[], spans: readonly (readonly Span[])[], segmentChars = SEGMENT_CHARS): Span[][] {
+  const { works, segs } = segmentWorks(texts, spans, segmentChars);
+  for (const _ of pipeline(works)) {
+    /* run to the end */
+  }
+  return join(texts, works, segs);
+}
+
+const macrotask: () => Promise<void> = () =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * {@link refineNames} that gives the event loop a turn after every segment (at most
+ * {@link SEGMENT_CHARS} characters of work at a time), and stops when `signal` aborts.
+ */
+export async function refineNamesAsync(
+  texts: readonly string[],
+  spans: readonly (readonly Span[])[],
+  signal?: AbortSignal,
+  segmentChars = SEGMENT_CHARS,
+): Promise<Span[][]> {
+  const { works, segs } = segmentWorks(texts, spans, segmentChars);
+  let budget = 0;
+  for (const _ of pipeline(works)) {
+    // small requests run straight through; large ones yield between segments
+    if ((budget += 1) >= 4) {
+      budget = 0;
+      await macrotask();
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    }
+  }
+  return join(texts, works, segs);
 }
