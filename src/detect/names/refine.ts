@@ -1111,14 +1111,12 @@ export async function refineNamesAsync(
   segmentChars = SEGMENT_CHARS,
 ): Promise<Span[][]> {
   const { works, segs } = segmentWorks(texts, spans, segmentChars);
-  let budget = 0;
+  // small requests run straight through; large ones yield after every step (≤ one segment of work)
+  const large = texts.reduce((n, t) => n + t.length, 0) > segmentChars;
   for (const _ of pipeline(works)) {
-    // small requests run straight through; large ones yield between segments
-    if ((budget += 1) >= 4) {
-      budget = 0;
-      await macrotask();
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-    }
+    if (!large) continue;
+    await macrotask();
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
   }
   return join(texts, works, segs);
 }
