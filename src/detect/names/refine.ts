@@ -3,22 +3,30 @@
  * tool arguments, RAG context). Pure and linear in the total length; Workers-safe.
  *
  * In order:
- *  1. precision — NER PERSON / ORGANIZATION / LOCATION spans made only of words that are not
- *     names (context words such as `SSN` or `IBAN`, titles, month and weekday names, drug, test
- *     and diagnosis shapes, ordinary English words that are no one's name, country and language
- *     names) are dropped; titles and context words at a span's edges are trimmed off;
+ *  1. precision — NER PERSON / ORGANIZATION / LOCATION / ADDRESS spans made only of words that
+ *     are not names (context words such as `SSN` or `IBAN`, titles, month and weekday names,
+ *     drug, test and diagnosis shapes, ordinary English words that are no one's name, country and
+ *     language names, camelCase, eponyms, short acronyms) are dropped; titles, roles and context
+ *     words at a span's edges are trimmed off; spans holding two or more digits are kept;
  *  2. complete spans — a PERSON span grows over capitalised name words next to it, particles
  *     (van, de, bin), initials, `SURNAME, GIVEN` in capitals;
- *  3. names the model missed — first name + family name in title case or capitals, `SURNAME/
- *     GIVEN`, HL7 `A^B^C`, values of name-like keys (`Name:`, `"patient": "…"`, `first_name=`,
- *     CSV / TSV / markdown table columns), a lone given name with a cue (`hi Rania`, `thanks,
- *     Rania`, a sign-off line), lowercase chat names with a cue (`hey its marcus, tell aisha`);
+ *  3. names the model missed — given + family name (either order) in title case or capitals,
+ *     `SURNAME/GIVEN`, HL7 `A^B^C`, values of name-like keys (`Name:`, `"patient": "…"`,
+ *     `first_name=`, git trailers, `Name <address>`), CSV / TSV / markdown table and SQL INSERT
+ *     columns, names after a title / relation / self-introduction, a lone given name with a cue
+ *     (`hi Rania`, a sign-off line), lowercase chat names with a cue (`hey its marcus, tell
+ *     aisha`), romanized East Asian names, CJK / Korean names by honorific, spelled-out names;
  *  4. consistency — every word of every PERSON span is a name for the whole request: other
  *     occurrences are masked in any case and with a possessive; a name part that is also an
  *     ordinary word (Will, Rose, Grace, May) only where it is used as a name (capitalised
  *     mid-sentence, possessive, next to another part, after a title), never the lowercase word.
+ *  5. one decision per value — an identifier, address, place or organization masked once is
+ *     masked wherever the same value recurs in the request.
  * New and grown spans never cut into a pattern span (EMAIL, IBAN …); NER spans they cover are
- * replaced.
+ * replaced. Texts are handled in segments of at most {@link SEGMENT_CHARS} characters (cut at
+ * line breaks, never inside a span); {@link refineNamesAsync} yields to the event loop between
+ * steps of large requests. Every size is bounded: keys ≤ 40 characters, values ≤ 80, table rows
+ * ≤ 4,000, SQL column lists ≤ 2,000, recurring values ≤ 256.
  */
 import type { EntityType } from '../../core/types.js';
 import type { Span } from '../types.js';
