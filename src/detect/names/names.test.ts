@@ -394,3 +394,12 @@ describe('segments', () => {
     expect(turns).toBeGreaterThan(0);
   });
 });
+
+describe('generic name keys', () => {
+  it('`name:` in a CI file names a job, not a person; a person under `name:` is still found', () => {
+    const yaml = 'name: CI Pipeline\njobs:\n  build:\n    steps:\n      - name: Checkout\n      - name: Setup Node';
+    const person = 'contact:\n  name: Thandiwe Mokoena';
+    const { masked } = run([yaml, person], [[ner(yaml, 'CI Pipeline')], []]);
+    expect(masked).toEqual([yaml, 'contact:\n  name: <PERSON>']);
+  });
+});

@@ -694,6 +694,8 @@ function nameValue(w: Work, start: number, end: number, lowerOk: boolean, explic
   if (words.some((t) => CONTEXT_WORDS.has(t.l) || ((looksMedical(t.l) || isMonthOrDay(t.l)) && !isNameWord(t.l)))) return null;
   // a column that can only hold a name (last_name, Nachname) takes "de Wit" and "Baker" too
   if (!explicit && words.every((t) => isCommonWord(t.l) && !isNameWord(t.l))) return null;
+  // a generic key (`name:` also names jobs, plans, products): a known name, or proper words only
+  if (!explicit && !words.some((t) => isNameWord(t.l)) && words.some((t) => isCommonWord(t.l) || (t.upper && t.w.length <= 3))) return null;
   // commas: only "SURNAME, GIVEN" (one word before the comma)
   const comma = w.text.slice(toks[0]!.s, toks.at(-1)!.e).split(',').length - 1;
   if (comma > 1 || (comma === 1 && w.text.slice(toks[0]!.s, toks.at(-1)!.e).indexOf(',') !== toks[0]!.e - toks[0]!.s)) return null;
