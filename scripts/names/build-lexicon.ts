@@ -53,7 +53,7 @@ const veryCommon = new Set<string>();
 for (const v of ['english', 'american', 'british']) for (const n of [10, 20]) for (const w of JSON.parse(readFileSync(path.join(wlDir, `${v}-words-${n}.json`), 'utf8')) as string[]) veryCommon.add(w);
 // given names that are also frequent words, known as names in English-speaking use
 const WORD_NAMES =
-  'will bill mark rose hope grace may faith joy summer dawn holly miles art frank guy ray don pat sue rob jack penny ruby amber jade ivy iris daisy lily violet heather olive june april august autumn sky storm river hunter chase gene victor grant wade lane dale glen cliff dean earl rich sandy hazel pearl crystal angel star melody patience prudence charity mercy constance sage rowan robin jay drew reed brook carol sunny ginger coral kitty liberty bella chuck buck rusty ward lee ken sandy nick max rex' .split(' ');
+  'will bill mark rose hope grace may faith joy summer dawn holly miles art frank guy ray don pat sue rob jack penny ruby amber jade ivy iris daisy lily violet heather olive june april august autumn sky storm river hunter chase gene victor grant wade lane dale glen cliff dean earl rich sandy hazel pearl crystal angel star melody patience prudence charity mercy constance sage rowan robin jay drew reed brook carol sunny ginger coral kitty liberty bella chuck buck rusty lee ken sandy nick max rex' .split(' ');
 for (const w of WORD_NAMES) first.add(w);
 const englishFirst = new Set(first);
 const englishLast = new Set(last);

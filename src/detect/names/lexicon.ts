@@ -60,6 +60,8 @@ export const CONTEXT_WORDS = new Set(
     'sehr geehrte geehrter geehrtes liebe lieber hallo estimado estimada estimados estimadas querido querida cher chère chers beste geachte tisztelt kedves gentile gentili egregio caro cara prezado prezada ' +
     // dose units and prescription shorthand
     'mg mcg µg kg ml mmol iu tab tabs caps cap bd bid tds tid qds qid od prn nocte mane po iv sc im sl inh neb ' +
+    // abbreviated field labels
+    'tél tfno tlf geb gebr nº núm ' +
     // chat shorthand
     'btw fyi asap lol pls plz thx tbh imo imho afaik omg idk brb eta eod eow ooo wfh np ty tia ' +
     // Indian honorifics
@@ -127,7 +129,7 @@ export function isCountryOrLanguage(s: string): boolean {
  * medical word endings (-itis, -emia, -ectomy …). Names are checked before this is asked.
  */
 const MEDICAL_SHAPE =
-  /(?:cillin|mycin|micin|cycline|oxacin|statin|pril|prilat|sartan|olol|alol|dipine|azole|prazole|tidine|afil|triptan|parin|xaban|gatran|gliptin|gliflozin|glitazone|mab|tinib|ciclib|navir|previr|buvir|lukast|setron|semide|thiazide|zepam|zolam|barbital|caine|profen|coxib|dronate|glutide|lutide|olone|asone|terol|formin|pramine|triptyline|oxetine|faxine|lamine|apine|idone|peridol|azine|plase|poetin|grastim|relin|tropin|onin|globin|inine|ubin|itis|emia|aemia|osis|pnoea|pnea|rrhoea|rrhea|iasis|esis|pathy|ectomy|otomy|ostomy|plasty|scopy|graphy|algia|uria|penia|cytosis|trophy|oma|plegia|sclerosis|ferase|peptide|lipid|lipase|amylase|phosphatase)$/;
+  /(?:cillin|mycin|micin|cycline|oxacin|statin|pril|prilat|sartan|olol|alol|lactone|traline|arin|ipine|dipine|azole|prazole|tidine|afil|triptan|parin|xaban|gatran|gliptin|gliflozin|glitazone|mab|tinib|ciclib|navir|previr|buvir|lukast|setron|semide|thiazide|zepam|zolam|barbital|caine|profen|coxib|dronate|glutide|lutide|olone|asone|terol|formin|pramine|triptyline|oxetine|faxine|lamine|apine|idone|peridol|azine|plase|poetin|grastim|relin|tropin|onin|globin|inine|ubin|itis|emia|aemia|osis|pnoea|pnea|rrhoea|rrhea|iasis|esis|pathy|ectomy|otomy|ostomy|plasty|scopy|graphy|algia|uria|penia|cytosis|trophy|oma|plegia|sclerosis|ferase|peptide|lipid|lipase|amylase|phosphatase)$/;
 export function looksMedical(w: string): boolean {
   return w.length >= 6 && MEDICAL_SHAPE.test(w);
 }

@@ -403,3 +403,12 @@ describe('generic name keys', () => {
     expect(masked).toEqual([yaml, 'contact:\n  name: <PERSON>']);
   });
 });
+
+describe('drug names the model calls people or places', () => {
+  it('lactones, -traline, -arin, -ipine shapes are not names', () => {
+    const text = 'Continue Spironolactone and Sertraline; hold Warfarin; switch to Nifedipine. Tél: see chart.';
+    const model = [ner(text, 'Spironolactone'), ner(text, 'Sertraline', 'LOCATION'), ner(text, 'Warfarin', 'LOCATION'), ner(text, 'Nifedipine'), ner(text, 'Tél', 'ADDRESS')];
+    const { masked } = run([text], [model]);
+    expect(masked[0]).toBe(text);
+  });
+});
