@@ -412,3 +412,12 @@ describe('drug names the model calls people or places', () => {
     expect(masked[0]).toBe(text);
   });
 });
+
+describe('columns without a header', () => {
+  it('a column mostly of names makes its other name-like cells names', () => {
+    const text = 'row 7: "Oyelaran","Benedikt","1961"\nrow 8: "Brackenbury","Ottoline","1974"\nrow 9: "Mac Giolla","Cathal","1979"\nrow 10: "n/a","pending","1980"';
+    const model = [ner(text, 'Oyelaran'), ner(text, 'Benedikt'), ner(text, 'Brackenbury'), ner(text, 'Ottoline')];
+    const { masked } = run([text], [model]);
+    expect(masked[0]).toBe('row 7: "<PERSON>","<PERSON>","1961"\nrow 8: "<PERSON>","<PERSON>","1974"\nrow 9: "<PERSON>","<PERSON>","1979"\nrow 10: "n/a","pending","1980"');
+  });
+});

@@ -833,6 +833,65 @@ function tableNames(w: Work): void {
   }
 }
 
+/**
+ * 3c'. Columns without a header: in a run of at least three rows split the same way, a column
+ * where at least half of the cells (two or more) are already PERSON spans holds names, so its
+ * other cells that look like names are names too ("row 38: \"Cathal\",…").
+ */
+function columnNames(w: Work): void {
+  const { text } = w;
+  let pos = 0;
+  let run: { d: string; n: number; rows: { at: number; cells: { s: number; e: number }[] }[] } | null = null;
+  const close = () => {
+    if (!run || run.rows.length < 3) return;
+    for (let c = 0; c < run.n; c++) {
+      const cells = run.rows.map((r) => {
+        let s = r.at + r.cells[c]!.s;
+        let e = r.at + r.cells[c]!.e;
+        while (s < e && (text[s] === ' ' || text[s] === '"' || text[s] === "'")) s++;
+        while (e > s && (text[e - 1] === ' ' || text[e - 1] === '"' || text[e - 1] === "'")) e--;
+        return { s, e };
+      });
+      const named = cells.filter(({ s, e }) => {
+        const k = spanAt(w.spans, s);
+        return e > s && k >= 0 && w.spans[k]!.type === 'PERSON' && w.spans[k]!.end >= e;
+      }).length;
+      if (named < 2 || named * 2 < cells.length) continue;
+      for (const { s, e } of cells) {
+        if (e <= s || spanAt(w.spans, s) >= 0) continue;
+        const v = nameValue(w, s, e, false, true);
+        if (v) addPerson(w, v[0], v[1], 0.7);
+      }
+    }
+  };
+  while (pos <= text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    const line = text.slice(pos, nl);
+    let matched = false;
+    if (line.length <= MAX_ROW) {
+      for (const d of [',', '\t', '|', ';']) {
+        if (!line.includes(d)) continue;
+        const cells = splitRow(line, d);
+        if (cells.length < 2) continue;
+        if (run && run.d === d && run.n === cells.length) run.rows.push({ at: pos, cells });
+        else {
+          close();
+          run = { d, n: cells.length, rows: [{ at: pos, cells }] };
+        }
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) {
+      close();
+      run = null;
+    }
+    pos = nl + 1;
+  }
+  close();
+}
+
 /** 3d. `SURNAME/GIVEN` (airline), HL7 `FAMILY^GIVEN^MIDDLE`. */
 function structuredNames(w: Work): void {
   const { toks, text } = w;
@@ -1058,6 +1117,8 @@ function* pipeline(works: Work[]): Generator<void, void, void> {
     structuredNames(w);
     keyValueNames(w);
     tableNames(w);
+    flush(w);
+    columnNames(w);
     flush(w);
     sqlNames(w);
     honorificNames(w);
