@@ -152,14 +152,14 @@ describe('names the model missed', () => {
     const texts = [
       'Policyholder: Okonjo, Ifeoma\nPlan: Gold',
       '{"patient_name": "Thandiwe Mokoena", "ward": "B4", "name": "Premium Plan"}',
-      'user_id=8812 first_name=radomir last_name=Vukovic status=active',
+      'plan=basic first_name=radomir last_name=Vukovic status=active',
       'emergency_contact:\n  name: Leilani Kahananui\n  relation: sister',
       'Ordering provider: Ruairi Breathnach, NP',
     ];
     const { masked } = run(texts);
     expect(masked[0]).toBe('Policyholder: <PERSON>\nPlan: Gold');
     expect(masked[1]).toBe('{"patient_name": "<PERSON>", "ward": "B4", "name": "Premium Plan"}');
-    expect(masked[2]).toBe('user_id=8812 first_name=<PERSON> last_name=<PERSON> status=active');
+    expect(masked[2]).toBe('plan=basic first_name=<PERSON> last_name=<PERSON> status=active');
     expect(masked[3]).toContain('name: <PERSON>');
     expect(masked[4]).toBe('Ordering provider: <PERSON>, NP');
   });
@@ -353,7 +353,7 @@ describe('clinical text stays readable', () => {
 
 describe('structured records', () => {
   it('a camelCase name key in JSON turns the model’s place into a person', () => {
-    const text = '{"user":{"id":1182,"displayName":"Siddharth Venkataraman","role":"admin"}}';
+    const text = '{"profile":{"displayName":"Siddharth Venkataraman","role":"admin"}}';
     const { spans } = run([text], [[ner(text, 'Siddharth Venkataraman', 'LOCATION')]]);
     expect(spans[0]!.map((s) => [s.type, text.slice(s.start, s.end)])).toEqual([['PERSON', 'Siddharth Venkataraman']]);
   });
@@ -361,7 +361,7 @@ describe('structured records', () => {
   it('column labels in other languages stay; the frequent words in name lists are not names', () => {
     const csv = 'Nachname;Vorname;Geburtsdatum\nBrenninkmeyer;Hans-Peter;12.03.1961';
     const { masked } = run([csv, 'Can May help?'], [[ner(csv, 'Nachname'), ner(csv, 'Vorname')], []]);
-    expect(masked[0]).toBe('Nachname;Vorname;Geburtsdatum\n<PERSON>;<PERSON>;12.03.1961');
+    expect(masked[0]).toBe('Nachname;Vorname;Geburtsdatum\n<PERSON>;<PERSON>;<DOB>');
     expect(masked[1]).toBe('Can May help?');
   });
 });
