@@ -6,12 +6,17 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createCompositeDetector } from '../src/detect/composite.js';
+import { withNamePasses } from '../src/detect/names/index.js';
+import { createPatternDetector } from '../src/detect/patterns/index.js';
 import { createNerDetector } from '../src/node/ner/index.js';
 
 export interface NerBenchResult {
   model: string;
   loadMs: number;
   latencyPer1kChars: { p50: number; p99: number; runs: number };
+  /** the gateway's whole detector: patterns + NER + the request-level name passes */
+  fullLatencyPer1kChars: { p50: number; p99: number; runs: number };
   throughput: { concurrent: number; requests: number; charsPerRequest: number; requestsPerSec: number; charsPerSec: number };
   rssMb: { before: number; withModel: number };
   files: { file: string; mb: number }[];
@@ -62,6 +67,16 @@ export async function benchNer(opts: { modelDir?: string; runs?: number; concurr
       await det.detect([text]);
       lat.push(((performance.now() - t) * 1000) / text.length);
     }
+    // the whole detector the gateway runs (same NER worker)
+    const full = withNamePasses(createCompositeDetector([createPatternDetector(), det]));
+    await full.ready!();
+    for (let i = 0; i < 5; i++) await full.detect([text]);
+    const fullLat: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      await full.detect([text]);
+      fullLat.push(((performance.now() - t) * 1000) / text.length);
+    }
     const short = textOf(200);
     const requests = concurrent * 4;
     const t1 = performance.now();
@@ -72,6 +87,7 @@ export async function benchNer(opts: { modelDir?: string; runs?: number; concurr
       model: modelDir,
       loadMs,
       latencyPer1kChars: { p50: pct(lat, 50), p99: pct(lat, 99), runs },
+      fullLatencyPer1kChars: { p50: pct(fullLat, 50), p99: pct(fullLat, 99), runs },
       throughput: { concurrent, requests, charsPerRequest: short.length, requestsPerSec: requests / secs, charsPerSec: (requests * short.length) / secs },
       rssMb: { before, withModel },
       files: listFiles(modelDir),
@@ -86,6 +102,7 @@ export function formatNerBench(r: NerBenchResult): string {
     ['model', r.model],
     ['model load (worker ready)', `${r.loadMs.toFixed(0)} ms`],
     [`latency per 1,000 chars, 1 worker × 1 thread (p50 / p99, ${r.latencyPer1kChars.runs} runs)`, `${r.latencyPer1kChars.p50.toFixed(1)} / ${r.latencyPer1kChars.p99.toFixed(1)} ms`],
+    [`full detector (patterns + NER + name passes) per 1,000 chars (p50 / p99)`, `${r.fullLatencyPer1kChars.p50.toFixed(1)} / ${r.fullLatencyPer1kChars.p99.toFixed(1)} ms`],
     [`throughput, ${r.throughput.concurrent} concurrent ${r.throughput.charsPerRequest}-char requests (micro-batched)`, `${r.throughput.requestsPerSec.toFixed(0)} req/s, ${(r.throughput.charsPerSec / 1000).toFixed(0)}k chars/s`],
     ['process RSS before / with model loaded', `${r.rssMb.before.toFixed(0)} / ${r.rssMb.withModel.toFixed(0)} MB`],
     ...r.files.map((f) => [`file ${f.file}`, `${f.mb.toFixed(2)} MB`]),

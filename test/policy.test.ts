@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ENTITY_TYPES } from '../src/core/types.js';
-import { DEFAULT_POLICY, restoreAction, ROLES, shouldMask, type Policy } from '../src/policy/index.js';
+import { DEFAULT_POLICY, maskValue, restoreAction, ROLES, shouldMask, type Policy } from '../src/policy/index.js';
 import {
   DETECT_ACTIONS,
   mergePolicy,
@@ -154,5 +154,18 @@ describe('mergePolicy', () => {
     const contextualPass = mergePolicy(DEFAULT_POLICY, parsePolicyOverride({ detect: { contextual: 'pass' } }));
     expect(shouldMask(contextualPass, 'ORGANIZATION')).toBe(false);
     expect(shouldMask(contextualPass, 'PERSON')).toBe(true);
+  });
+});
+
+describe('maskValue (partial masks for the "masked" restore action)', () => {
+  it.each([
+    ['ACCOUNT_ID', 'CUS-8841902', '•••• 1902'],
+    ['URL', 'https://www.linkedin.com/in/ada-l', 'https://www.linkedin.com/•••'],
+    ['URL', 'github.com/ada', 'github.com/•••'],
+    ['USERNAME', 'ada_l', 'a•••'],
+    ['VEHICLE', 'AB12 CDE', 'A•••'],
+  ] as const)('%s %s → %s', (type, value, want) => expect(maskValue(type, value)).toBe(want));
+  it('every type has a sensitivity class', () => {
+    for (const t of ENTITY_TYPES) expect(DEFAULT_POLICY.sensitivity[t]).toMatch(/^(highly_sensitive|sensitive|contextual|public)$/);
   });
 });

@@ -97,3 +97,65 @@ export function tokenScores(docs: readonly Doc[], preds: readonly (readonly Pred
   });
   return new Map([...counts].map(([t, c]) => [t, prf(c)]));
 }
+
+/**
+ * Span F1 at IoU ≥ `minIou` (0.5 by default), the metric of the published Presidio-set
+ * comparisons: a prediction is a true positive when it has the same type as an unmatched gold
+ * span and their character intersection-over-union is at least `minIou` (greedy one-to-one,
+ * best IoU first). Predictions overlapping an ignored gold label are neither TP nor FP.
+ */
+export function iouScores(
+  docs: readonly Doc[],
+  preds: readonly (readonly PredSpan[])[],
+  types: readonly string[],
+  ignore: readonly string[] = [],
+  minIou = 0.5,
+): Map<string, Prf> {
+  const counts = new Map<string, Counts>(types.map((t) => [t, { tp: 0, fp: 0, fn: 0 }]));
+  const iou = (a: PredSpan, b: PredSpan) => {
+    const inter = Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start));
+    return inter / (Math.max(a.end, b.end) - Math.min(a.start, b.start));
+  };
+  docs.forEach((d, i) => {
+    const gold = d.gold.filter((g) => types.includes(g.type));
+    const ignored = d.gold.filter((g) => ignore.includes(g.type));
+    const pred = (preds[i] ?? []).filter((p) => types.includes(p.type));
+    const pairs: { g: number; p: number; v: number }[] = [];
+    gold.forEach((g, gi) =>
+      pred.forEach((p, pi) => {
+        if (g.type !== p.type) return;
+        const v = iou(g, p);
+        if (v >= minIou) pairs.push({ g: gi, p: pi, v });
+      }),
+    );
+    pairs.sort((a, b) => b.v - a.v);
+    const gUsed = new Set<number>();
+    const pUsed = new Set<number>();
+    for (const { g, p } of pairs) {
+      if (gUsed.has(g) || pUsed.has(p)) continue;
+      gUsed.add(g);
+      pUsed.add(p);
+      counts.get(gold[g]!.type)!.tp++;
+    }
+    gold.forEach((g, gi) => gUsed.has(gi) || counts.get(g.type)!.fn++);
+    pred.forEach((p, pi) => {
+      if (pUsed.has(pi)) return;
+      if (gold.some((g) => overlaps(g, p) && g.type === p.type)) {
+        counts.get(p.type)!.fp++;
+        return;
+      }
+      if (ignored.some((g) => overlaps(g, p))) return;
+      counts.get(p.type)!.fp++;
+    });
+  });
+  const out = new Map<string, Prf>();
+  const all: Counts = { tp: 0, fp: 0, fn: 0 };
+  for (const [t, c] of counts) {
+    out.set(t, prf(c));
+    all.tp += c.tp;
+    all.fp += c.fp;
+    all.fn += c.fn;
+  }
+  out.set('micro', prf(all));
+  return out;
+}

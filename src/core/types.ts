@@ -25,6 +25,10 @@ export const ENTITY_TYPES = [
   'MEDICAL_RECORD',
   'INSURANCE_ID',
   'DOB',
+  'USERNAME',
+  'URL',
+  'VEHICLE',
+  'ACCOUNT_ID',
 ] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];
 

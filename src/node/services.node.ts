@@ -11,6 +11,7 @@ import { NotReadyError } from '../core/errors.js';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../db/open.node.js';
 import { createCompositeDetector } from '../detect/composite.js';
+import { withNamePasses } from '../detect/names/index.js';
 import { createPatternDetector } from '../detect/patterns/index.js';
 import type { Detector } from '../detect/types.js';
 import { DEFAULT_POLICY, type Policy } from '../policy/index.js';
@@ -38,6 +39,18 @@ export interface BuiltServices {
 }
 
 /**
+ * The gateway's detector from configuration: validated patterns + the NER model (worker
+ * threads) merged by the composite, then the request-level name passes. `npm run eval:pii` builds it through here too, so the
+ * evaluation measures exactly what the gateway runs.
+ */
+export function buildDetector(config: Config, logger: Logger): Detector {
+  const detectors: Detector[] = [createPatternDetector()];
+  if (config.VEIL_NER) detectors.push(nerDetectorFromConfig(config, logger));
+  else logger.warn('NER is off (VEIL_NER=off): names, places, organizations and addresses are not detected');
+  return withNamePasses(createCompositeDetector(detectors));
+}
+
+/**
  * Composes the gateway from configuration (Node runtime): detectors (patterns + NER in worker
  * threads), the encrypted vault on PGlite or PostgreSQL under the configured master key, the
  * API-key store, and the upstream client. Everything is checked before the server listens:
@@ -56,10 +69,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
     for (const c of closers.reverse()) await c().catch(() => {});
   };
   try {
-    const detectors: Detector[] = [createPatternDetector()];
-    if (config.VEIL_NER) detectors.push(nerDetectorFromConfig(config, logger));
-    else logger.warn('NER is off (VEIL_NER=off): names, places, organizations and addresses are not detected');
-    const detector = createCompositeDetector(detectors);
+    const detector = buildDetector(config, logger);
     closers.push(async () => detector.close?.());
     const t0 = performance.now();
     await detector.ready?.();

@@ -36,6 +36,10 @@ export const DEFAULT_SENSITIVITY: Readonly<Record<EntityType, Sensitivity>> = {
   ADDRESS: 'sensitive',
   DOB: 'sensitive',
   IP: 'sensitive',
+  USERNAME: 'sensitive',
+  URL: 'sensitive',
+  VEHICLE: 'sensitive',
+  ACCOUNT_ID: 'sensitive',
   ORGANIZATION: 'contextual',
   LOCATION: 'contextual',
 };
@@ -76,10 +80,16 @@ export function maskValue(type: EntityType, value: string): string {
     case 'ROUTING':
     case 'SSN':
     case 'PHONE':
+    case 'ACCOUNT_ID':
       return alnum.length > 8 ? `•••• ${alnum.slice(-4)}` : '••••';
     case 'EMAIL': {
       const at = value.indexOf('@');
       return at > 0 ? `${value[0]}•••@${value.slice(at + 1)}` : '•••';
+    }
+    case 'URL': {
+      // keep the host, hide the part that names the person
+      const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#\s]+/i.exec(value);
+      return m ? `${m[0]}/•••` : '•••';
     }
     default:
       return value.length > 0 ? `${[...value][0]}•••` : '•••';

@@ -16,6 +16,8 @@ const ALNUM_TYPES: ReadonlySet<EntityType> = new Set<EntityType>([
   'NATIONAL_ID',
   'MEDICAL_RECORD',
   'INSURANCE_ID',
+  'VEHICLE',
+  'ACCOUNT_ID',
 ]);
 
 const TEXT_TYPES: ReadonlySet<EntityType> = new Set<EntityType>(['PERSON', 'LOCATION', 'ORGANIZATION', 'ADDRESS']);
@@ -46,7 +48,11 @@ function once(type: EntityType, value: string): string {
       return (base.startsWith('+') ? '+' : '') + digits;
     }
     case 'IP':
+    case 'USERNAME':
       return base.toLowerCase();
+    case 'URL':
+      // scheme, "www." and a trailing slash do not make another person
+      return base.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^www\./i, '').replace(/\/+$/, '').toLowerCase();
     case 'DOB':
       return value.trim();
     default:

@@ -19,6 +19,11 @@ describe('normalizeValue examples', () => {
     ['DOB', ' 03/04/1990 ', '03/04/1990'],
     ['IP', 'FE80::1', 'fe80::1'],
     ['CARD', '---', '---'],
+    ['USERNAME', ' J.Doe42 ', 'j.doe42'],
+    ['URL', 'https://www.LinkedIn.com/in/ada-l/', 'linkedin.com/in/ada-l'],
+    ['URL', 'linkedin.com/in/ada-l', 'linkedin.com/in/ada-l'],
+    ['VEHICLE', 'ab12 cde', 'AB12CDE'],
+    ['ACCOUNT_ID', 'cus-8841 902', 'CUS8841902'],
   ] as const)('%s %j → %j', (type, value, want) => {
     expect(normalizeValue(type, value)).toBe(want);
   });

@@ -2,13 +2,19 @@ import type { EntityType } from '../../core/types.js';
 import { abortError } from '../../core/errors.js';
 import { PLACEHOLDER_RE } from '../../mask/token.js';
 import type { Detector, Span } from '../types.js';
+import { findAddresses } from './address.js';
 import { findCards } from './card.js';
 import { findContextValues } from './context.js';
+import { findDobs } from './dob.js';
 import { findEmails } from './email.js';
+import { findHandlesAndVehicles } from './handles.js';
 import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
 import { findPhones } from './phone.js';
+import { findNationalIds } from './national.js';
+import { findSpokenNumbers } from './spoken.js';
 import { findSsns } from './ssn.js';
+import { TextContext } from './textctx.js';
 import type { Candidate } from './util.js';
 
 /**
@@ -23,6 +29,7 @@ import type { Candidate } from './util.js';
  */
 export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   EMAIL: 100,
+  URL: 99,
   IBAN: 95,
   CARD: 90,
   SSN: 85,
@@ -33,17 +40,22 @@ export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   DRIVER_LICENSE: 70,
   MEDICAL_RECORD: 69,
   INSURANCE_ID: 68,
+  VEHICLE: 66,
   BANK_ACCOUNT: 65,
+  ACCOUNT_ID: 64,
   IP: 60,
+  USERNAME: 55,
   PHONE: 50,
+  ADDRESS: 40,
   // not produced by patterns; listed for completeness
-  ADDRESS: 0,
   PERSON: 0,
   ORGANIZATION: 0,
   LOCATION: 0,
 };
 
-const FAMILIES: ReadonlyArray<(text: string, out: Candidate[]) => void> = [
+const SHAPE_ONLY: ReadonlySet<EntityType> = new Set<EntityType>(['NATIONAL_ID', 'VEHICLE', 'DRIVER_LICENSE']);
+
+const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext) => void> = [
   findEmails,
   findIbans,
   findCards,
@@ -51,6 +63,11 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[]) => void> = [
   findIps,
   findContextValues,
   findPhones,
+  findNationalIds,
+  findDobs,
+  findHandlesAndVehicles,
+  findAddresses,
+  findSpokenNumbers,
 ];
 
 function better(a: Candidate, b: Candidate): number {
@@ -100,7 +117,8 @@ function placeholderRanges(text: string): Array<[number, number]> {
 /** All pattern spans of one text, sorted by start and non-overlapping. Pure and synchronous. */
 export function findPatternSpans(text: string): Span[] {
   const cands: Candidate[] = [];
-  for (const find of FAMILIES) find(text, cands);
+  const ctx = new TextContext(text);
+  for (const find of FAMILIES) find(text, cands, ctx);
   if (cands.length === 0) return [];
   const ph = placeholderRanges(text);
   let kept = cands;
@@ -114,6 +132,13 @@ export function findPatternSpans(text: string): Span[] {
       if (k < ph.length && ph[k]![0] < c.end) continue;
       kept.push(c);
     }
+  }
+  // The same characters found by an ID shape (a check digit that holds by chance one time in
+  // ten to a hundred) and right after a context word naming a type ("account number
+  // 8803155009086"): the named type wins. Cards, IBANs and e-mails keep winning on structure.
+  if (kept.some((c) => c.named)) {
+    const named = new Set(kept.filter((c) => c.named).map((c) => `${c.start}:${c.end}`));
+    kept = kept.filter((c) => c.named || !SHAPE_ONLY.has(c.type) || !named.has(`${c.start}:${c.end}`));
   }
   return resolveOverlaps(kept).map((c) => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' }));
 }

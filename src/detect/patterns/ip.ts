@@ -53,7 +53,7 @@ export function findIps(text: string, out: Candidate[]): void {
     if (isWordChar(text, start - 1) || isWordChar(text, end)) continue;
     if (text[start - 1] === '.' && isWordChar(text, start - 2)) continue; // "1.2.3.4.5" tail
     if (text[end] === '.' && isWordChar(text, end + 1)) continue; // "1.2.3.4.5" head
-    if (text[start - 1] === ':' && isWordChar(text, start - 2)) continue; // inside IPv6
+    if (text[start - 1] === ':' && /[0-9A-Fa-f:]/.test(text[start - 2] ?? '')) continue; // inside IPv6 ("::ffff:1.2.3.4")
     if (VERSION_WORD.test(text.slice(Math.max(0, start - 12), start))) continue;
     out.push({ start, end, type: 'IP', score: VALIDATED });
   }

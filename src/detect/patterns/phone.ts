@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import type { TextContext } from './textctx.js';
 import { type Candidate, CONTEXT_ONLY, VALIDATED, isDigitCode, isWordChar } from './util.js';
 
 /**
@@ -9,7 +10,10 @@ import { type Candidate, CONTEXT_ONLY, VALIDATED, isDigitCode, isWordChar } from
  *    North American format with plausible area code and exchange (`(NXX) NXX-XXXX`), score 0.9;
  *  - international form (`+`, `00`, `011`): valid → score 1, merely possible → score 0.9;
  *  - after a phone context word ("phone:", "tel.", "call me at", "mobile"), a national number
- *    valid in one of a few common countries (GB, DE, FR, IN, AU, …) counts too, score 0.9.
+ *    valid in one of a few common countries (GB, DE, FR, IN, AU, …) counts too, score 0.9;
+ *    without one when written in that country's usual grouping with its trunk 0 and 10–11
+ *    digits ("07700 900412", "0141 496 0194"), score 0.9; in a table column headed by a phone
+ *    word, any phone-shaped number (7–15 digits), score 0.9.
  * An extension right after the number (" x982", " ext. 12") is part of the span.
  * Runs glued to letters, to a currency sign, `#`, `@`, `/`, `_`, or inside a longer number are
  * skipped, so years, prices, zip codes, dates and IBAN pieces are not phones; card numbers and
@@ -62,7 +66,14 @@ function validStart(text: string, i: number): boolean {
   return true;
 }
 
-export function findPhones(text: string, out: Candidate[]): void {
+/**
+ * A national number in its usual grouping: trunk 0 and space-separated groups ("07700 900412",
+ * "0141 496 0194", "0491 570 156"), or the Japanese dashed form ("090-5550-1423"); dashed 4-4-2
+ * drug codes (NDC "0169-4132-12") are not phones.
+ */
+const NATIONAL_GROUPED = /^0\d{1,4}(?: \d{2,6})(?: \d{2,4}){0,2}$|^0\d{1,3}-\d{2,4}-\d{4}$/;
+
+export function findPhones(text: string, out: Candidate[], ctx?: TextContext): void {
   const n = text.length;
   let i = 0;
   while (i < n) {
@@ -125,6 +136,15 @@ export function findPhones(text: string, out: Candidate[]): void {
       out.push({ start, end, type: 'PHONE', score: CONTEXT_ONLY });
       continue;
     }
+    // A national number of a common country written in its usual grouping needs no phone word
+    // ("Next of kin: Ann (daughter), 07700 900412"); 10–11 digits, valid in that country.
+    const nd = digitCount(raw);
+    if (nd >= 10 && nd <= 11 && NATIONAL_GROUPED.test(raw) && classifyForeignNational(raw)) {
+      out.push({ start, end, type: 'PHONE', score: CONTEXT_ONLY });
+      continue;
+    }
+    // In a table column headed "Phone", "Contact", "Mobile", … the header is the phone word.
+    const header = ctx ? ctx.header(start) : '';
     // Any phone-shaped number right after a phone word ("answering at 78 651 450",
     // "Mobile: 03.93.92.16.85") or right before one ("082 490 1693-Office").
     const nDigits = digitCount(raw);
@@ -132,7 +152,7 @@ export function findPhones(text: string, out: Candidate[]): void {
       nDigits >= MIN_DIGITS &&
       nDigits <= 15 &&
       PHONE_SHAPE.test(text.slice(start, runEnd)) &&
-      (PHONE_CONTEXT_LOOSE.test(before) || PHONE_AFTER.test(text.slice(end, end + 12)))
+      (PHONE_CONTEXT_LOOSE.test(before) || PHONE_AFTER.test(text.slice(end, end + 12)) || (header !== '' && PHONE_CONTEXT_LOOSE.test(header)))
     ) {
       out.push({ start, end, type: 'PHONE', score: CONTEXT_ONLY });
       continue;

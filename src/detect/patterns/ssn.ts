@@ -1,8 +1,10 @@
+import { itinValid } from './checksums.js';
 import { type Candidate, VALIDATED, isWordChar } from './util.js';
 
 /**
  * SSN: US `NNN-NN-NNNN` anywhere (dashes); spaced or unseparated forms only after a context
  * word (see context.ts). Area not 000, 666 or 900–999; group not 00; serial not 0000.
+ * ITINs (area 9xx with an ITIN group 50–65, 70–88, 90–92, 94–99) count as SSN too.
  */
 const DASHED = /\d{3}-\d{2}-\d{4}/g;
 
@@ -22,7 +24,8 @@ export function findSsns(text: string, out: Candidate[]): void {
     // part of a longer dashed number ("1-123-45-6789", "123-45-6789-1")
     if (text[start - 1] === '-' && isWordChar(text, start - 2)) continue;
     if ((text[end] === '-' || text[end] === '.') && /\d/.test(text[end + 1] ?? '')) continue;
-    if (!ssnPartsOk(m[0].replace(/-/g, ''))) continue;
+    const digits = m[0].replace(/-/g, '');
+    if (!ssnPartsOk(digits) && !itinValid(digits)) continue;
     out.push({ start, end, type: 'SSN', score: VALIDATED });
   }
 }

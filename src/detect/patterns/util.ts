@@ -7,6 +7,8 @@ export interface Candidate {
   type: EntityType;
   /** 1 for validated (checksum / structure) matches, 0.9 for context-only matches. */
   score: number;
+  /** Read right after a context word naming its type: it decides the type of exactly these characters. */
+  named?: true;
 }
 
 export const VALIDATED = 1;
