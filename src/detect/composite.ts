@@ -1,3 +1,4 @@
+import { abortError } from '../core/errors.js';
 import type { EntityType } from '../core/types.js';
 import { type MergePriority, mergeSpans } from './merge.js';
 import type { Detector, Span } from './types.js';
@@ -21,14 +22,14 @@ export function createCompositeDetector(detectors: readonly Detector[], opts: Co
   return {
     name: `composite(${all.map((d) => d.name).join(',')})`,
     async detect(texts, signal) {
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (signal?.aborted) throw abortError(signal);
       const results = await Promise.all(all.map((d) => d.detect(texts, signal)));
       results.forEach((r, i) => {
         if (!Array.isArray(r) || r.length !== texts.length) {
           throw new Error(`detector ${all[i]!.name} returned ${Array.isArray(r) ? r.length : 'no'} span lists for ${texts.length} texts`);
         }
       });
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (signal?.aborted) throw abortError(signal);
       return texts.map((text, t) => {
         const lists: Span[][] = results.map((r) => r[t]!.filter((s) => s.score >= (minScore[s.type] ?? 0)));
         return mergeSpans(lists, opts.priority, text);

@@ -6,6 +6,7 @@
  * Large texts are handled in segments of at most 32 K characters with an event-loop turn
  * between them, so a big request never freezes the gateway. Pure; Workers-safe.
  */
+import { abortError } from '../../core/errors.js';
 import type { Detector } from '../types.js';
 import { refineNames, refineNamesAsync } from './refine.js';
 
@@ -16,7 +17,7 @@ export function withNamePasses(inner: Detector): Detector {
     name: `names(${inner.name})`,
     async detect(texts, signal) {
       const spans = await inner.detect(texts, signal);
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (signal?.aborted) throw abortError(signal);
       // gives the event loop a turn between segments of large texts
       return refineNamesAsync(texts, spans, signal);
     },

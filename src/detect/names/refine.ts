@@ -28,6 +28,7 @@
  * steps of large requests. Every size is bounded: keys ≤ 40 characters, values ≤ 80, table rows
  * ≤ 4,000, SQL column lists ≤ 2,000, recurring values ≤ 256.
  */
+import { abortError } from '../../core/errors.js';
 import type { EntityType } from '../../core/types.js';
 import type { Span } from '../types.js';
 import {
@@ -1187,7 +1188,7 @@ export async function refineNamesAsync(
   for (const _ of pipeline(works)) {
     if (!large) continue;
     await macrotask();
-    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    if (signal?.aborted) throw abortError(signal);
   }
   return join(texts, works, segs);
 }
