@@ -62,9 +62,15 @@ describe.each(cliTargets('veil-audit-cli-'))('veil audit ($name)', (target) => {
         expect(tailOut.map((l) => JSON.parse(l).event.request)).toEqual(['r6', 'r7']);
       } else {
         // PGlite is owned by one process at a time: tail cannot share it with a writer here
-        await new Promise((r) => setTimeout(r, 300));
-        process.emit('SIGINT');
+        // (interrupt it like Ctrl-C, as often as needed until it has started and stops)
+        let settled = false;
+        void tail.finally(() => (settled = true));
+        for (let i = 0; i < 300 && !settled; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          if (!settled) process.emit('SIGINT');
+        }
         expect(await tail).toBe(0);
+        expect(tailOut).toEqual([]);
       }
 
       const pr = await runCliCaptured(env, 'audit', 'prune', '--tenant', 'acme', '--before', '2026-03-03T00:00:00Z');
