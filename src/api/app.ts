@@ -12,6 +12,10 @@ import type { Vault } from '../vault/types.js';
 import { createMetrics, type Metrics, routePattern } from './metrics.js';
 import { completionAsSse, restoreSseStream } from './stream.js';
 import { ClientAbortedError, connectionFailure, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
+import { createRestoreAuditor } from '../audit/restore.js';
+import type { Compliance } from '../compliance/index.js';
+import { registerRevealRoute } from './reveal.js';
+import { registerEraseRoute } from './erase.js';
 
 /** Everything the HTTP layer needs, built by the runtime entry (src/node/services.node.ts on Node). */
 export interface Services {
@@ -33,6 +37,8 @@ export interface Services {
     readonly detectTimeoutMs?: number;
   };
   readonly metrics?: Metrics;
+  /** Audit trail, reveal and erasure (src/audit, src/compliance); absent with the memory vault. */
+  readonly compliance?: Compliance;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
   /**
@@ -119,6 +125,7 @@ export function createApp(services: Services): Hono<Env> {
   const app = new Hono<Env>();
   const log = services.logger;
   const metrics = services.metrics ?? createMetrics();
+  const audit = services.compliance ? createRestoreAuditor(services.compliance.audit, services.compliance.known) : undefined;
 
   app.use('*', async (c, next) => {
     const requestId = newRequestId();
@@ -244,7 +251,7 @@ export function createApp(services: Services): Hono<Env> {
     const s = await sanitizeRequest(
       endpoint,
       body,
-      { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS },
+      { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, ...(audit ? { audit } : {}) },
       ctx,
     );
     metrics.observeSanitize(performance.now() - t0, s.counts);
@@ -260,6 +267,15 @@ export function createApp(services: Services): Hono<Env> {
       const mapped = mapUpstreamError(e);
       if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
       throw mapped;
+    }
+    if (s.audited) {
+      // The restore event was committed while the upstream worked; without it, restore nothing.
+      try {
+        await s.audited;
+      } catch (e) {
+        await response.body?.cancel().catch(() => {});
+        throw e;
+      }
     }
     const headers = passthroughHeaders(response.headers);
 
@@ -306,6 +322,11 @@ export function createApp(services: Services): Hono<Env> {
     return c.newResponse(JSON.stringify(json), response.status as 200, { ...headers, 'content-type': 'application/json' });
   }
 
+  if (services.compliance) {
+    registerRevealRoute(app as unknown as Parameters<typeof registerRevealRoute>[0], { vault: services.vault, compliance: services.compliance, policyFor: services.policyFor, maxBodyBytes: services.limits.maxBodyBytes });
+    const erase = services.compliance.erase;
+    if (erase) registerEraseRoute(app as unknown as Parameters<typeof registerEraseRoute>[0], { erase, maxBodyBytes: services.limits.maxBodyBytes });
+  }
   app.post('/v1/chat/completions', (c) => proxy(c, 'chat'));
   app.post('/v1/completions', (c) => proxy(c, 'completions'));
   app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));

@@ -145,6 +145,24 @@ export class NotReadyError extends Error {
   }
 }
 
+/** The audit trail could not be written: fail closed, nothing was decrypted or revealed. */
+export const auditUnavailable = (cause?: unknown) =>
+  new VeilError('The Veil audit trail is unavailable; nothing was decrypted and the request was not sent upstream.', {
+    status: 503,
+    type: 'server_error',
+    code: 'veil_audit_unavailable',
+    cause,
+  });
+
+/** Too many values revealed by one API key in the configured window. */
+export const revealRateLimited = (retryAfterS: number) =>
+  new VeilError(`Too many tokens revealed with this API key; retry in ${retryAfterS} s.`, {
+    status: 429,
+    type: 'rate_limit_error',
+    code: 'veil_reveal_rate_limited',
+    retryable: false,
+  });
+
 export function isVeilError(e: unknown): e is VeilError {
   return e instanceof VeilError;
 }

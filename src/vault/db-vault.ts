@@ -76,6 +76,11 @@ export const webVaultCrypto: VaultCrypto = { hmac: hmacSha256, encrypt: aesGcmEn
 
 export interface DbVault extends Vault {
   readonly keyring: Keyring;
+  /**
+   * Drops this tenant's entries from the token cache (after an erasure, src/compliance/erase.ts);
+   * with `keys`, also every unwrapped key (after a tenant is shredded). `null`: every tenant.
+   */
+  forgetTenant(tenantId: string | null, keys?: boolean): void;
 }
 
 /** Rows per statement (arrays bind as one parameter each; this only bounds statement size). */
@@ -324,6 +329,12 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     keyring,
     tokenize,
     resolve,
+    forgetTenant(tenantId, keys = false) {
+      if (tenantId === null) tokenCache.clear();
+      const prefix = `${tenantId}:`;
+      for (const k of tokenCache.keys()) if (k.startsWith(prefix)) tokenCache.delete(k);
+      if (keys) keyring.clear();
+    },
     async close() {
       if (closed) return;
       closed = true;
