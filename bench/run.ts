@@ -3,8 +3,9 @@
  * bench/RESULTS.md with the machine and date). Each table compares against a baseline measured
  * in the same run where one exists (the upstream called directly).
  *
- *   BENCH_ONLY=gateway,vault,ner,bigprompt   run a subset (or `npm run bench -- bigprompt`)
+ *   BENCH_ONLY=gateway,vault,compliance,ner,bigprompt   run a subset (or `npm run bench -- bigprompt`)
  *   BENCH_BIG_RUNS=3               requests per size in the big-prompt bench
+ *   BENCH_COMPLIANCE_ROWS=100000   mappings for the backup/restore bench
  *   BENCH_DURATION=10              seconds per gateway load phase
  *   BENCH_VAULT_ROWS=100000        stored mappings for the vault bench
  *   TEST_DATABASE_URL / BENCH_DATABASE_URL   also bench the vault on PostgreSQL
@@ -14,9 +15,10 @@ import { benchBigPrompt } from './bigprompt.js';
 import { benchGateway } from './gateway.js';
 import { benchNer, formatNerBench } from './ner.js';
 import { benchVault } from './vault.js';
+import { benchCompliance } from './compliance.js';
 import { table } from './lib.js';
 
-const only = new Set((process.argv[2] ?? process.env.BENCH_ONLY ?? 'gateway,vault,ner,bigprompt').split(','));
+const only = new Set((process.argv[2] ?? process.env.BENCH_ONLY ?? 'gateway,vault,compliance,ner,bigprompt').split(','));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`# Veil benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
 
@@ -38,6 +40,11 @@ if (only.has('vault')) {
 if (only.has('bigprompt')) {
   console.log('## Big prompts\n');
   console.log(await benchBigPrompt({ runs: Number(process.env.BENCH_BIG_RUNS ?? 3), log: (s) => process.stderr.write(s + '\n') }));
+}
+if (only.has('compliance')) {
+  console.log('## Compliance (audit, reveal, backup)\n');
+  const rows = await benchCompliance({ log: (s) => process.stderr.write(s + '\n') });
+  console.log(table('Audit, reveal and backups', ['driver', 'benchmark', 'n', 'result'], rows.map((r) => [r.driver, r.bench, r.n, r.result])));
 }
 if (only.has('ner')) {
   console.log('## NER model\n');

@@ -1,7 +1,7 @@
 /**
  * The gateway as a Hono app: `createApp(services)` wires the middleware (src/api/middleware/:
  * request id + access log, errors, auth, body limits) and the routes (src/api/routes/: health,
- * metrics, the /v1 proxy, model listing). No module state: every dependency comes in
+ * metrics, the /v1 proxy, model listing, and with a database the audited reveal and erasure). No module state: every dependency comes in
  * `services`, so tests build as many independent gateways as they like, and the same factory
  * serves Node (src/node/main.ts) and Workers (src/worker.ts).
  */
@@ -12,6 +12,10 @@ import type { Logger } from '../core/types.js';
 import type { Detector } from '../detect/types.js';
 import type { Policy } from '../policy/index.js';
 import type { Vault } from '../vault/types.js';
+import { createRestoreAuditor } from '../audit/restore.js';
+import type { Compliance } from '../compliance/index.js';
+import { registerEraseRoute } from './erase.js';
+import { registerRevealRoute } from './reveal.js';
 import type { Env } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
@@ -45,6 +49,8 @@ export interface Services {
     readonly detectTimeoutMs?: number;
   };
   readonly metrics?: Metrics;
+  /** Audit trail, reveal and erasure (src/audit, src/compliance); absent with the memory vault. */
+  readonly compliance?: Compliance;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
   /**
@@ -74,6 +80,8 @@ export function createApp(services: Services): Hono<Env> {
   const log = services.logger;
   const metrics = services.metrics ?? createMetrics();
   const { limits } = services;
+  const maxJsonDepth = limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const audit = services.compliance ? createRestoreAuditor(services.compliance.audit, services.compliance.known) : undefined;
 
   app.use('*', accessLog(log, metrics));
   app.onError(onError(log));
@@ -84,6 +92,12 @@ export function createApp(services: Services): Hono<Env> {
 
   // Everything under /v1 needs a caller (open mode, or a valid Veil key).
   app.use('/v1/*', requireCaller(services.auth, services.upstream.forwardsCallerKey));
+  if (services.compliance) {
+    const body = { maxBodyBytes: limits.maxBodyBytes, maxJsonDepth };
+    registerRevealRoute(app, { vault: services.vault, compliance: services.compliance, policyFor: (t) => services.policyFor(t), ...body });
+    const erase = services.compliance.erase;
+    if (erase) registerEraseRoute(app, { erase, ...body });
+  }
   proxyRoutes(app, {
     detector: services.detector,
     vault: services.vault,
@@ -91,9 +105,10 @@ export function createApp(services: Services): Hono<Env> {
     policyFor: (t) => services.policyFor(t),
     log,
     metrics,
+    ...(audit ? { audit } : {}),
     limits: {
       maxBodyBytes: limits.maxBodyBytes,
-      maxJsonDepth: limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
+      maxJsonDepth,
       streamIdleTimeoutMs: limits.streamIdleTimeoutMs,
       maxSseEventBytes: limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
       detectTimeoutMs: limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS,

@@ -41,6 +41,10 @@ export const ConfigSchema = z.object({
   VEIL_KEY_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
   VEIL_TOKEN_CACHE_MAX: z.coerce.number().int().min(0).default(100_000),
   VEIL_TOKEN_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),
+  VEIL_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(1000),
+  VEIL_AUDIT_DURABLE: bool.default(true),
+  VEIL_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  VEIL_REVEAL_RATE_PER_MIN: z.coerce.number().int().min(0).default(600),
   /** `db` (PGlite or PostgreSQL, encrypted) or `memory` (tests/benchmarks only: nothing persisted). */
   VEIL_VAULT: z.enum(['db', 'memory']).default('db'),
   VEIL_NER: bool.default(true),

@@ -91,6 +91,8 @@ export const ERROR_TABLE = {
   veil_auth_unavailable: unavailable,
   veil_policy_unavailable: unavailable,
   veil_vault_integrity: { status: 503, type: 'server_error', retryable: false },
+  veil_audit_unavailable: unavailable,
+  veil_reveal_rate_limited: { status: 429, type: 'rate_limit_error', retryable: false },
   // in-band only: sent as `data: {"error":…}` after a 200 (the status is never on the wire)
   upstream_stream_error: { status: 502, type: 'upstream_error' },
   upstream_stream_truncated: { status: 502, type: 'upstream_error' },
@@ -168,6 +170,18 @@ export const vaultIntegrity = () =>
     'veil_vault_integrity',
     'The Veil vault failed an integrity check: a stored value could not be authenticated (it was altered or corrupted); nothing was returned.',
   );
+
+/** The audit trail could not be written: fail closed, nothing was decrypted or revealed. */
+export const auditUnavailable = (cause?: unknown) =>
+  veilError('veil_audit_unavailable', 'The Veil audit trail is unavailable; nothing was decrypted and the request was not sent upstream.', {
+    cause,
+  });
+
+/** Too many values revealed by one API key in the configured window. */
+export const revealRateLimited = (retryAfterS: number) =>
+  veilError('veil_reveal_rate_limited', `Too many tokens revealed with this API key; retry in ${retryAfterS} s.`, {
+    headers: { 'retry-after': String(retryAfterS) },
+  });
 
 /** The API-key store (database) failed during authentication: fail closed, nobody is let in. */
 export const authUnavailable = (cause?: unknown) =>

@@ -154,5 +154,58 @@ export const keyCheck = pgTable(
   (t) => [check('veil_key_check_one_row', sql`${t.id} = 1`)],
 );
 
-export const schema = { tenants, tenantKeys, mappings, principals, apiKeys, keyCheck };
+
+/**
+ * Audit trail (src/audit). One hash chain per tenant (and `_system` for events that outlive a
+ * tenant, like its shredding): `hash` = HMAC(chain key, 'e|seq|prev hash|body'), the chain key
+ * derived with HKDF from the audit root key (`audit_keys`, wrapped by the master key provider).
+ * `body` is the canonical JSON of the event exactly as hashed; `at`/`kind` are copies for
+ * queries (verify checks they match). Events hold tokens, types and ids, never values.
+ */
+export const auditKeys = pgTable('audit_keys', {
+  id: text('id').primaryKey(),
+  wrapped: bytea('wrapped').notNull(),
+  masterKeyId: text('master_key_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    tenantId: text('tenant_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'string' }).notNull(),
+    kind: text('kind').notNull(),
+    body: text('body').notNull(),
+    hash: bytea('hash').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.seq] }), index('audit_events_at').on(t.tenantId, t.at)],
+);
+
+/** Chain head per tenant: the lock writers serialize on, signed (`mac`) so truncation shows. */
+export const auditHeads = pgTable('audit_heads', {
+  tenantId: text('tenant_id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  hash: bytea('hash').notNull(),
+  mac: bytea('mac').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Signed checkpoints: periodic ('periodic') and before a retention cut ('prune'). */
+export const auditCheckpoints = pgTable(
+  'audit_checkpoints',
+  {
+    tenantId: text('tenant_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    kind: text('kind').notNull(),
+    hash: bytea('hash').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'string' }).notNull(),
+    mac: bytea('mac').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.seq, t.kind] })],
+);
+
+export const auditSchema = { auditKeys, auditEvents, auditHeads, auditCheckpoints };
+
+export const schema = { tenants, tenantKeys, mappings, principals, apiKeys, keyCheck, ...auditSchema };
 export type Schema = typeof schema;

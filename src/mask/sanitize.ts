@@ -12,6 +12,7 @@ import type { EntityType, RequestContext } from '../core/types.js';
 import type { Detector, Span } from '../detect/types.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
 import type { Token, TokenizeItem, Vault } from '../vault/types.js';
+import type { RestoreAuditor } from '../audit/restore.js';
 import { Restorer } from './restore.js';
 import { findPlaceholders, placeholder, tokenType } from './token.js';
 
@@ -28,6 +29,11 @@ export interface MaskServices {
   readonly policy: Policy;
   /** Detection deadline for this request (ms); past it 503 `veil_detection_timeout`. */
   readonly detectTimeoutMs?: number;
+  /**
+   * Records what the response may restore, before any stored value is decrypted (src/audit);
+   * when it rejects, nothing is decrypted and the request fails.
+   */
+  readonly audit?: RestoreAuditor;
 }
 
 /** A string inside the request body: its text and how to write the masked text back. */
@@ -45,6 +51,11 @@ export interface SanitizeResult<T> {
   readonly counts: Partial<Record<EntityType, number>>;
   /** Placeholders that were already in the input (e.g. retrieved RAG chunks). */
   readonly reused: number;
+  /**
+   * With an audit trail: the restore event being committed. Await it before restoring anything
+   * into the response; when it rejects, restore nothing (503 `veil_audit_unavailable`).
+   */
+  readonly audited?: Promise<void>;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -493,11 +504,18 @@ export async function sanitizeRequest<T>(
   let tokens: Token[] = [];
   const reusedTokens = [...new Set(existing.flat().map((p) => p.token))];
   let resolvedExisting = new Map<Token, string>();
+  // With an audit trail, the event is written after tokenizing and before decrypting; without
+  // one, both run at once.
+  const decrypt = (ts: Token[]) => (ts.length > 0 ? services.vault.resolve(ctx, ts) : Promise.resolve(new Map<Token, string>()));
   try {
-    [tokens, resolvedExisting] = await Promise.all([
-      items.length > 0 ? services.vault.tokenize(ctx, items) : Promise.resolve([] as Token[]),
-      reusedTokens.length > 0 ? services.vault.resolve(ctx, reusedTokens) : Promise.resolve(new Map<Token, string>()),
-    ]);
+    if (services.audit) {
+      tokens = items.length > 0 ? await services.vault.tokenize(ctx, items) : [];
+    } else {
+      [tokens, resolvedExisting] = await Promise.all([
+        items.length > 0 ? services.vault.tokenize(ctx, items) : Promise.resolve([] as Token[]),
+        decrypt(reusedTokens),
+      ]);
+    }
   } catch (e) {
     throw isVeilError(e) ? e : vaultUnavailable(e);
   }
@@ -519,6 +537,30 @@ export async function sanitizeRequest<T>(
   }
   collector.finish();
 
+  // Embeddings responses carry no text: nothing is restored, so nothing is decrypted or audited.
+  let audited: Promise<void> | undefined;
+  if (services.audit && endpoint !== 'embeddings') {
+    // `user` is masked by now: the event names the end user by placeholder, never by value.
+    const user = copy.user;
+    const write = services.audit({ ctx, endpoint, policy: services.policy, minted: tokens, presented: reusedTokens, endUser: typeof user === 'string' ? user : undefined });
+    // Placeholders the role may not see are never decrypted.
+    const toDecrypt = reusedTokens.filter((t) => restoreAction(services.policy, ctx.principal.role, tokenType(t)) !== 'placeholder');
+    if (toDecrypt.length > 0) {
+      // Stored values are decrypted only once their event is committed.
+      await write;
+      try {
+        resolvedExisting = await decrypt(toDecrypt);
+      } catch (e) {
+        throw isVeilError(e) ? e : vaultUnavailable(e);
+      }
+    } else {
+      // Nothing stored is decrypted: the event is committed while the upstream works, and the
+      // caller awaits `audited` before restoring anything into the response.
+      audited = write;
+      write.catch(() => {}); // observed by the caller; never an unhandled rejection
+    }
+  }
+
   // What this caller gets back for each placeholder of this request's own input.
   const display = new Map<Token, string>();
   const role = ctx.principal.role;
@@ -536,5 +578,5 @@ export async function sanitizeRequest<T>(
   }
   for (const [token, value] of resolvedExisting) add(token, value);
 
-  return { body: copy as T, restorer: new Restorer(display), counts, reused: resolvedExisting.size };
+  return { body: copy as T, restorer: new Restorer(display), counts, reused: resolvedExisting.size, ...(audited ? { audited } : {}) };
 }

@@ -19,6 +19,7 @@ import { tenants } from '../db/schema.js';
 import { DEFAULT_POLICY, isRole, ROLES } from '../policy/index.js';
 import { mergePolicy, parsePolicyOverride, PolicyValidationError } from '../policy/override.js';
 import { createPolicyStore } from '../policy/store.js';
+import { AUDIT_HELP, BACKUP_HELP, ERASE_HELP } from './cli-help.js';
 
 export const HELP = `veil — operator commands for the Veil gateway
 
@@ -39,6 +40,9 @@ Commands:
   policy set <tenant-id> --file <policy.json>
                                             validate and store a policy override
   policy reset <tenant-id>                  remove the override (back to the default policy)
+${AUDIT_HELP}
+${ERASE_HELP}
+${BACKUP_HELP}
   help                                      show this help
 
 Options:
@@ -73,6 +77,16 @@ function table(rows: string[][]): string {
 const iso = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  // Compliance command groups live in their own files, loaded only when used.
+  const groups: Record<string, () => Promise<(argv: string[], io: CliIo) => Promise<number>>> = {
+    audit: async () => (await import('./cli-audit.js')).runAuditCli,
+    erase: async () => (await import('./cli-erase.js')).runEraseCli,
+    backup: async () => (await import('./cli-backup.js')).runBackupCli,
+    restore: async () => (await import('./cli-backup.js')).runRestoreCli,
+  };
+  if (argv[0] === 'tenants' && argv[1] === 'shred') return runGroup(async () => (await import('./cli-erase.js')).runShredCli, argv.slice(2), io);
+  const group = Object.hasOwn(groups, argv[0] ?? '') ? groups[argv[0]!] : undefined;
+  if (group) return runGroup(group, argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -246,6 +260,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 1;
   } finally {
     await db?.close().catch(() => {});
+  }
+}
+
+/** Compliance command groups (src/node/cli-*.ts): own options, same exit codes. */
+async function runGroup(load: () => Promise<(argv: string[], io: CliIo) => Promise<number>>, argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await (await load())(argv, io);
+  } catch (e) {
+    if ((e as Error)?.name === 'CliUsageError' || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`error: ${(e as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    io.err(`error: ${isVeilError(e) ? e.message : describe(e)}`);
+    return 1;
   }
 }
 

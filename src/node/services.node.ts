@@ -22,6 +22,11 @@ import { verifyMasterKey } from '../vault/key-check.js';
 import { createMemoryVault } from '../vault/memory.js';
 import type { Vault } from '../vault/types.js';
 import { createNodeFetch } from './http-fetch.node.js';
+import { createAuditStore } from '../audit/store.js';
+import { knownTokens, type Compliance } from '../compliance/index.js';
+import { createRateLimiter } from '../compliance/rate-limit.js';
+import { notifyingInvalidate } from '../compliance/erase.js';
+import { listenForErasures } from './erase-listener.node.js';
 import { createMasterKeyProvider } from './master-key.node.js';
 import { nerDetectorFromConfig } from './ner/index.js';
 
@@ -78,6 +83,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
     let vault: Vault;
     let auth: Authenticator = openAuthenticator;
     let db: Db | null = null;
+    let compliance: Compliance | undefined;
     let policyFor: (tenantId: string) => Promise<Policy> | Policy = () => DEFAULT_POLICY;
     if (config.VEIL_VAULT === 'memory') {
       logger.warn('VEIL_VAULT=memory: placeholders are kept in process memory only (tests and benchmarks); API keys are not available');
@@ -91,7 +97,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       await provider.check();
       // A wrong master key stops the start-up here, not one request at a time later.
       await verifyMasterKey(db, provider, logger);
-      vault = createDbVault({
+      const dbVault = createDbVault({
         db,
         provider,
         logger,
@@ -102,6 +108,28 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         tokenCacheMax: config.VEIL_TOKEN_CACHE_MAX,
         tokenCacheTtlMs: config.VEIL_TOKEN_CACHE_TTL_MS,
       });
+      vault = dbVault;
+      const auditStore = createAuditStore({
+        db,
+        provider,
+        logger,
+        hmac: nodeVaultCrypto.hmac,
+        checkpointEvery: config.VEIL_AUDIT_CHECKPOINT_EVERY,
+        timeoutMs: config.VEIL_DB_TIMEOUT_MS,
+        durable: config.VEIL_AUDIT_DURABLE,
+      });
+      if (config.DATABASE_URL) {
+        // Erasures by other processes (gateways, the CLI) reach this one's token cache.
+        const listener = listenForErasures(config.DATABASE_URL, (t, keys) => dbVault.forgetTenant(t, keys), logger, { timeoutMs: config.VEIL_DB_TIMEOUT_MS });
+        closers.push(() => listener.close());
+        await listener.ready.catch(() => logger.warn('erasure listener not connected yet; retrying in the background', {}));
+      }
+      compliance = {
+        audit: auditStore,
+        known: knownTokens(db),
+        revealLimiter: createRateLimiter(config.VEIL_REVEAL_RATE_PER_MIN),
+        erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
+      };
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
@@ -126,6 +154,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       logger,
       limits: limitsFromConfig(config),
       metricsAccess: config.VEIL_METRICS,
+      ...(compliance ? { compliance } : {}),
       async ready() {
         if (db && !(await ping(db))) throw new NotReadyError('database_unreachable', 'database unreachable');
         // Keys can be issued while the gateway runs (the CLI), so this is checked on every probe.

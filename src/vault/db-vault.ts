@@ -77,6 +77,11 @@ export const webVaultCrypto: VaultCrypto = { hmac: hmacSha256, encrypt: aesGcmEn
 
 export interface DbVault extends Vault {
   readonly keyring: Keyring;
+  /**
+   * Drops this tenant's entries from the token cache (after an erasure, src/compliance/erase.ts);
+   * with `keys`, also every unwrapped key (after a tenant is shredded). `null`: every tenant.
+   */
+  forgetTenant(tenantId: string | null, keys?: boolean): void;
 }
 
 /** Rows per statement (arrays bind as one parameter each; this only bounds statement size). */
@@ -328,6 +333,14 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
       if (wanted.length === 0) return new Map();
       const tenantId = ctx.principal.tenantId;
       return call('resolve', tenantId, () => resolveTokens(deps, tenantId, wanted));
+    },
+    forgetTenant(tenantId, keys = false) {
+      if (tenantId === null) tokenCache?.clear();
+      else {
+        const prefix = `${tenantId}:`;
+        for (const k of [...(tokenCache?.keys() ?? [])]) if (k.startsWith(prefix)) tokenCache!.delete(k);
+      }
+      if (keys) keyring.clear();
     },
     async close() {
       if (closed) return;

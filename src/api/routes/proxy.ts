@@ -12,6 +12,7 @@ import type { Detector } from '../../detect/types.js';
 import { restoreChatCompletion, restoreTextCompletion } from '../../mask/response.js';
 import { type Endpoint, sanitizeRequest } from '../../mask/sanitize.js';
 import type { Policy } from '../../policy/index.js';
+import type { RestoreAuditor } from '../../audit/restore.js';
 import type { Vault } from '../../vault/types.js';
 import { type Env, requestContext, upstreamAbort } from '../http.js';
 import type { Metrics } from '../metrics.js';
@@ -26,6 +27,8 @@ export interface ProxyDeps {
   policyFor(tenantId: string): Policy | Promise<Policy>;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Records restores in the audit trail (src/audit/restore.ts); absent with the memory vault. */
+  readonly audit?: RestoreAuditor;
   readonly limits: {
     readonly maxBodyBytes: number;
     readonly maxJsonDepth: number;
@@ -60,7 +63,7 @@ export function proxyRoutes(app: Hono<Env>, deps: ProxyDeps): void {
     const s = await sanitizeRequest(
       endpoint,
       body,
-      { detector: deps.detector, vault: deps.vault, policy, detectTimeoutMs: limits.detectTimeoutMs },
+      { detector: deps.detector, vault: deps.vault, policy, detectTimeoutMs: limits.detectTimeoutMs, ...(deps.audit ? { audit: deps.audit } : {}) },
       ctx,
     );
     metrics.observeSanitize(performance.now() - t0, s.counts);
@@ -76,6 +79,15 @@ export function proxyRoutes(app: Hono<Env>, deps: ProxyDeps): void {
       const mapped = mapUpstreamError(e);
       if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
       throw mapped;
+    }
+    if (s.audited) {
+      // The restore event was committed while the upstream worked; without it, restore nothing.
+      try {
+        await s.audited;
+      } catch (e) {
+        await response.body?.cancel().catch(() => {});
+        throw e;
+      }
     }
     const headers = passthroughHeaders(response.headers);
 

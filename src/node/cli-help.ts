@@ -1,0 +1,16 @@
+/** Help lines of the compliance command groups (kept apart so `veil help` loads none of them). */
+export const AUDIT_HELP = `  audit verify [--tenant <id>] [--json]     check the audit hash chains; exit 1 names the first bad event
+  audit export --tenant <id> [--since <ISO>] [--until <ISO>] [--out <file>]
+                                            write the tenant's audit events as JSONL
+  audit tail [--tenant <id>] [--limit <n>]  follow new audit events (JSONL) until Ctrl-C
+  audit prune [--tenant <id>] [--before <ISO>]
+                                            delete events older than VEIL_AUDIT_RETENTION_DAYS days
+                                            (or --before), leaving a signed checkpoint at the cut`;
+
+export const ERASE_HELP = `  erase --tenant <id> (--type <TYPE> --value <value> | --token <[TYPE_…]>)
+                                            erase one subject's mapping (GDPR Art. 17), audited
+  tenants shred <id> --yes                  crypto-shred a tenant: destroy its key, then its rows`;
+
+export const BACKUP_HELP = `  backup --out <file>                       write an encrypted, authenticated backup of the whole store
+  backup --verify <file>                    check a backup (every chunk, order, completeness) without restoring
+  restore --in <file>                       verify and load a backup into an EMPTY store (PGlite or PostgreSQL)`;
