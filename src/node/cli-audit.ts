@@ -19,13 +19,10 @@ import type { Db } from '../db/client.js';
 import { openDatabase } from '../db/open.node.js';
 import type { MasterKeyProvider } from '../keys/provider.js';
 import { nodeVaultCrypto } from '../vault/crypto.node.js';
-import type { CliIo } from './cli.js';
+import { type CliIo, CliUsageError } from './cli-common.js';
 import { createMasterKeyProvider } from './master-key.node.js';
 
 
-export class CliUsageError extends Error {
-  override name = 'CliUsageError';
-}
 
 /** Database, master key and audit store, as the gateway builds them. */
 export interface ComplianceCliContext {

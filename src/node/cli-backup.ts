@@ -9,8 +9,8 @@ import cliProgress from 'cli-progress';
 import { SYSTEM_CHAIN } from '../audit/store.js';
 import { restoreLines, RestoreTargetNotEmpty } from '../backup/dump.js';
 import { BackupFormatError } from '../backup/format.js';
-import type { CliIo } from './cli.js';
-import { CliUsageError, openComplianceContext } from './cli-audit.js';
+import { openComplianceContext } from './cli-audit.js';
+import { type CliIo, CliUsageError } from './cli-common.js';
 import { noProgress, openBackup, verifyBackup, writeBackup, type Progress } from './backup-file.node.js';
 
 

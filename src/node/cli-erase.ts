@@ -11,8 +11,8 @@ import { parseArgs } from 'node:util';
 import { eraseSubject, EraseInputError, notifyingInvalidate, shredTenant, type EraseDeps } from '../compliance/erase.js';
 import { isEntityType, type EntityType } from '../core/types.js';
 import { createKeyring } from '../vault/keyring.js';
-import type { CliIo } from './cli.js';
-import { CliUsageError, openComplianceContext } from './cli-audit.js';
+import { openComplianceContext } from './cli-audit.js';
+import { type CliIo, CliUsageError } from './cli-common.js';
 
 
 async function withDeps<T>(io: CliIo, fn: (deps: EraseDeps) => Promise<T>): Promise<T> {

@@ -3,23 +3,17 @@
  * Uses the same configuration (environment) and database as the gateway. On PGlite, while a
  * gateway owns the data directory, commands go through that gateway's socket
  * (src/node/data-dir.node.ts), so changes reach it at once and the files are never opened twice.
+ * One command table; each group in its own file (src/node/cli-*.ts), loaded only when used.
  * Exit codes: 0 success, 1 failure (database, not found), 2 usage error.
  */
-import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { createApiKeyStore } from '../auth/api-keys.js';
-import { loadConfig } from '../core/config.js';
 import { isVeilError } from '../core/errors.js';
-import { OPEN_TENANT_ID, silentLogger } from '../core/types.js';
-import { openDatabaseForCli } from '../db/open.node.js';
-import type { Db } from '../db/client.js';
-import { eq } from 'drizzle-orm';
-import { tenants } from '../db/schema.js';
-import { DEFAULT_POLICY, isRole, ROLES } from '../policy/index.js';
-import { mergePolicy, parsePolicyOverride, PolicyValidationError } from '../policy/override.js';
-import { createPolicyStore } from '../policy/store.js';
+import { OPEN_TENANT_ID } from '../core/types.js';
+import { PolicyValidationError } from '../policy/override.js';
 import { AUDIT_HELP, BACKUP_HELP, ERASE_HELP } from './cli-help.js';
+import { type CliCommand, type CliIo, CliUsageError, parseCoreArgs, withCliDb } from './cli-common.js';
+
+export type { CliIo } from './cli-common.js';
 
 export const HELP = `veil — operator commands for the Veil gateway
 
@@ -59,217 +53,49 @@ Running gateways pick up policy changes within a few seconds.
 The database is PGlite in $VEIL_DATA_DIR/pglite unless DATABASE_URL is set. While a gateway
 runs on that PGlite folder, commands go through the gateway (its socket in the folder).`;
 
-export interface CliIo {
-  env: Record<string, string | undefined>;
-  out: (line: string) => void;
-  err: (line: string) => void;
-  /** An open database to use instead of opening one from `env` (in-process callers, tests); not closed. */
-  db?: Db;
-}
 
-class UsageError extends Error {}
+/** `migrate`: opening the database applies pending migrations. */
+const migrate: CliCommand = async (argv, io) => {
+  parseCoreArgs(argv);
+  await withCliDb(io, async (db, { config, viaGateway }) => {
+    if (viaGateway !== null) io.out(`migrations applied (PGlite in ${config.VEIL_DATA_DIR}/pglite, by the running gateway, pid ${viaGateway})`);
+    else io.out(`migrations applied (${db.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
+  });
+  return 0;
+};
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
-
-const iso = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+/** Every command group: `veil <group> …`. */
+const COMMANDS: Record<string, () => Promise<CliCommand>> = {
+  migrate: async () => migrate,
+  tenants: async () => (await import('./cli-tenants.js')).runTenantsCli,
+  keys: async () => (await import('./cli-keys.js')).runKeysCli,
+  policy: async () => (await import('./cli-policy.js')).runPolicyCli,
+  audit: async () => (await import('./cli-audit.js')).runAuditCli,
+  erase: async () => (await import('./cli-erase.js')).runEraseCli,
+  backup: async () => (await import('./cli-backup.js')).runBackupCli,
+  restore: async () => (await import('./cli-backup.js')).runRestoreCli,
+};
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  // Compliance command groups live in their own files, loaded only when used.
-  const groups: Record<string, () => Promise<(argv: string[], io: CliIo) => Promise<number>>> = {
-    audit: async () => (await import('./cli-audit.js')).runAuditCli,
-    erase: async () => (await import('./cli-erase.js')).runEraseCli,
-    backup: async () => (await import('./cli-backup.js')).runBackupCli,
-    restore: async () => (await import('./cli-backup.js')).runRestoreCli,
-  };
-  if (argv[0] === 'tenants' && argv[1] === 'shred') return runGroup(async () => (await import('./cli-erase.js')).runShredCli, argv.slice(2), io);
-  const group = Object.hasOwn(groups, argv[0] ?? '') ? groups[argv[0]!] : undefined;
-  if (group) return runGroup(group, argv.slice(1), io);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        tenant: { type: 'string' },
-        name: { type: 'string' },
-        role: { type: 'string' },
-        id: { type: 'string' },
-        file: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    io.err(`error: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values: o, positionals: pos } = parsed;
-  const [cmd, sub, ...rest] = pos;
-  if (!cmd || cmd === 'help' || o.help) {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || argv.includes('--help') || argv.includes('-h')) {
     io.out(HELP);
     return 0;
   }
-  const known = ['migrate', 'tenants', 'keys', 'policy'];
-  if (!known.includes(cmd)) {
-    io.err(`error: unknown command "${cmd}"\n\n${HELP}`);
+  const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!load) {
+    io.err(`error: ${cmd.startsWith('-') ? `unknown option "${cmd}"` : `unknown command "${cmd}"`}\n\n${HELP}`);
     return 2;
   }
-
-  let db: Db | undefined;
   try {
-    const config = loadConfig(io.env);
-    let viaGateway: number | null = null;
-    const open = async () => {
-      if (io.db) return io.db;
-      const o = await openDatabaseForCli(config, { logger: silentLogger });
-      viaGateway = o.viaGateway;
-      return (db = o.db);
-    };
-    const need = (v: string | undefined, what: string) => {
-      if (!v) throw new UsageError(`missing ${what}`);
-      return v;
-    };
-
-    if (cmd === 'migrate') {
-      const opened = await open();
-      if (viaGateway !== null) io.out(`migrations applied (PGlite in ${config.VEIL_DATA_DIR}/pglite, by the running gateway, pid ${viaGateway})`);
-      else io.out(`migrations applied (${opened.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.VEIL_DATA_DIR}/pglite`})`);
-      return 0;
-    }
-    if (cmd === 'tenants' && sub === 'create') {
-      const name = need(rest.join(' ').trim() || o.name, 'tenant name: veil tenants create <name>');
-      const store = createApiKeyStore(await open());
-      const { id } = await store.createTenant(name, o.id);
-      io.out(o.json ? JSON.stringify({ id, name }) : `created tenant ${id} (${name})`);
-      return 0;
-    }
-    if (cmd === 'tenants' && sub === 'list') {
-      const list = await createApiKeyStore(await open()).listTenants();
-      if (o.json) io.out(JSON.stringify(list));
-      else if (list.length === 0) io.out('no tenants');
-      else io.out(table([['ID', 'NAME', 'STATUS', 'CREATED'], ...list.map((t) => [t.id, t.name, t.status, iso(t.createdAt)])]));
-      return 0;
-    }
-    if (cmd === 'tenants' && (sub === 'disable' || sub === 'enable')) {
-      const id = need(rest[0], `tenant id: veil tenants ${sub} <id>`);
-      const ok = await createApiKeyStore(await open()).setTenantStatus(id, sub === 'disable' ? 'disabled' : 'active');
-      if (!ok) {
-        io.err(`error: no tenant with id ${id}`);
-        return 1;
-      }
-      io.out(`tenant ${id} ${sub}d (takes effect in running gateways within a few seconds)`);
-      return 0;
-    }
-    if (cmd === 'keys' && sub === 'issue') {
-      const tenantId = need(o.tenant, '--tenant <id>');
-      const name = need(o.name, '--name <name>');
-      const role = need(o.role, `--role <${ROLES.join('|')}>`);
-      if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-      const k = await createApiKeyStore(await open()).issueKey({ tenantId, name, role });
-      if (o.json) io.out(JSON.stringify({ id: k.id, key: k.key, tenantId, name, role, principalId: k.principalId }));
-      else {
-        io.out(`issued key ${k.id} for tenant ${tenantId} (name ${name}, role ${role}):\n\n  ${k.key}\n`);
-        io.err('WARNING: this key is shown only once. Store it in a secrets manager now; Veil keeps only its hash.');
-      }
-      if (!config.VEIL_UPSTREAM_API_KEY) {
-        io.err(
-          'WARNING: VEIL_UPSTREAM_API_KEY is not set in this environment. Once an API key exists, a gateway without ' +
-            'VEIL_UPSTREAM_API_KEY answers every request with 500 veil_misconfigured (it never forwards Veil keys ' +
-            'upstream): set it where the gateway runs, then restart the gateway.',
-        );
-      }
-      return 0;
-    }
-    if (cmd === 'keys' && sub === 'list') {
-      const list = await createApiKeyStore(await open()).listKeys(o.tenant);
-      if (o.json) io.out(JSON.stringify(list));
-      else if (list.length === 0) io.out('no keys');
-      else
-        io.out(
-          table([
-            ['ID', 'TENANT', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-            ...list.map((k) => [k.id, k.tenantId, k.name, k.role, k.prefix + '…', iso(k.createdAt), iso(k.lastUsedAt), iso(k.revokedAt)]),
-          ]),
-        );
-      return 0;
-    }
-    if (cmd === 'keys' && sub === 'revoke') {
-      const id = need(rest[0], 'key id: veil keys revoke <key-id>');
-      const ok = await createApiKeyStore(await open()).revokeKey(id);
-      if (!ok) {
-        io.err(`error: no active key with id ${id}`);
-        return 1;
-      }
-      io.out(`revoked key ${id} (takes effect in running gateways within a few seconds)`);
-      return 0;
-    }
-    if (cmd === 'policy' && sub === 'show') {
-      const tenantId = need(rest[0], 'tenant id: veil policy show <tenant-id>');
-      const d = await open();
-      const row = await d.orm.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
-      if (row.length === 0 && tenantId !== OPEN_TENANT_ID) {
-        io.err(`error: no tenant with id ${tenantId}`);
-        return 1;
-      }
-      const override = await createPolicyStore(d).getOverride(tenantId);
-      const effective = override ? mergePolicy(DEFAULT_POLICY, override) : DEFAULT_POLICY;
-      io.out(JSON.stringify({ tenantId, override, effective }, null, o.json ? undefined : 2));
-      return 0;
-    }
-    if (cmd === 'policy' && sub === 'set') {
-      const tenantId = need(rest[0], 'tenant id: veil policy set <tenant-id> --file <policy.json>');
-      const file = need(o.file, '--file <policy.json>');
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (e) {
-        throw new UsageError(`cannot read ${file} (${(e as { code?: string }).code ?? 'error'})`);
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
-      }
-      const override = parsePolicyOverride(json); // validated before the database is opened
-      await createPolicyStore(await open()).setOverride(tenantId, override);
-      io.out(`stored the policy override of tenant ${tenantId} (running gateways pick it up within a few seconds)`);
-      return 0;
-    }
-    if (cmd === 'policy' && sub === 'reset') {
-      const tenantId = need(rest[0], 'tenant id: veil policy reset <tenant-id>');
-      await createPolicyStore(await open()).setOverride(tenantId, null);
-      io.out(`tenant ${tenantId} now uses the default policy (running gateways pick it up within a few seconds)`);
-      return 0;
-    }
-    throw new UsageError(`unknown subcommand "${`${cmd} ${sub ?? ""}`.trim()}"`);
+    return await (await load())(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`error: ${e.message}\n\n${HELP}`);
+    if (e instanceof CliUsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`error: ${(e as Error).message}\n\n${HELP}`);
       return 2;
     }
     if (e instanceof PolicyValidationError) {
       io.err(`error: ${e.message}`);
-      return 2;
-    }
-    io.err(`error: ${isVeilError(e) ? e.message : describe(e)}`);
-    return 1;
-  } finally {
-    await db?.close().catch(() => {});
-  }
-}
-
-/** Compliance command groups (src/node/cli-*.ts): own options, same exit codes. */
-async function runGroup(load: () => Promise<(argv: string[], io: CliIo) => Promise<number>>, argv: string[], io: CliIo): Promise<number> {
-  try {
-    return await (await load())(argv, io);
-  } catch (e) {
-    if ((e as Error)?.name === 'CliUsageError' || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`error: ${(e as Error).message}\n\n${HELP}`);
       return 2;
     }
     io.err(`error: ${isVeilError(e) ? e.message : describe(e)}`);

@@ -27,6 +27,11 @@ export interface PolicyStore {
    * (`default`) is created when missing.
    */
   setOverride(tenantId: string, override: unknown): Promise<void>;
+  /**
+   * The stored override and the effective policy, read now (not cached), or null when the tenant
+   * does not exist (the open-mode tenant always does: it gets the default until it has a row).
+   */
+  describe(tenantId: string): Promise<{ override: PolicyOverride | null; effective: Policy } | null>;
   /** Forget cached policies (tests, or after an out-of-band change). */
   clearCache(): void;
 }
@@ -39,6 +44,9 @@ export interface PolicyStoreOptions {
   now?: () => number;
 }
 
+/** The default policy with the tenant's override (if any) merged onto it. */
+const effective = (override: PolicyOverride | null): Policy => (override ? mergePolicy(DEFAULT_POLICY, override) : DEFAULT_POLICY);
+
 export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): PolicyStore {
   const ttl = opts.cacheTtlMs ?? 5_000;
   const max = opts.cacheMax ?? 10_000;
@@ -49,18 +57,29 @@ export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): Policy
   /** Bumped on every local change so a load that started before it is not cached. */
   let generation = 0;
 
-  async function getOverride(tenantId: string): Promise<PolicyOverride | null> {
+  /** The tenant's override document; `undefined` when the tenant has no row. */
+  async function readOverride(tenantId: string): Promise<PolicyOverride | null | undefined> {
     const rows = await db.orm.select({ policy: tenants.policy }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
-    const doc = rows[0]?.policy;
+    if (rows.length === 0) return undefined;
+    const doc = rows[0]!.policy;
     return doc === null || doc === undefined ? null : parsePolicyOverride(doc);
+  }
+
+  async function getOverride(tenantId: string): Promise<PolicyOverride | null> {
+    return (await readOverride(tenantId)) ?? null;
+  }
+
+  async function describe(tenantId: string) {
+    const override = await readOverride(tenantId);
+    if (override === undefined && tenantId !== OPEN_TENANT_ID) return null;
+    return { override: override ?? null, effective: effective(override ?? null) };
   }
 
   async function load(tenantId: string): Promise<Policy> {
     const gen = generation;
     let policy: Policy;
     try {
-      const override = await getOverride(tenantId);
-      policy = override ? mergePolicy(DEFAULT_POLICY, override) : DEFAULT_POLICY;
+      policy = effective(await getOverride(tenantId));
     } catch (e) {
       throw policyUnavailable(e);
     }
@@ -95,6 +114,7 @@ export function createPolicyStore(db: Db, opts: PolicyStoreOptions = {}): Policy
     policyFor,
     getOverride,
     setOverride,
+    describe,
     clearCache() {
       generation++;
       cache.clear();
