@@ -52,7 +52,7 @@ export async function benchBigPrompt(opts: { runs?: number; log?: (s: string) =>
       const dataDir = mkdtempSync(join(tmpdir(), 'veil-bench-big-'));
       const port = await freePort();
       const veil = await startProcess(
-        join(ROOT, 'src/node/main.ts'),
+        join(ROOT, 'src/runtime/node/main.ts'),
         {
           PORT: String(port),
           HOST: '127.0.0.1',

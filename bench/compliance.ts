@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { createApp } from '../src/api/app.js';
-import { createUpstream } from '../src/api/upstream.js';
+import { createApp } from '../src/http/app.js';
+import { createUpstream } from '../src/http/upstream.js';
 import { createRestoreAuditor } from '../src/audit/restore.js';
 import { createAuditStore } from '../src/audit/store.js';
-import { openAuthenticator } from '../src/auth/types.js';
+import { openAuthenticator } from '../src/tenants/auth.js';
 import { restoreLines } from '../src/backup/dump.js';
 import { knownTokens } from '../src/compliance/index.js';
 import { createRateLimiter } from '../src/compliance/rate-limit.js';
@@ -28,10 +28,10 @@ import { createPool, fromPglite, fromPool } from '../src/db/open.node.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
 import { randomBytes } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
-import { sanitizeRequest } from '../src/mask/sanitize.js';
-import { openBackup, verifyBackup, writeBackup } from '../src/node/backup-file.node.js';
+import { sanitizeRequest } from '../src/sanitize/sanitize.js';
+import { openBackup, verifyBackup, writeBackup } from '../src/runtime/node/backup-file.js';
 import { DEFAULT_POLICY } from '../src/policy/index.js';
-import { nodeVaultCrypto } from '../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 
 export interface ComplianceRow {

@@ -173,7 +173,7 @@ export async function benchGateway(opts: { duration?: number; connections?: numb
   const upUrl = `http://127.0.0.1:${upstream.match![1]}/v1`;
   const port = await freePort();
   const veil = await startProcess(
-    join(ROOT, 'src/node/main.ts'),
+    join(ROOT, 'src/runtime/node/main.ts'),
     {
       PORT: String(port),
       HOST: '127.0.0.1',

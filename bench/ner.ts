@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { createCompositeDetector } from '../src/detect/composite.js';
 import { withNamePasses } from '../src/detect/names/index.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
-import { createNerDetector } from '../src/node/ner/index.js';
+import { createNerDetector } from '../src/runtime/node/ner/index.js';
 
 export interface NerBenchResult {
   model: string;

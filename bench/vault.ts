@@ -13,7 +13,7 @@ import type { Db } from '../src/db/client.js';
 import { createPool, fromPglite, fromPool } from '../src/db/open.node.js';
 import { randomBytes } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
-import { nodeVaultCrypto } from '../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault, webVaultCrypto } from '../src/vault/db-vault.js';
 import type { Token, TokenizeItem } from '../src/vault/types.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { EntityType } from '../src/core/types.js';
 import { parseLabelMap } from '../src/detect/ner/labels.js';
 import type { Detector, Span } from '../src/detect/types.js';
-import { createNerDetector } from '../src/node/ner/index.js';
+import { createNerDetector } from '../src/runtime/node/ner/index.js';
 import { compromiseSpans } from './eval/baseline.js';
 import { type Dataset, dataDir, loadBtc, loadPresidio, loadUner, loadWnut } from './eval/datasets.js';
 import { type PredSpan, type Prf, entityScores, tokenScores } from './eval/metrics.js';

@@ -5,8 +5,8 @@
  *   npm run workers:key -- --tenant acme --role user --name chat-app
  */
 import { parseArgs } from 'node:util';
-import { API_KEY_PREFIX, API_KEY_RE } from '../src/auth/api-keys.js';
-import { apiKeyHash, parseApiKeyHashes } from '../src/auth/static-keys.js';
+import { API_KEY_PREFIX, API_KEY_RE } from '../src/tenants/api-keys.js';
+import { apiKeyHash, parseApiKeyHashes } from '../src/tenants/static-keys.js';
 import { randomBytes, toBase64Url } from '../src/keys/crypto.js';
 
 const { values: o } = parseArgs({

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditStore, SYSTEM_CHAIN, type AuditStore } from '../src/audit/store.js';
-import { createApiKeyStore } from '../src/auth/api-keys.js';
+import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { notifyingInvalidate } from '../src/compliance/erase.js';
 import { knownTokens, type Compliance } from '../src/compliance/index.js';
 import { createRateLimiter } from '../src/compliance/rate-limit.js';
@@ -18,8 +18,8 @@ import { openDatabase } from '../src/db/open.node.js';
 import { randomBytes, toBase64 } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
 import type { MasterKeyProvider } from '../src/keys/provider.js';
-import { listenForErasures } from '../src/node/erase-listener.node.js';
-import { nodeVaultCrypto } from '../src/vault/crypto.node.js';
+import { listenForErasures } from '../src/runtime/node/erase-listener.js';
+import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault, type DbVault } from '../src/vault/db-vault.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';

@@ -6,14 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditStore, type AuditStore } from '../src/audit/store.js';
-import { createApiKeyStore } from '../src/auth/api-keys.js';
+import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { knownTokens } from '../src/compliance/index.js';
 import { createRateLimiter } from '../src/compliance/rate-limit.js';
 import type { RequestContext } from '../src/core/types.js';
 import { randomBytes } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
 import { DEFAULT_POLICY } from '../src/policy/index.js';
-import { nodeVaultCrypto } from '../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import type { Token, Vault } from '../src/vault/types.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';

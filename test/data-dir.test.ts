@@ -1,7 +1,7 @@
 /**
  * The embedded default (PGlite) is owned by one process (issue 7): the data-directory lock, the
- * gateway's CLI socket, and — through the real Node entry (`src/node/main.ts`) and the real CLI
- * (`src/node/cli.ts`) as processes — a key issued while the gateway runs works at once and after
+ * gateway's CLI socket, and — through the real Node entry (`src/runtime/node/main.ts`) and the real CLI
+ * (`src/runtime/node/cli/index.ts`) as processes — a key issued while the gateway runs works at once and after
  * restarts, a second gateway refuses naming the holder, a missing VEIL_UPSTREAM_API_KEY is
  * reported (start-up log, /readyz, `keys issue`), and a wrong master key stops the start-up.
  * Real PGlite on disk, real openai SDK over HTTP; the only stand-in is the loopback upstream
@@ -17,7 +17,7 @@ import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../bench/lib.js';
-import { acquireDataDirLock, DataDirLockedError, LOCK_FILE, readLiveLock, serveDataDirSocket, SOCKET_PORT } from '../src/node/data-dir.node.js';
+import { acquireDataDirLock, DataDirLockedError, LOCK_FILE, readLiveLock, serveDataDirSocket, SOCKET_PORT } from '../src/runtime/node/data-dir.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -185,7 +185,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
   async function gateway(extra: Record<string, string> = {}) {
     const port = await freePort();
     const env = gatewayEnv(port, extra);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/node/main.ts')], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr!.on('data', (d) => (log += d.toString()));
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -204,7 +204,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
   }
   async function cli(...argv: string[]) {
     const env = { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '', VEIL_UPSTREAM_API_KEY: 'sk-up' };
-    return exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/node/cli.ts'), ...argv], { env, cwd: ROOT }).then(
+    return exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/cli/index.ts'), ...argv], { env, cwd: ROOT }).then(
       (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
     );
@@ -232,7 +232,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
 
     // 2. a second gateway on the same folder refuses and names the holder
     const port2 = await freePort();
-    const second = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/node/main.ts')], {
+    const second = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], {
       env: { ...process.env, ...gatewayEnv(port2, { VEIL_UPSTREAM_API_KEY: 'sk-up' }) },
       cwd: ROOT,
     }).catch((e: { code: number; stderr: string }) => e);
@@ -249,7 +249,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
     expect(await ready.json()).toEqual({ status: 'not_ready', reason: 'upstream_api_key_missing' });
     expect(g2.log()).toMatch(/API keys exist but VEIL_UPSTREAM_API_KEY is not set: every request with a Veil key is refused with 500 veil_misconfigured/);
     await expect(chat(g2.url, key, 'hi')).rejects.toMatchObject({ status: 500, code: 'veil_misconfigured' });
-    const noUp = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/node/cli.ts'), 'keys', 'issue', '--tenant', tenantId, '--name', 'other', '--role', 'user'], {
+    const noUp = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/cli/index.ts'), 'keys', 'issue', '--tenant', tenantId, '--name', 'other', '--role', 'user'], {
       env: { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '', VEIL_UPSTREAM_API_KEY: '' },
       cwd: ROOT,
     });
@@ -257,7 +257,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
     await g2.stop();
 
     // 4. a wrong master key stops the start-up and says so
-    const wrong = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/node/main.ts')], {
+    const wrong = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], {
       env: { ...process.env, ...gatewayEnv(port2, { VEIL_UPSTREAM_API_KEY: 'sk-up', VEIL_MASTER_KEY: Buffer.alloc(32, 4).toString('base64') }) },
       cwd: ROOT,
     }).catch((e: { code: number; stderr: string }) => e);

@@ -5,10 +5,10 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKeyStore } from '../src/auth/api-keys.js';
+import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { randomBytes } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
-import { nodeVaultCrypto } from '../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import { defaultHandler, type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompositeDetector } from '../src/detect/composite.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
-import { createNerDetector } from '../src/node/ner/index.js';
+import { createNerDetector } from '../src/runtime/node/ner/index.js';
 import { type FakeUpstream, lastUserText, smallPieces, chatChunks, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
 

@@ -1,5 +1,5 @@
 /**
- * Two real gateway processes (`src/node/main.ts`, as `npm start` runs it) on one PostgreSQL
+ * Two real gateway processes (`src/runtime/node/main.ts`, as `npm start` runs it) on one PostgreSQL
  * database, tokenizing overlapping values at the same time through HTTP: every value must get
  * one token, whichever process saw it first. Runs only when TEST_DATABASE_URL is set (CI sets
  * it). The upstream is the loopback OpenAI-compatible fake (the network stand-in).
@@ -32,7 +32,7 @@ describe.skipIf(!TEST_DATABASE_URL)('two gateway processes on one PostgreSQL', (
     const started = await Promise.all(
       ports.map((port) =>
         startProcess(
-          join(ROOT, 'src/node/main.ts'),
+          join(ROOT, 'src/runtime/node/main.ts'),
           {
             PORT: String(port),
             HOST: '127.0.0.1',

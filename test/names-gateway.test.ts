@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompositeDetector } from '../src/detect/composite.js';
 import { withNamePasses } from '../src/detect/names/index.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
-import { createNerDetector } from '../src/node/ner/index.js';
+import { createNerDetector } from '../src/runtime/node/ner/index.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
 

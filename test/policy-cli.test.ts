@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELP, runCli } from '../src/node/cli.js';
+import { HELP, runCli } from '../src/runtime/node/cli/index.js';
 import { DEFAULT_POLICY } from '../src/policy/index.js';
 import { mergePolicy } from '../src/policy/override.js';
 import { createPolicyStore } from '../src/policy/store.js';

@@ -4,12 +4,12 @@
  * TEST_DATABASE_URL is set). The upstream is the loopback OpenAI-compatible fake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKeyStore } from '../src/auth/api-keys.js';
+import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { randomBytes } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
 import { createPolicyStore, type PolicyStore } from '../src/policy/store.js';
 import { createMemoryVault } from '../src/vault/memory.js';
-import { nodeVaultCrypto } from '../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';

@@ -1,7 +1,7 @@
 /** The per-tenant policy store on real PGlite and (with TEST_DATABASE_URL) PostgreSQL. */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKeyStore } from '../src/auth/api-keys.js';
+import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { VeilError } from '../src/core/errors.js';
 import { DEFAULT_POLICY, restoreAction, shouldMask } from '../src/policy/index.js';
 import { mergePolicy, PolicyValidationError } from '../src/policy/override.js';

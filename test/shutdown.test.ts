@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown of the real Node entry (`src/node/main.ts`): on SIGTERM it stops accepting,
+ * Graceful shutdown of the real Node entry (`src/runtime/node/main.ts`): on SIGTERM it stops accepting,
  * lets an in-flight stream finish, and exits 0. The upstream is the loopback fake (network stand-in).
  */
 import OpenAI from 'openai';
@@ -14,7 +14,7 @@ it('SIGTERM lets an in-flight stream finish, then exits 0', async () => {
   up = await startFakeUpstream((req) => ({ kind: 'sse', events: chatChunks([smallPieces(`You said: ${lastUserText(req.body)}`)]), delayMs: 15 }));
   const port = await freePort();
   const gw = await startProcess(
-    new URL('../src/node/main.ts', import.meta.url).pathname,
+    new URL('../src/runtime/node/main.ts', import.meta.url).pathname,
     { PORT: String(port), HOST: '127.0.0.1', VEIL_NER: 'off', VEIL_VAULT: 'memory', VEIL_UPSTREAM_URL: up.url, VEIL_UPSTREAM_API_KEY: 'sk-up', VEIL_LOG_LEVEL: 'error' },
     { url: `http://127.0.0.1:${port}/healthz` },
   );
@@ -38,7 +38,7 @@ it('SIGTERM with NER on while the workers are busy exits 0 without a native cras
   up.handler = defaultHandler;
   const port = await freePort();
   const gw = await startProcess(
-    new URL('../src/node/main.ts', import.meta.url).pathname,
+    new URL('../src/runtime/node/main.ts', import.meta.url).pathname,
     { PORT: String(port), HOST: '127.0.0.1', VEIL_NER: 'on', VEIL_NER_WORKERS: '2', VEIL_VAULT: 'memory', VEIL_UPSTREAM_URL: up.url, VEIL_UPSTREAM_API_KEY: 'sk-up', VEIL_LOG_LEVEL: 'error' },
     { url: `http://127.0.0.1:${port}/healthz` },
   );

@@ -14,7 +14,7 @@ import { freePort } from '../bench/lib.js';
 import { startFakeUpstream, type FakeUpstream } from './fakes/upstream.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/node/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../src/runtime/node/main.ts', import.meta.url));
 const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 
 let up: FakeUpstream | undefined;

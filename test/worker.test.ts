@@ -4,11 +4,11 @@
  * same entry runs in workerd in test/workerd.test.ts; here: open mode, configuration errors.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { apiKeyHash } from '../src/auth/static-keys.js';
+import { apiKeyHash } from '../src/tenants/static-keys.js';
 import { loadConfig } from '../src/core/config.js';
 import { silentLogger } from '../src/core/types.js';
-import { buildServices } from '../src/node/services.node.js';
-import worker from '../src/worker.js';
+import { buildServices } from '../src/runtime/node/services.js';
+import worker from '../src/runtime/workers.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 
 let up: FakeUpstream;

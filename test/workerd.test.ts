@@ -1,5 +1,5 @@
 /**
- * The Workers build run for real: wrangler (pinned dev dependency) bundles src/worker.ts with
+ * The Workers build run for real: wrangler (pinned dev dependency) bundles src/runtime/workers.ts with
  * wrangler.toml and serves it from workerd (the runtime Cloudflare deploys, from npm) over
  * HTTP; the official `openai` client calls it. The upstream is the loopback fake
  * (test/fakes/upstream.ts), the stand-in the network forces. Checks the Workers entry
@@ -8,7 +8,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeyHash } from '../src/auth/static-keys.js';
+import { apiKeyHash } from '../src/tenants/static-keys.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 
 process.env.WRANGLER_SEND_METRICS = 'false';
@@ -24,7 +24,7 @@ const START_TIMEOUT_MS = 90_000;
 /** Starts the worker in workerd; fails (instead of hanging) when workerd does not come up. */
 async function startWorkerd(vars: Record<string, string>): Promise<DevWorker> {
   let timer: NodeJS.Timeout | undefined;
-  const started = unstable_dev('src/worker.ts', {
+  const started = unstable_dev('src/runtime/workers.ts', {
     config: 'wrangler.toml',
     ip: '127.0.0.1',
     port: 0,

@@ -1,6 +1,6 @@
 /**
  * Audit of restores into responses (plain and streamed): one event per request, written
- * before any stored value is decrypted (src/mask/sanitize.ts calls it between tokenizing and
+ * before any stored value is decrypted (src/sanitize/sanitize.ts calls it between tokenizing and
  * resolving placeholders pasted into the input). It lists every placeholder the response may
  * be restored from — minted for this request or presented by the caller — with what the
  * caller's role gets for it. A rejected append rejects the request (503
@@ -9,7 +9,7 @@
 import { isVeilError, vaultUnavailable } from '../core/errors.js';
 import type { RequestContext } from '../core/types.js';
 import { restoreAction, type Policy } from '../policy/index.js';
-import { tokenType } from '../mask/token.js';
+import { tokenType } from '../core/token.js';
 import type { Token } from '../vault/types.js';
 import type { AuditToken, TokenOutcome } from './chain.js';
 import type { AuditStore } from './store.js';

@@ -4,7 +4,7 @@
  *
  * eraseSubject: finds the mapping through the blind index (by type + value) or by token,
  * deletes it, makes every process forget cached tokens of the tenant (`invalidate`: in this
- * process at once; on PostgreSQL the others through NOTIFY, src/node/erase-listener.node.ts),
+ * process at once; on PostgreSQL the others through NOTIFY, src/runtime/node/erase-listener.ts),
  * and records an `erase` event with counts (no value). Afterwards the old placeholder restores
  * to nothing and the same value gets a new placeholder.
  *
@@ -16,9 +16,9 @@
 import { isEntityType, type EntityType } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { hmacSha256, randomBytes, utf8 } from '../keys/crypto.js';
-import type { Keyring } from '../vault/keyring.js';
+import type { Keyring } from '../keys/keyring.js';
 import { blindInput } from '../vault/normalize.js';
-import { parseToken } from '../mask/token.js';
+import { parseToken } from '../core/token.js';
 import type { AuditStore } from '../audit/store.js';
 import { SYSTEM_CHAIN } from '../audit/store.js';
 

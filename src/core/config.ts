@@ -17,7 +17,7 @@ export const ConfigSchema = z.object({
   VEIL_UPSTREAM_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
   VEIL_STREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   VEIL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
-  /** Workers build: API keys as `<sha256-hex>:<tenant>:<role>[:<name>]` entries (src/auth/static-keys.ts). */
+  /** Workers build: API keys as `<sha256-hex>:<tenant>:<role>[:<name>]` entries (src/tenants/static-keys.ts). */
   VEIL_API_KEY_HASHES: z.string().optional(),
   /** Workers build: with no VEIL_API_KEY_HASHES, accept every caller (local development only). */
   VEIL_OPEN_MODE: bool.default(false),

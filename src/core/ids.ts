@@ -1,6 +1,6 @@
 /**
  * Random identifiers, all in Crockford base32 (digits and upper-case letters without I, L, O, U):
- * placeholder ids (`7QX2M4AB`, src/mask/token.ts) and row ids (`ten_7qx2m4abk3p9za1c`). One
+ * placeholder ids (`7QX2M4AB`, src/core/token.ts) and row ids (`ten_7qx2m4abk3p9za1c`). One
  * encoder; 5 random bits per character. Pure TypeScript + Web Crypto.
  */
 

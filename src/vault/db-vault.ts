@@ -30,8 +30,8 @@ import {
   utf8,
 } from '../keys/crypto.js';
 import type { MasterKeyProvider } from '../keys/provider.js';
-import { makeToken, parseToken, randomTokenId, tokenType } from '../mask/token.js';
-import { createKeyring, type Keyring, type KeyringOptions } from './keyring.js';
+import { makeToken, parseToken, randomTokenId, tokenType } from '../core/token.js';
+import { createKeyring, type Keyring, type KeyringOptions } from '../keys/keyring.js';
 import { blindInput } from './normalize.js';
 import type { Token, TokenizeItem, Vault } from './types.js';
 
@@ -49,7 +49,7 @@ export interface DbVaultOptions {
   dekReserveBatch?: number;
   /** When true, `close()` also closes the database (default false: the app owns it). */
   closeDb?: boolean;
-  /** Per-field crypto; default Web Crypto. On Node pass `nodeVaultCrypto` (src/vault/crypto.node.ts). */
+  /** Per-field crypto; default Web Crypto. On Node pass `nodeVaultCrypto` (src/keys/crypto.node.ts). */
   crypto?: VaultCrypto;
   /**
    * In-process cache of blind index → token for known values (VEIL_TOKEN_CACHE_MAX entries,

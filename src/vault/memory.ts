@@ -5,7 +5,7 @@
  * persisted or encrypted.
  */
 import type { RequestContext } from '../core/types.js';
-import { makeToken, randomTokenId } from '../mask/token.js';
+import { makeToken, randomTokenId } from '../core/token.js';
 import { blindInput } from './normalize.js';
 import type { Token, TokenizeItem, Vault } from './types.js';
 

@@ -1,7 +1,9 @@
 import type { EntityType, RequestContext } from '../core/types.js';
 
-/** `TYPE_ID` without brackets, e.g. `PERSON_7QX2M4AB` (see src/mask/token.ts). */
-export type Token = string & { readonly __brand: 'Token' };
+import type { Token } from '../core/token.js';
+
+/** Re-exported for the vault's callers; defined with the placeholder functions in src/core/token.ts. */
+export type { Token };
 
 export interface TokenizeItem {
   readonly type: EntityType;

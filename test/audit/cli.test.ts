@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/core/config.js';
 import { openDatabase } from '../../src/db/open.node.js';
 import { randomBytes, toBase64 } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
-import { runCli } from '../../src/node/cli.js';
+import { runCli } from '../../src/runtime/node/cli/index.js';
 import { cliTargets, runCliCaptured } from '../vault/harness.js';
 
 describe.each(cliTargets('veil-audit-cli-'))('veil audit ($name)', (target) => {

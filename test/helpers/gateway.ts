@@ -1,13 +1,13 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import { createApp, type Services } from '../../src/api/app.js';
-import { createUpstream } from '../../src/api/upstream.js';
-import { openAuthenticator } from '../../src/auth/types.js';
+import { createApp, type Services } from '../../src/http/app.js';
+import { createUpstream } from '../../src/http/upstream.js';
+import { openAuthenticator } from '../../src/tenants/auth.js';
 import { silentLogger } from '../../src/core/types.js';
 import { createPatternDetector } from '../../src/detect/patterns/index.js';
 import { DEFAULT_POLICY } from '../../src/policy/index.js';
-import { createNodeFetch } from '../../src/node/http-fetch.node.js';
+import { createNodeFetch } from '../../src/runtime/node/http-fetch.js';
 import { createMemoryVault } from '../../src/vault/memory.js';
 
 export interface Gateway {
@@ -28,7 +28,7 @@ export async function startGateway(upstreamUrl: string, overrides: Partial<Servi
       apiKey: 'apiKey' in upstreamOpts ? upstreamOpts.apiKey : 'sk-upstream-test',
       timeoutMs: upstreamOpts.timeoutMs ?? 10_000,
       maxRetries: 0,
-      // the production transport (src/node/services.node.ts); VEIL_TEST_BUILTIN_FETCH=1 tests the built-in fetch
+      // the production transport (src/runtime/node/services.ts); VEIL_TEST_BUILTIN_FETCH=1 tests the built-in fetch
       ...(process.env.VEIL_TEST_BUILTIN_FETCH ? {} : { fetch: createNodeFetch() }),
     }),
     policyFor: () => DEFAULT_POLICY,

@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/core/types.js';
 import { createAwsKmsProvider, mapKmsError, type AwsKmsProviderOptions } from '../../src/keys/aws.js';
 import { toBase64, toHex } from '../../src/keys/crypto.js';
 import { KeyProviderError, type MasterKeyProvider } from '../../src/keys/provider.js';
-import { createMasterKeyProvider } from '../../src/node/master-key.node.js';
+import { createMasterKeyProvider } from '../../src/keys/master-key.node.js';
 import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
 
 const credentials = { accessKeyId: 'AKIDVEILTEST', secretAccessKey: 'veil-test-secret' };

@@ -8,7 +8,7 @@ import type { Logger } from '../../src/core/types.js';
 import { aesGcmDecrypt, fromBase64, randomBytes, toBase64, toHex, utf8 } from '../../src/keys/crypto.js';
 import { createLocalProvider, localKeyFingerprint } from '../../src/keys/local.js';
 import { KeyProviderError } from '../../src/keys/provider.js';
-import { createMasterKeyProvider, loadLocalMasterKey } from '../../src/node/master-key.node.js';
+import { createMasterKeyProvider, loadLocalMasterKey } from '../../src/keys/master-key.node.js';
 
 function recordingLogger() {
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isVeilError } from '../../src/core/errors.js';
 import type { Detector, Span } from '../../src/detect/types.js';
-import { createNerDetector } from '../../src/node/ner/index.js';
+import { createNerDetector } from '../../src/runtime/node/ner/index.js';
 
 const MODEL = path.resolve('models/veil-ner');
 const HAVE_MODEL = existsSync(path.join(MODEL, 'onnx', 'model.onnx')) || existsSync(path.join(MODEL, 'onnx', 'model_quantized.onnx'));

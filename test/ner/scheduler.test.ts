@@ -11,7 +11,7 @@ import { isVeilError } from '../../src/core/errors.js';
 import { createCompositeDetector } from '../../src/detect/composite.js';
 import { createPatternDetector } from '../../src/detect/patterns/index.js';
 import type { Detector } from '../../src/detect/types.js';
-import { createNerDetector } from '../../src/node/ner/index.js';
+import { createNerDetector } from '../../src/runtime/node/ner/index.js';
 import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { startGateway } from '../helpers/gateway.js';
 

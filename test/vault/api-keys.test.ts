@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isVeilError } from '../../src/core/errors.js';
 import { OPEN_PRINCIPAL } from '../../src/core/types.js';
-import { API_KEY_RE, createApiKeyStore } from '../../src/auth/api-keys.js';
+import { API_KEY_RE, createApiKeyStore } from '../../src/tenants/api-keys.js';
 import type { Db } from '../../src/db/client.js';
 import { DRIVERS, type Harness } from './harness.js';
 

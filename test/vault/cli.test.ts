@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApiKeyStore } from '../../src/auth/api-keys.js';
+import { createApiKeyStore } from '../../src/tenants/api-keys.js';
 import { openDatabase } from '../../src/db/open.node.js';
 import { loadConfig } from '../../src/core/config.js';
 import { cliTargets, runCliCaptured } from './harness.js';
@@ -91,9 +91,9 @@ describe('veil CLI as a process', () => {
     try {
       const exec = promisify(execFile);
       const env = { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '' };
-      const ok = await exec(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'tenants', 'create', 'Proc'], { env });
+      const ok = await exec(process.execPath, ['--import', 'tsx', 'src/runtime/node/cli/index.ts', 'tenants', 'create', 'Proc'], { env });
       expect(ok.stdout).toMatch(/^created tenant ten_/);
-      const bad = await exec(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'nope'], { env }).catch((e: { code: number; stderr: string }) => e);
+      const bad = await exec(process.execPath, ['--import', 'tsx', 'src/runtime/node/cli/index.ts', 'nope'], { env }).catch((e: { code: number; stderr: string }) => e);
       expect((bad as { code: number }).code).toBe(2);
       expect((bad as { stderr: string }).stderr).toContain('unknown command "nope"');
     } finally {

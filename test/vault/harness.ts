@@ -13,8 +13,8 @@ import pg from 'pg';
 import type { RequestContext } from '../../src/core/types.js';
 import type { Db } from '../../src/db/client.js';
 import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
-import { runCli } from '../../src/node/cli.js';
-import { nodeVaultCrypto } from '../../src/vault/crypto.node.js';
+import { runCli } from '../../src/runtime/node/cli/index.js';
+import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
 import { webVaultCrypto, type VaultCrypto } from '../../src/vault/db-vault.js';
 
 export interface Harness {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
-import { MasterKeyMismatchError, verifyMasterKey } from '../../src/vault/key-check.js';
+import { MasterKeyMismatchError, verifyMasterKey } from '../../src/keys/key-check.js';
 import { ctx, DRIVERS, type Harness } from './harness.js';
 
 describe.each(DRIVERS)('master key check on $name', (driver) => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
-import { nodeVaultCrypto } from '../../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
 import { ctx, type Harness, pgliteDriver } from './harness.js';
 

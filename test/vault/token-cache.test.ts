@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
-import { nodeVaultCrypto } from '../../src/vault/crypto.node.js';
+import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
 import { ctx, DRIVERS, type Harness } from './harness.js';
 

@@ -4,7 +4,7 @@
  * Text inside Veil placeholders (`[PERSON_7QX2M4AB]`) yields no tokens. One linear pass
  * (the regex has no nested ambiguity); pure, Workers-safe.
  */
-import { PLACEHOLDER_RE } from '../../mask/token.js';
+import { PLACEHOLDER_RE } from '../../core/token.js';
 
 export interface Tok {
   /** offsets of the word without a possessive `'s` */

@@ -1,4 +1,4 @@
-/** Pure NER building blocks (Workers-safe). The Node runtime lives in src/node/ner. */
+/** Pure NER building blocks (Workers-safe). The Node runtime lives in src/runtime/node/ner. */
 export * from './align.js';
 export * from './chunk.js';
 export * from './decode.js';

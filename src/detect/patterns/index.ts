@@ -1,6 +1,6 @@
 import type { EntityType } from '../../core/types.js';
 import { abortError } from '../../core/errors.js';
-import { PLACEHOLDER_RE } from '../../mask/token.js';
+import { PLACEHOLDER_RE } from '../../core/token.js';
 import type { Detector, Span } from '../types.js';
 import { findAddresses } from './address.js';
 import { findCards } from './card.js';

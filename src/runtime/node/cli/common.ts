@@ -1,0 +1,68 @@
+/**
+ * What every `veil` command group shares: its I/O, the usage error (exit 2), the database as
+ * the CLI opens it (through a running gateway's socket on PGlite, src/runtime/node/data-dir.ts),
+ * the core groups' options, and table / date formatting. Prints no values.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../../../core/config.js';
+import { silentLogger } from '../../../core/types.js';
+import type { Db } from '../../../db/client.js';
+import { openDatabaseForCli } from '../../../db/open.node.js';
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** An open database to use instead of opening one from `env` (in-process callers, tests); not closed. */
+  db?: Db;
+}
+
+/** One command group (`veil <group> …`): gets the arguments after the group name; returns the exit code. */
+export type CliCommand = (argv: string[], io: CliIo) => Promise<number>;
+
+/** Wrong usage: printed with the help, exit 2. */
+export class CliUsageError extends Error {
+  override name = 'CliUsageError';
+}
+
+/** Options of the core groups (tenants, keys, policy, migrate). */
+export function parseCoreArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      id: { type: 'string' },
+      file: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+export function need(v: string | undefined, what: string): string {
+  if (!v) throw new CliUsageError(`missing ${what}`);
+  return v;
+}
+
+/** The configuration and the database, for the duration of `fn` (closed after unless the caller passed `io.db`). */
+export async function withCliDb<T>(io: CliIo, fn: (db: Db, cx: { config: Config; viaGateway: number | null }) => Promise<T>): Promise<T> {
+  const config = loadConfig(io.env);
+  if (io.db) return fn(io.db, { config, viaGateway: null });
+  const opened = await openDatabaseForCli(config, { logger: silentLogger });
+  try {
+    return await fn(opened.db, { config, viaGateway: opened.viaGateway });
+  } finally {
+    await opened.db.close().catch(() => {});
+  }
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export const iso = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
