@@ -17,7 +17,7 @@ import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../bench/lib.js';
-import { acquireDataDirLock, DataDirLockedError, LOCK_FILE, readLiveLock, serveDataDirSocket, SOCKET_PORT } from '../src/runtime/node/data-dir.js';
+import { acquireDataDirLock, DataDirLockedError, LOCK_FILE, readLiveLock, serveDataDirSocket, SOCKET_PORT } from '../src/db/data-dir.node.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;

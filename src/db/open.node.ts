@@ -3,7 +3,7 @@
  * node-postgres pool when DATABASE_URL is set. Migrations come from drizzle/ and run at start-up
  * (and from `veil migrate`); on PostgreSQL they are serialized by an advisory lock so several
  * gateway processes can start at once. An on-disk PGlite is opened only under the data
- * directory's lock (src/runtime/node/data-dir.ts): a second process gets DataDirLockedError naming
+ * directory's lock (src/db/data-dir.node.ts): a second process gets DataDirLockedError naming
  * the holder; the gateway also serves it to the CLI on a Unix socket (`serveSocket`), and
  * {@link openDatabaseForCli} uses that socket while a gateway owns the directory.
  */
@@ -20,7 +20,7 @@ import pg from 'pg';
 import { silentLogger, type Logger } from '../core/types.js';
 import { MIGRATION_LOCK_KEY, resultRows, type Db, type DbConfig, type VeilOrm } from './client.js';
 import { schema } from './schema.js';
-import { acquireDataDirLock, DataDirLockedError, readLiveLock, serveDataDirSocket, SOCKET_PORT, type LockRole } from '../runtime/node/data-dir.js';
+import { acquireDataDirLock, DataDirLockedError, readLiveLock, serveDataDirSocket, SOCKET_PORT, type LockRole } from './data-dir.node.js';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 

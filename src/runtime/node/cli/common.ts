@@ -1,6 +1,6 @@
 /**
  * What every `veil` command group shares: its I/O, the usage error (exit 2), the database as
- * the CLI opens it (through a running gateway's socket on PGlite, src/runtime/node/data-dir.ts),
+ * the CLI opens it (through a running gateway's socket on PGlite, src/db/data-dir.node.ts),
  * the core groups' options, and table / date formatting. Prints no values.
  */
 import { parseArgs } from 'node:util';

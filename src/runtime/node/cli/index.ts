@@ -2,7 +2,7 @@
  * The `veil` operator CLI: `npm run veil -- <command>` or `npx tsx src/runtime/node/cli/index.ts <command>`.
  * Uses the same configuration (environment) and database as the gateway. On PGlite, while a
  * gateway owns the data directory, commands go through that gateway's socket
- * (src/runtime/node/data-dir.ts), so changes reach it at once and the files are never opened twice.
+ * (src/db/data-dir.node.ts), so changes reach it at once and the files are never opened twice.
  * One command table; each group in its own file (src/runtime/node/cli/*.ts), loaded only when used.
  * Exit codes: 0 success, 1 failure (database, not found), 2 usage error.
  */

@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { silentLogger, type Logger } from '../../core/types.js';
+import { silentLogger, type Logger } from '../core/types.js';
 
 export const LOCK_FILE = 'veil.lock';
 /** node-postgres connects to `<host>/.s.PGSQL.<port>` when host is a directory. */
