@@ -1,9 +1,9 @@
-import { z } from 'zod';
-
 /**
  * Every environment variable Veil reads, validated once at start. The README's configuration
  * table mirrors this schema; keep them together.
  */
+import { z } from 'zod';
+
 const bool = z
   .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
   .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));

@@ -1,9 +1,9 @@
-import type { EntityType } from '../core/types.js';
-
 /**
  * Prometheus-style counters and histograms, in memory, per process. Labels are paths, status
  * codes, entity types and outcomes only — never values.
  */
+import type { EntityType } from '../core/types.js';
+
 export interface Metrics {
   observeRequest(path: string, status: number, ms: number): void;
   observeSanitize(ms: number, counts: Partial<Record<EntityType, number>>): void;

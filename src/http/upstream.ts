@@ -1,12 +1,12 @@
-import OpenAI from 'openai';
-import type { Config } from '../core/config.js';
-import { missingUpstreamKey, upstreamApiError, upstreamTimeout, upstreamUnreachable } from '../core/errors.js';
-
 /**
  * The upstream LLM / embedding API, through the official `openai` client (so base URL, auth,
  * timeouts and error parsing behave as the SDK does). Responses are taken raw (`asResponse()`)
  * so every field, known or not, passes through untouched and streams are re-read byte by byte.
  */
+import OpenAI from 'openai';
+import type { Config } from '../core/config.js';
+import { missingUpstreamKey, upstreamApiError, upstreamTimeout, upstreamUnreachable } from '../core/errors.js';
+
 export interface UpstreamOptions {
   readonly baseURL: string;
   /** When set, every call uses it; otherwise the caller's bearer token is forwarded (open mode). */

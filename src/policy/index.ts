@@ -1,10 +1,10 @@
-import type { EntityType, Sensitivity } from '../core/types.js';
-
 /**
  * Policy is data: which types are masked before the upstream sees them, and what each role
  * gets back when a placeholder is re-injected. Per tenant; {@link DEFAULT_POLICY} applies
  * where a tenant has none.
  */
+import type { EntityType, Sensitivity } from '../core/types.js';
+
 export type DetectAction = 'mask' | 'pass';
 /** value: the real value; masked: a partial mask such as `•••• 1111`; placeholder: left as is. */
 export type RestoreAction = 'value' | 'masked' | 'placeholder';

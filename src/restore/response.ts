@@ -1,9 +1,8 @@
-import { jsonStringEscape, type Restorer, type StreamRestorer } from './restorer.js';
-
 /**
  * Re-injection into OpenAI response bodies, plain and streamed. Only the text fields are
  * rewritten; ids, indices, finish_reason, usage and unknown fields are left exactly as sent.
  */
+import { jsonStringEscape, type Restorer, type StreamRestorer } from './restorer.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,7 +1,3 @@
-import type { Token } from '../vault/types.js';
-import { CROCKFORD } from '../core/ids.js';
-import { TOKEN_ID_LENGTH } from '../core/token.js';
-
 /**
  * Re-injection: placeholders in LLM output → the values this request may see.
  *
@@ -20,6 +16,9 @@ import { TOKEN_ID_LENGTH } from '../core/token.js';
  *   [PERSON_7QX2M4A8] vs I/L/O  Crockford aliases: I and L read as 1, O as 0
  * A lone bracket (`[PERSON_7QX2M4AB` without `]`) restores the token and keeps the bracket.
  */
+import type { Token } from '../vault/types.js';
+import { CROCKFORD } from '../core/ids.js';
+import { TOKEN_ID_LENGTH } from '../core/token.js';
 
 const SEPARATORS = ['\\_', '_', '-', ' '] as const;
 const MAX_BRACKETS = 2;

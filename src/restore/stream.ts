@@ -1,8 +1,3 @@
-import { upstreamEventTooLarge, upstreamStreamError, upstreamStreamTruncated, upstreamTimeout, type VeilError } from '../core/errors.js';
-import { StreamingResponseRestorer } from './response.js';
-import type { Restorer } from './restorer.js';
-import { SSE_DONE, SseEventTooLargeError, SseParser, sseData } from './sse.js';
-
 /**
  * Re-reads an upstream SSE body and re-emits it with placeholders restored. Chunks
  * (`choices[]`) are restored field by field with placeholders split across chunks put back
@@ -13,6 +8,11 @@ import { SSE_DONE, SseEventTooLargeError, SseParser, sseData } from './sse.js';
  * upstream network errors, an idle upstream (no byte for `idleTimeoutMs`), and a stream that
  * ends without `[DONE]`, an event over `maxEventChars`. Cancelling the returned stream (client gone) aborts the upstream.
  */
+import { upstreamEventTooLarge, upstreamStreamError, upstreamStreamTruncated, upstreamTimeout, type VeilError } from '../core/errors.js';
+import { StreamingResponseRestorer } from './response.js';
+import type { Restorer } from './restorer.js';
+import { SSE_DONE, SseEventTooLargeError, SseParser, sseData } from './sse.js';
+
 export interface StreamOutcome {
   readonly status: 'done' | 'truncated' | 'upstream_error' | 'timeout' | 'cancelled' | 'too_large';
   readonly events: number;

@@ -1,3 +1,9 @@
+/**
+ * Request sanitization: find every text a request carries, replace PII with placeholders,
+ * and build the {@link Restorer} that turns placeholders in the response back into what this
+ * caller may see. Pure over its services (detector, vault, policy); the JSON walking is here,
+ * the HTTP is in src/http.
+ */
 import {
   abortError,
   badRequest,
@@ -15,13 +21,6 @@ import type { Token, TokenizeItem, Vault } from '../vault/types.js';
 import type { RestoreAuditor } from '../audit/restore.js';
 import { Restorer } from '../restore/restorer.js';
 import { findPlaceholders, placeholder, tokenType } from '../core/token.js';
-
-/**
- * Request sanitization: find every text a request carries, replace PII with placeholders,
- * and build the {@link Restorer} that turns placeholders in the response back into what this
- * caller may see. Pure over its services (detector, vault, policy); the JSON walking is here,
- * the HTTP is in src/api.
- */
 
 export interface MaskServices {
   readonly detector: Detector;
@@ -391,7 +390,6 @@ function applyEdits(text: string, edits: readonly { start: number; end: number; 
   parts.push(text.slice(at));
   return parts.join('');
 }
-
 
 /**
  * Runs detection under the request's deadline and the caller's signal: the detector gets one

@@ -1,3 +1,4 @@
+/** The `Authenticator` contract (who is calling: open mode, a key, or denied and why) and the always-open one. */
 import { OPEN_PRINCIPAL, type Principal } from '../core/types.js';
 
 /**

@@ -1,3 +1,4 @@
+/** The `Vault` contract both vaults keep (src/vault/db-vault.ts, src/vault/memory.ts). */
 import type { EntityType, RequestContext } from '../core/types.js';
 
 import type { Token } from '../core/token.js';

@@ -1,13 +1,13 @@
-import type { Logger } from '../../core/types.js';
-
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
-export type LogLevel = keyof typeof LEVELS;
-
 /**
  * JSON lines on stderr. Callers pass ids, types and counts only — never request text — and
  * the logger drops any field that is not a number, boolean, short id-like string or string
  * list, so a mistake elsewhere cannot turn into PII in the logs.
  */
+import type { Logger } from '../../core/types.js';
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
+export type LogLevel = keyof typeof LEVELS;
+
 export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
   const min = LEVELS[level];
   const safe = (v: unknown): unknown => {

@@ -1,3 +1,8 @@
+/**
+ * The Node runtime's composition root: configuration → detector (patterns + NER worker pool +
+ * name passes), vault (encrypted, PGlite or PostgreSQL, under the master key), API keys,
+ * policy store, audit / compliance, upstream transport — the `Services` `createApp` takes.
+ */
 import { limitsFromConfig, type Services } from '../../http/app.js';
 import { createUpstreamFromConfig } from '../../http/upstream.js';
 import { createApiKeyStore } from '../../tenants/api-keys.js';
