@@ -4,6 +4,7 @@
  * where a tenant has none.
  */
 import type { EntityType, Sensitivity } from '../core/types.js';
+import { ENTITIES, entityColumn } from '../core/entities.js';
 
 export type DetectAction = 'mask' | 'pass';
 /** value: the real value; masked: a partial mask such as `•••• 1111`; placeholder: left as is. */
@@ -19,30 +20,8 @@ export interface Policy {
   readonly restoreDefault: Readonly<Record<Sensitivity, RestoreAction>>;
 }
 
-export const DEFAULT_SENSITIVITY: Readonly<Record<EntityType, Sensitivity>> = {
-  SSN: 'highly_sensitive',
-  PASSPORT: 'highly_sensitive',
-  DRIVER_LICENSE: 'highly_sensitive',
-  NATIONAL_ID: 'highly_sensitive',
-  CARD: 'highly_sensitive',
-  IBAN: 'highly_sensitive',
-  BANK_ACCOUNT: 'highly_sensitive',
-  ROUTING: 'highly_sensitive',
-  MEDICAL_RECORD: 'highly_sensitive',
-  INSURANCE_ID: 'highly_sensitive',
-  PERSON: 'sensitive',
-  EMAIL: 'sensitive',
-  PHONE: 'sensitive',
-  ADDRESS: 'sensitive',
-  DOB: 'sensitive',
-  IP: 'sensitive',
-  USERNAME: 'sensitive',
-  URL: 'sensitive',
-  VEHICLE: 'sensitive',
-  ACCOUNT_ID: 'sensitive',
-  ORGANIZATION: 'contextual',
-  LOCATION: 'contextual',
-};
+/** The default class of every type: the `sensitivity` column of the entity table (src/core/entities.ts). */
+export const DEFAULT_SENSITIVITY: Readonly<Record<EntityType, Sensitivity>> = entityColumn('sensitivity');
 
 export const DEFAULT_POLICY: Policy = {
   sensitivity: DEFAULT_SENSITIVITY,
@@ -72,26 +51,21 @@ export function restoreAction(policy: Policy, role: string, type: EntityType): R
 
 /** A partial mask that keeps a little for recognition and nothing that identifies. */
 export function maskValue(type: EntityType, value: string): string {
-  const alnum = value.replace(/[^0-9A-Za-z]/g, '');
-  switch (type) {
-    case 'CARD':
-    case 'IBAN':
-    case 'BANK_ACCOUNT':
-    case 'ROUTING':
-    case 'SSN':
-    case 'PHONE':
-    case 'ACCOUNT_ID':
+  switch (ENTITIES[type].mask) {
+    case 'last4': {
+      const alnum = value.replace(/[^0-9A-Za-z]/g, '');
       return alnum.length > 8 ? `•••• ${alnum.slice(-4)}` : '••••';
-    case 'EMAIL': {
+    }
+    case 'email': {
       const at = value.indexOf('@');
       return at > 0 ? `${value[0]}•••@${value.slice(at + 1)}` : '•••';
     }
-    case 'URL': {
+    case 'url': {
       // keep the host, hide the part that names the person
       const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#\s]+/i.exec(value);
       return m ? `${m[0]}/•••` : '•••';
     }
-    default:
+    case 'initial':
       return value.length > 0 ? `${[...value][0]}•••` : '•••';
   }
 }

@@ -3,24 +3,8 @@
  * same blind index, hence the same placeholder. The vault stores the value as first written;
  * only the blind index sees the normalized form. Pure and idempotent (property-tested).
  */
+import { ENTITIES } from '../core/entities.js';
 import type { EntityType } from '../core/types.js';
-
-const ALNUM_TYPES: ReadonlySet<EntityType> = new Set<EntityType>([
-  'CARD',
-  'IBAN',
-  'SSN',
-  'ROUTING',
-  'BANK_ACCOUNT',
-  'PASSPORT',
-  'DRIVER_LICENSE',
-  'NATIONAL_ID',
-  'MEDICAL_RECORD',
-  'INSURANCE_ID',
-  'VEHICLE',
-  'ACCOUNT_ID',
-]);
-
-const TEXT_TYPES: ReadonlySet<EntityType> = new Set<EntityType>(['PERSON', 'LOCATION', 'ORGANIZATION', 'ADDRESS']);
 
 /** Unicode NFKC, whitespace runs (incl. NBSP and other Unicode spaces) collapsed, trimmed. */
 function squash(s: string): string {
@@ -32,31 +16,30 @@ function fold(s: string): string {
   return s.toUpperCase().toLowerCase();
 }
 
+/** One round of the type's normalization (its `normalize` column in src/core/entities.ts). */
 function once(type: EntityType, value: string): string {
   const base = squash(value);
-  if (ALNUM_TYPES.has(type)) {
-    const alnum = base.replace(/[^0-9A-Za-z]/g, '').toUpperCase();
-    return alnum.length > 0 ? alnum : base;
-  }
-  if (TEXT_TYPES.has(type)) return squash(fold(base));
-  switch (type) {
-    case 'EMAIL':
+  switch (ENTITIES[type].normalize) {
+    case 'alnum': {
+      const alnum = base.replace(/[^0-9A-Za-z]/g, '').toUpperCase();
+      return alnum.length > 0 ? alnum : base;
+    }
+    case 'text':
+      return squash(fold(base));
+    case 'email':
       return fold(base).replace(/\s+/g, '');
-    case 'PHONE': {
+    case 'phone': {
       const digits = base.replace(/[^0-9]/g, '');
       if (digits.length === 0) return base;
       return (base.startsWith('+') ? '+' : '') + digits;
     }
-    case 'IP':
-    case 'USERNAME':
+    case 'lower':
       return base.toLowerCase();
-    case 'URL':
+    case 'url':
       // scheme, "www." and a trailing slash do not make another person
       return base.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^www\./i, '').replace(/\/+$/, '').toLowerCase();
-    case 'DOB':
+    case 'trim':
       return value.trim();
-    default:
-      return base;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { EntityType } from '../../core/types.js';
+import { entityColumn } from '../../core/entities.js';
 import { abortError } from '../../core/errors.js';
 import { PLACEHOLDER_RE } from '../../core/token.js';
 import type { Detector, Span } from '../types.js';
@@ -24,34 +25,11 @@ import type { Candidate } from './util.js';
  *
  * Overlaps between families are resolved greedily by (rank of the type, score, length, start):
  * a more specific, validated type beats a looser one over the same characters, e.g.
- * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE.
+ * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE (the `rank`
+ * column of the entity table, src/core/entities.ts).
  * Text inside Veil's own placeholders (`[PERSON_7QX2M4AB]`) is never reported.
  */
-export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
-  EMAIL: 100,
-  URL: 99,
-  IBAN: 95,
-  CARD: 90,
-  SSN: 85,
-  ROUTING: 80,
-  DOB: 75,
-  NATIONAL_ID: 72,
-  PASSPORT: 71,
-  DRIVER_LICENSE: 70,
-  MEDICAL_RECORD: 69,
-  INSURANCE_ID: 68,
-  VEHICLE: 66,
-  BANK_ACCOUNT: 65,
-  ACCOUNT_ID: 64,
-  IP: 60,
-  USERNAME: 55,
-  PHONE: 50,
-  ADDRESS: 40,
-  // not produced by patterns; listed for completeness
-  PERSON: 0,
-  ORGANIZATION: 0,
-  LOCATION: 0,
-};
+export const PATTERN_RANK: Readonly<Record<EntityType, number>> = entityColumn('rank');
 
 const SHAPE_ONLY: ReadonlySet<EntityType> = new Set<EntityType>(['NATIONAL_ID', 'VEHICLE', 'DRIVER_LICENSE']);
 
