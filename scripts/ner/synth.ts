@@ -295,10 +295,13 @@ const ORG_PATTERNS = [
   (f: Faker) => `${safe(f, (x) => x.person.lastName())} ${pick(['& Partners', 'LLP', 'GmbH', 'Ltd', 'Inc.', 'Group', 'Consulting', 'Logistics', 'Foundation'])}`,
 ];
 
+// faker's fullName() sometimes starts with a title or honorific ("Dr.", "Mrs.", "g.", "Sra."): titles
+// stay outside PERSON spans, so it is cut off (a short first word ending in "." or a known title)
+const HONORIFIC = /^(?:(?:\p{L}{1,5}\.)|Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau|Mme|Mlle|Dhr|Mevr|Pan|Pani|Ing|Sr|Sra|Srta|Don|Doña)\s+/u;
 function personName(f: Faker): string {
   const r = rnd();
   if (r < 0.7) return safe(f, (x) => `${x.person.firstName()} ${x.person.lastName()}`);
-  if (r < 0.85) return safe(f, (x) => x.person.fullName());
+  if (r < 0.85) return safe(f, (x) => x.person.fullName().replace(HONORIFIC, '') || x.person.lastName());
   if (r < 0.95) return safe(f, (x) => `${x.person.firstName()} ${x.person.middleName?.() ?? x.person.firstName()} ${x.person.lastName()}`);
   return safe(f, (x) => `${x.person.firstName()} ${x.person.lastName()}-${x.person.lastName()}`);
 }
