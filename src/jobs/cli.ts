@@ -16,6 +16,7 @@ import { createMasterKeyProvider } from '../node/master-key.node.js';
 import { nodeVaultCrypto } from '../vault/crypto.node.js';
 import { verifyMasterKey } from '../vault/key-check.js';
 import { createKeyring } from '../vault/keyring.js';
+import { createAuditStore } from '../audit/store.js';
 import { getJob, JobError, listJobs, setJobState, startDekRotation, type Job } from './rotate.js';
 import { createJobRunner } from './runner.js';
 
@@ -51,7 +52,8 @@ const fmt = (j: Job) =>
 async function keyringFor(ctx: JobsCliContext, db: Db) {
   const provider = await createMasterKeyProvider(ctx.config, ctx.logger);
   await verifyMasterKey(db, provider, ctx.logger);
-  return createKeyring({ db, provider, logger: ctx.logger });
+  const audit = createAuditStore({ db, provider, logger: ctx.logger, hmac: nodeVaultCrypto.hmac, timeoutMs: ctx.config.VEIL_DB_TIMEOUT_MS });
+  return Object.assign(createKeyring({ db, provider, logger: ctx.logger }), { audit });
 }
 
 /** Works the job here until it is done, drawing progress. */
@@ -71,6 +73,7 @@ async function waitFor(ctx: JobsCliContext, db: Db, job: Job): Promise<Job> {
   const runner = createJobRunner({
     db,
     keyring,
+    audit: keyring.audit,
     crypto: nodeVaultCrypto,
     logger: ctx.logger,
     settlePollMs: 500,
@@ -108,7 +111,7 @@ export async function runJobsCommand(cmd: string, sub: string | undefined, rest:
       const db = await ctx.open();
       const keyring = await keyringFor(ctx, db);
       // Other processes may encrypt under the old DEK until their lease expires (key-cache TTL).
-      const job = await startDekRotation({ db, keyring, tenantId: o.tenant, rowsPerSecond: rps, settleMs: ctx.config.VEIL_KEY_CACHE_TTL_MS + 5_000, logger: ctx.logger });
+      const job = await startDekRotation({ db, keyring, audit: keyring.audit, tenantId: o.tenant, rowsPerSecond: rps, settleMs: ctx.config.VEIL_KEY_CACHE_TTL_MS + 5_000, logger: ctx.logger });
       if (o.json && !o.wait) ctx.out(JSON.stringify(job));
       else ctx.out(`tenant ${job.tenantId}: new data key v${job.toVersion} is in use; job ${job.id} re-encrypts ${job.total} rows`);
       if (!o.wait) {
@@ -142,7 +145,7 @@ export async function runJobsCommand(cmd: string, sub: string | undefined, rest:
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        await createJobRunner({ db, keyring, crypto: nodeVaultCrypto, logger: ctx.logger }).runUntilIdle({ waitSettle: true, signal: ac.signal });
+        await createJobRunner({ db, keyring, audit: keyring.audit, crypto: nodeVaultCrypto, logger: ctx.logger }).runUntilIdle({ waitSettle: true, signal: ac.signal });
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);

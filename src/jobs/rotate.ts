@@ -27,6 +27,12 @@ import { resultRows } from '../db/client.js';
 import { GCM_IV_BYTES, DecryptError, randomBytes, toHex } from '../keys/crypto.js';
 import { mappingAad, webVaultCrypto, type VaultCrypto } from '../vault/db-vault.js';
 import type { Keyring } from '../vault/keyring.js';
+import type { AuditEventInput } from '../audit/chain.js';
+
+/** Where rotation events go (src/audit AuditStore.append); optional: without it, log lines only. */
+export interface RotationAudit {
+  append(tenantId: string, events: readonly AuditEventInput[]): Promise<void>;
+}
 
 export type JobState = 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
 export const JOB_STATES: readonly JobState[] = ['running', 'paused', 'cancelled', 'done', 'failed'];
@@ -134,6 +140,7 @@ export interface StartOptions {
    */
   settleMs: number;
   logger?: Logger;
+  audit?: RotationAudit;
 }
 
 /** New primary DEK now + a re-encryption job. Refuses while the tenant has a running or paused rotation. */
@@ -157,6 +164,9 @@ export async function startDekRotation(o: StartOptions): Promise<Job> {
             now() + make_interval(secs => ${settle / 1000}))
     returning *`);
   log.info('key rotation started', { jobId: id, tenantId: o.tenantId, toVersion: version, rows: total });
+  await o.audit
+    ?.append(o.tenantId, [{ kind: 'rotation', tenantId: o.tenantId, detail: { phase: 'started', level: 'dek', job_id: id, to_version: version, rows: total } }])
+    .catch((e) => log.warn('audit of key rotation failed', { jobId: id, error: (e as Error)?.name ?? 'Error' }));
   return toJob(rows[0]!);
 }
 
@@ -263,7 +273,12 @@ export async function runDekBatch(
  * Retires the older DEKs and marks the job done when nothing is left and `retire_after` has
  * passed. Returns 'done', 'waiting' (rows left or still inside the settle window) or 'stopped'.
  */
-export async function finishDekRotation(db: Db, job: Job, logger: Logger = silentLogger): Promise<'done' | 'waiting' | 'stopped'> {
+export async function finishDekRotation(
+  db: Db,
+  job: Job,
+  logger: Logger = silentLogger,
+  audit?: RotationAudit,
+): Promise<'done' | 'waiting' | 'stopped'> {
   const t = job.tenantId;
   const result = await db.orm.transaction(async (tx) => {
     const cur = resultRows<{ state: JobState; ready: boolean; done: string | number; created_at: Date | string }>(
@@ -283,15 +298,15 @@ export async function finishDekRotation(db: Db, job: Job, logger: Logger = silen
     return { r: 'done' as const, retired: retired.map((x) => Number(x.version)), done: Number(cur.done), createdAt: date(cur.created_at) };
   });
   if (result.r === 'done') {
-    // Until the audit trail (src/audit) lands: one log line per finished rotation, with counts.
-    logger.info('key rotation finished', {
-      jobId: job.id,
-      tenantId: t,
-      toVersion: job.toVersion,
-      rows: result.done,
-      retiredVersions: result.retired.join(',') || null,
-      ms: Date.now() - result.createdAt.getTime(),
-    });
+    const ms = Date.now() - result.createdAt.getTime();
+    const retired = result.retired.join(',') || null;
+    logger.info('key rotation finished', { jobId: job.id, tenantId: t, toVersion: job.toVersion, rows: result.done, retiredVersions: retired, ms });
+    // After the commit: a failed append is logged (the rotation itself is complete and safe).
+    await audit
+      ?.append(t, [
+        { kind: 'rotation', tenantId: t, detail: { phase: 'finished', level: 'dek', job_id: job.id, to_version: job.toVersion, rows: result.done, retired_versions: retired, duration_ms: ms } },
+      ])
+      .catch((e) => logger.warn('audit of key rotation failed', { jobId: job.id, error: (e as Error)?.name ?? 'Error' }));
   }
   return result.r;
 }

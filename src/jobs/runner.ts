@@ -13,13 +13,15 @@ import { silentLogger, type Logger } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import type { VaultCrypto } from '../vault/db-vault.js';
 import type { Keyring } from '../vault/keyring.js';
-import { DEFAULT_BATCH, finishDekRotation, getJob, JobIntegrityError, runDekBatch, runnableJobs, type Job } from './rotate.js';
+import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, runDekBatch, runnableJobs, type Job } from './rotate.js';
 
 export interface RunnerOptions {
   db: Db;
   keyring: Keyring;
   crypto?: VaultCrypto;
   logger?: Logger;
+  /** Audit trail for 'rotation' events (src/audit); without it, log lines only. */
+  audit?: RotationAudit;
   batchSize?: number;
   /** Called after every batch (progress bars, metrics). */
   onBatch?: (job: Job, rows: number) => void;
@@ -72,7 +74,7 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
           if (rps) await sleep(Math.max(0, (n / rps) * 1000 - (Date.now() - t0)), signal);
           continue;
         }
-        const r = await finishDekRotation(o.db, job, log);
+        const r = await finishDekRotation(o.db, job, log, o.audit);
         if (r === 'done' || r === 'stopped') {
           o.onBatch?.(job, 0);
           return 'finished';

@@ -131,7 +131,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         revealLimiter: createRateLimiter(config.VEIL_REVEAL_RATE_PER_MIN),
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
-      closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger })); // key rotation jobs (src/jobs/)
+      closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;

@@ -13,6 +13,7 @@ import { createLocalProvider } from '../../src/keys/local.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
 import type { Token } from '../../src/vault/types.js';
 import { ctx, DRIVERS, type Harness } from '../vault/harness.js';
+import { createAuditStore } from '../../src/audit/store.js';
 
 const values = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `${prefix}.${i}@example.com` }));
@@ -59,7 +60,8 @@ describe.each(DRIVERS)('DEK rotation on $name', (driver) => {
     const oldTokens = await v.tokenize(ctx(t), oldItems);
     expect(await versions(t)).toEqual([[1, 230]]);
 
-    const job = await startDekRotation({ db: h.db, keyring: v.keyring, tenantId: t, settleMs: 0 });
+    const audit = createAuditStore({ db: h.db, provider: createLocalProvider(master) });
+    const job = await startDekRotation({ db: h.db, keyring: v.keyring, tenantId: t, settleMs: 0, audit });
     expect(job).toMatchObject({ tenantId: t, state: 'running', toVersion: 2, total: 230, done: 0 });
     expect(await dekStates(t)).toEqual([[1, 'active'], [2, 'primary']]);
 
@@ -73,12 +75,19 @@ describe.each(DRIVERS)('DEK rotation on $name', (driver) => {
     expect(newTokens.map((x) => mid.get(x))).toEqual(newItems.map((i) => i.value));
 
     const batches: number[] = [];
-    const runner = createJobRunner({ db: h.db, keyring: v.keyring, batchSize: 50, onBatch: (_, n) => batches.push(n) });
+    const runner = createJobRunner({ db: h.db, keyring: v.keyring, audit, batchSize: 50, onBatch: (_, n) => batches.push(n) });
     expect(await runner.runUntilIdle({ waitSettle: true })).toBe(true);
     expect(batches).toEqual([50, 50, 50, 50, 30, 0]);
     expect(await versions(t)).toEqual([[2, 235]]);
     expect(await dekStates(t)).toEqual([[1, 'retired'], [2, 'primary']]);
     expect(await getJob(h.db, job.id)).toMatchObject({ state: 'done', done: 230, total: 230 });
+    // One audit event when it started and one when it finished, with counts (no values).
+    const events = [];
+    for await (const e of audit.events(t)) { const b = JSON.parse(e.body) as { kind: string; detail: Record<string, unknown> }; events.push({ kind: b.kind, detail: b.detail }); };
+    expect(events).toMatchObject([
+      { kind: 'rotation', detail: { phase: 'started', level: 'dek', job_id: job.id, to_version: 2, rows: 230 } },
+      { kind: 'rotation', detail: { phase: 'finished', level: 'dek', job_id: job.id, to_version: 2, rows: 230, retired_versions: '1' } },
+    ]);
 
     const after = await mk().resolve(ctx(t), [...oldTokens, ...newTokens]);
     expect([...oldTokens, ...newTokens].map((x) => after.get(x))).toEqual([...oldItems, ...newItems].map((i) => i.value));
