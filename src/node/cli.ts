@@ -20,6 +20,7 @@ import { DEFAULT_POLICY, ROLES } from '../policy/index.js';
 import { mergePolicy, parsePolicyOverride, PolicyValidationError } from '../policy/override.js';
 import { createPolicyStore } from '../policy/store.js';
 import { AUDIT_HELP, BACKUP_HELP, ERASE_HELP } from './cli-help.js';
+import { JOBS_HELP, runJobsCommand } from '../jobs/cli.js';
 
 export const HELP = `veil — operator commands for the Veil gateway
 
@@ -33,6 +34,7 @@ Commands:
                                             issue an API key (printed ONCE)
   keys list [--tenant <id>]                 list API keys (prefix only, never the key)
   keys revoke <key-id>                      revoke an API key
+${JOBS_HELP}
   policy show <tenant-id>                   print the tenant's policy override and the
                                             effective policy (override merged onto the default)
   policy set <tenant-id> --file <policy.json>
@@ -98,6 +100,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         id: { type: 'string' },
         file: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'rows-per-second': { type: 'string' },
+        wait: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -111,7 +115,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
-  const known = ['migrate', 'tenants', 'keys', 'policy'];
+  const known = ['migrate', 'tenants', 'keys', 'policy', 'jobs'];
   if (!known.includes(cmd)) {
     io.err(`error: unknown command "${cmd}"\n\n${HELP}`);
     return 2;
@@ -132,6 +136,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return v;
     };
 
+    if (cmd === 'jobs' || (cmd === 'keys' && sub === 'rotate')) return await runJobsCommand(cmd, sub, rest, o, { config, logger: silentLogger, open, out: io.out, err: io.err });
     if (cmd === 'migrate') {
       const opened = await open();
       if (viaGateway !== null) io.out(`migrations applied (PGlite in ${config.VEIL_DATA_DIR}/pglite, by the running gateway, pid ${viaGateway})`);

@@ -28,6 +28,7 @@ import { createRateLimiter } from '../compliance/rate-limit.js';
 import { notifyingInvalidate } from '../compliance/erase.js';
 import { listenForErasures } from './erase-listener.node.js';
 import { createMasterKeyProvider } from './master-key.node.js';
+import { startJobPoller } from '../jobs/runner.js';
 import { nerDetectorFromConfig } from './ner/index.js';
 
 const UPSTREAM_KEY_MISSING =
@@ -130,6 +131,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         revealLimiter: createRateLimiter(config.VEIL_REVEAL_RATE_PER_MIN),
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
+      closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
