@@ -17,6 +17,7 @@ import { benchNer, formatNerBench } from './ner.js';
 import { benchVault } from './vault.js';
 import { benchCompliance } from './compliance.js';
 import { table } from './lib.js';
+import { benchRotation } from './rotation.js';
 
 const only = new Set((process.argv[2] ?? process.env.BENCH_ONLY ?? 'gateway,vault,compliance,ner,bigprompt').split(','));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -36,6 +37,12 @@ if (only.has('vault')) {
       rows.map((r) => [r.driver, r.bench, r.n, r.unit, r.perSec, r.p50Ms, r.p99Ms]),
     ),
   );
+}
+if (only.has('rotation')) {
+  // Not in the default set: run alone with `npm run bench -- rotation`.
+  console.log('## Key rotation (DEK re-encryption)\n');
+  const r = await benchRotation((s) => process.stderr.write(s + '\n'));
+  console.log(table('DEK rotation, one runner', ['driver', 'rows', 'seed s', 'rotate s', 'rows/s', 'sampled rows restored'], [[r.driver, r.rows, r.seedS.toFixed(1), r.rotateS.toFixed(1), r.rowsPerS, r.verified]]));
 }
 if (only.has('bigprompt')) {
   console.log('## Big prompts\n');

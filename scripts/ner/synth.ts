@@ -9,6 +9,12 @@
  * with @faker-js/faker values from many locales. Convention: a full postal address written
  * contiguously (street line [+ unit] [+ city/state/postcode]) is ONE ADDRESS span; a city,
  * region or country mentioned on its own is LOCATION.
+ *
+ * Genres added for 1.2.0: call transcripts (names spelled out letter by letter), OCR'd forms with
+ * `NAME:` fields and ALL-CAPS values, e-mail threads (quoted headers, signatures), CSV / JSON / YAML /
+ * SQL / log / git-log lines with person values, lowercase chat, names that are common words, and
+ * German / French / Spanish / Dutch / Hungarian sentences filled from the matching faker locale.
+ * PII-free text with section headers, drug / test names and identifier context words is all O.
  */
 import { writeFileSync } from 'node:fs';
 import { allFakers, faker as baseFaker, type Faker } from '@faker-js/faker';
@@ -78,9 +84,11 @@ const NONNAME_SENTENCES = [
 ];
 
 type Slot = 'PERSON' | 'FIRST' | 'LAST' | 'TITLED' | 'CITY' | 'COUNTRY' | 'STATE' | 'ORG' | 'STREET' | 'FULLADDR' |
-  'EMAIL' | 'PHONE' | 'DATE' | 'NUM' | 'WORDNAME' | 'DOCTOR' | 'HOSPITAL';
+  'EMAIL' | 'PHONE' | 'DATE' | 'NUM' | 'WORDNAME' | 'DOCTOR' | 'HOSPITAL' | 'UPPER' | 'UPLAST' | 'SPELLED' |
+  'LOWFIRST' | 'LOWPERSON' | 'HASH';
 const LABEL: Partial<Record<Slot, string>> = {
   PERSON: 'PERSON', FIRST: 'PERSON', LAST: 'PERSON', TITLED: 'PERSON', WORDNAME: 'PERSON', DOCTOR: 'PERSON',
+  UPPER: 'PERSON', UPLAST: 'PERSON', SPELLED: 'PERSON', LOWFIRST: 'PERSON', LOWPERSON: 'PERSON',
   CITY: 'LOCATION', COUNTRY: 'LOCATION', STATE: 'LOCATION', ORG: 'ORGANIZATION', HOSPITAL: 'ORGANIZATION',
   STREET: 'ADDRESS', FULLADDR: 'ADDRESS',
 };
@@ -163,6 +171,93 @@ const TEMPLATES: string[] = [
   'Signed, {PERSON}',
   'Witness: {PERSON}, {FULLADDR}',
   'The {ORG} branch on {STREET} closes at 5 pm.',
+  // call transcripts (ASR style, names spelled out)
+  'Agent: Can I have your full name please?\nCaller: Yeah it is {FIRST} {LAST}, last name spelled {SPELLED}.',
+  'AGENT: thank you for calling {ORG}, who am I speaking with?\nCUSTOMER: uh this is {LOWPERSON}',
+  'Caller: my name is {FIRST}, that is {SPELLED}, and I live in {CITY}.',
+  '[00:01:12] Speaker 2: so I talked to {FIRST} about it and um {FIRST} said the claim was denied',
+  'Operator: and the patient name? Caller: {PERSON}. {SPELLED}. She is at {FULLADDR}.',
+  'Rep: Could you spell the surname? Customer: sure, {SPELLED}, {LAST}.',
+  'transcript: ok mister {LAST} i see the account here, and your wife {LOWFIRST} is also on it',
+  // OCR'd forms and records
+  'PATIENT NAME: {UPPER}\nDATE OF BIRTH: {DATE}\nADDRESS: {FULLADDR}',
+  'Name ............ {PERSON}\nAddress ......... {FULLADDR}\nTel ............. {PHONE}',
+  'SURNAME: {UPLAST}    GIVEN NAMES: {UPPER}\nPLACE OF BIRTH: {CITY}',
+  'Last Name: {LAST}  First Name: {FIRST}  MI: A\nEmployer: {ORG}',
+  'APPLICANT | {UPPER} | {CITY} | {DATE}',
+  'Insured: {UPPER}  Policy holder: {UPPER}\nInsurer: {ORG}',
+  'Next of kin: {PERSON} (daughter) Tel {PHONE}',
+  'Signature of witness: _______ Print name: {UPPER}',
+  'Referring physician: {DOCTOR}\nFacility: {HOSPITAL}',
+  'Guarantor {LAST}, {FIRST}; relation: spouse; address {FULLADDR}',
+  // e-mail threads and signatures
+  'On Tue, {PERSON} <{EMAIL}> wrote:\n> Hi {FIRST},\n> can we move the call?',
+  '-----Original Message-----\nFrom: {PERSON}\nSent: Monday\nTo: {PERSON}; {PERSON}\nSubject: RE: renewal',
+  'Thanks,\n{FIRST}\n\n--\n{PERSON}\nAccount Manager | {ORG}\nM: {PHONE}',
+  'Best regards\n\n{PERSON}\nHead of Operations\n{ORG}\n{FULLADDR}',
+  'Cheers, {FIRST}\nSent from my iPhone',
+  '{FIRST} - looping in {PERSON} from legal. {FIRST}, see below.',
+  // machine-readable text
+  'id,first_name,last_name,city\n{NUM},{FIRST},{LAST},{CITY}',
+  '{NUM};{PERSON};{EMAIL};{CITY}',
+  '"{LAST}","{FIRST}","{FULLADDR}","{PHONE}"',
+  '{"id": {NUM}, "name": "{PERSON}", "city": "{CITY}", "employer": "{ORG}"}',
+  '{"patient": {"given": "{FIRST}", "family": "{LAST}"}, "facility": "{HOSPITAL}"}',
+  'customer:\n  name: {PERSON}\n  address: {FULLADDR}\n  company: {ORG}',
+  '- full_name: {PERSON}\n  location: {CITY}',
+  "INSERT INTO patients (id, name, city) VALUES ({NUM}, '{PERSON}', '{CITY}');",
+  "UPDATE users SET display_name = '{PERSON}' WHERE id = {NUM};",
+  '| {NUM} | {PERSON} | {CITY} | active |',
+  '2024-05-02T11:04:19Z INFO order {NUM} shipped to {PERSON} in {CITY}',
+  'WARN payment failed for customer_name="{PERSON}" account={NUM}',
+  'commit {HASH}\nAuthor: {PERSON} <{EMAIL}>\nDate:   Mon\n\n    Fix invoice rounding reported by {FIRST}',
+  '{HASH} Merge pull request #{NUM} from {LOWFIRST}/fix-login',
+  'Signed-off-by: {PERSON} <{EMAIL}>',
+  'Co-authored-by: {PERSON} <{EMAIL}>',
+  // lowercase chat and all caps
+  'hey its {LOWFIRST}, tell {LOWFIRST} ill be late',
+  'yo {LOWFIRST} did {LOWFIRST} send the file',
+  'ask {LOWPERSON} lol shes the one who booked it',
+  'me and {LOWFIRST} r going to {CITY} tmrw',
+  'PLEASE CALL {UPPER} BACK ASAP RE: ACCOUNT',
+  'ATTN {UPPER}, {ORG}',
+  // names that are common words, decided by context
+  '{WORDNAME} said she will bring the bill tomorrow.',
+  'Please ask {WORDNAME} {LAST} to mark the invoice as paid.',
+  'I hope {WORDNAME} can join; may we start at 9?',
+  'cc {WORDNAME}, will you review this?',
+  'Spoke to {WORDNAME} at the front desk.',
+];
+
+// Sentences in other languages, filled from a matching locale.
+const LANG_TEMPLATES: Array<[string, string]> = [
+  ['de', 'Sehr geehrte Frau {LAST},\nvielen Dank für Ihre Nachricht.'],
+  ['de', 'Herr {PERSON} wohnt in der {STREET} in {CITY}.'],
+  ['de', 'Patientin {PERSON}, geb. {DATE}, wurde im {HOSPITAL} aufgenommen.'],
+  ['de', 'Bitte leiten Sie die Rechnung an {FIRST} {LAST} bei {ORG} weiter.'],
+  ['de', 'Hallo {FIRST}, kannst du {FIRST} morgen in {CITY} abholen?'],
+  ['de', 'Mit freundlichen Grüßen\n{PERSON}\n{ORG}'],
+  ['fr', 'Bonjour {FIRST}, je vous écris au sujet du dossier de {PERSON}.'],
+  ['fr', 'M. {PERSON} habite au {FULLADDR}.'],
+  ['fr', 'La patiente {PERSON} a été transférée à {CITY}.'],
+  ['fr', 'Cordialement,\n{PERSON}\n{ORG}'],
+  ['fr', 'Madame {LAST} travaille chez {ORG} à {CITY}.'],
+  ['es', 'Hola {FIRST}, el paciente {PERSON} ingresó en el {HOSPITAL} de {CITY}.'],
+  ['es', 'La señora {PERSON} vive en {FULLADDR}.'],
+  ['es', 'Atentamente,\n{PERSON}\n{ORG}'],
+  ['es', 'Mañana {FIRST} y {FIRST} viajan a {CITY}.'],
+  ['es_MX', 'El cliente {PERSON} llamó desde {CITY} por la factura de {ORG}.'],
+  ['nl', 'Beste {FIRST}, mevrouw {PERSON} woont in {CITY}.'],
+  ['nl', 'De heer {LAST} heeft gebeld over zijn bestelling bij {ORG}.'],
+  ['nl', 'Met vriendelijke groet,\n{PERSON}'],
+  ['nl', 'Het adres van {PERSON} is {FULLADDR}.'],
+  ['hu', 'Kedves {FIRST}! {PERSON} {CITY} városban lakik.'],
+  ['hu', 'Tisztelt {PERSON}!\nKöszönjük levelét.'],
+  ['hu', 'A beteg, {PERSON}, a {HOSPITAL} osztályán fekszik.'],
+  ['hu', 'Üdvözlettel: {PERSON}, {ORG}'],
+  ['it', 'Gentile {FIRST}, il signor {PERSON} abita a {CITY}.'],
+  ['pt_BR', 'Olá {FIRST}, a paciente {PERSON} foi atendida em {CITY}.'],
+  ['pl', 'Pan {PERSON} mieszka w {CITY}.'],
 ];
 const NO_PII: string[] = [
   'How do I reset my password?', 'The server returned a 500 error after the last deploy.',
@@ -179,6 +274,16 @@ const NO_PII: string[] = [
   'Can you recommend a good book on statistics?', 'The invoice total does not match the quote.',
   'Increase the font size in the header.', 'No known drug allergies.', 'hi can someone help me with my order',
   'THE SYSTEM IS DOWN AGAIN', 'ok thanks, talk tomorrow', 'Review the pull request before merging.',
+  'Discharge Summary\nDiagnosis: community-acquired pneumonia\nMedication: Amoxicillin 500 mg three times daily',
+  'Troponin negative x2, D-dimer elevated, CT angiogram ordered.', 'Allergies: Penicillin. Current meds: Lisinopril, Metformin.',
+  'Beneficiary details were verified against the IBAN on file.', 'SSN and date of birth are required for the background check.',
+  'Chief Complaint: chest pain\nAssessment and Plan: see below', 'Account Number: see attached statement',
+  'DOB verified. MRN confirmed. Insurance ID pending.', 'Name: (not provided)\nAddress: (not provided)',
+  'Order #48213 shipped; invoice INV-2291 attached.', 'Ticket status: Resolved. Priority: High. Queue: Billing.',
+  'id,status,amount\n1021,paid,49.00\n1022,refunded,12.50', '{"status": "ok", "items": 3, "currency": "EUR"}',
+  'ERROR 2024-05-02 timeout while connecting to db-primary', 'Vielen Dank für Ihre Geduld.', 'Merci pour votre réponse rapide.',
+  'Gracias por su paciencia.', 'Bedankt voor uw bericht.', 'Köszönöm a gyors választ.', 'Monday Tuesday Wednesday January February',
+  'Prescribed Atorvastatin 20 mg; follow-up HbA1c in three months.', 'Hemoglobin, Creatinine and Potassium within range.',
 ];
 const TITLES = ['Mr.', 'Mrs.', 'Ms.', 'Dr.', 'Prof.', 'Mr', 'Ms', 'Dr', 'Sir', 'Madam'];
 const HOSP = ['Hospital', 'Medical Center', 'Clinic', 'General Hospital', 'Health Centre', 'Children\'s Hospital'];
@@ -190,10 +295,13 @@ const ORG_PATTERNS = [
   (f: Faker) => `${safe(f, (x) => x.person.lastName())} ${pick(['& Partners', 'LLP', 'GmbH', 'Ltd', 'Inc.', 'Group', 'Consulting', 'Logistics', 'Foundation'])}`,
 ];
 
+// faker's fullName() sometimes starts with a title or honorific ("Dr.", "Mrs.", "g.", "Sra."): titles
+// stay outside PERSON spans, so it is cut off (a short first word ending in "." or a known title)
+const HONORIFIC = /^(?:(?:\p{L}{1,5}\.)|Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau|Mme|Mlle|Dhr|Mevr|Pan|Pani|Ing|Sr|Sra|Srta|Don|Doña)\s+/u;
 function personName(f: Faker): string {
   const r = rnd();
   if (r < 0.7) return safe(f, (x) => `${x.person.firstName()} ${x.person.lastName()}`);
-  if (r < 0.85) return safe(f, (x) => x.person.fullName());
+  if (r < 0.85) return safe(f, (x) => x.person.fullName().replace(HONORIFIC, '') || x.person.lastName());
   if (r < 0.95) return safe(f, (x) => `${x.person.firstName()} ${x.person.middleName?.() ?? x.person.firstName()} ${x.person.lastName()}`);
   return safe(f, (x) => `${x.person.firstName()} ${x.person.lastName()}-${x.person.lastName()}`);
 }
@@ -228,6 +336,15 @@ function fill(slot: Slot, f: Faker): string {
     case 'PHONE': return safe(f, (x) => x.phone.number());
     case 'DATE': return safe(en, (x) => x.date.past({ years: 60, refDate: '2025-01-01T00:00:00.000Z' }).toISOString().slice(0, 10));
     case 'NUM': return String(Math.floor(rnd() * 900000) + 1000);
+    case 'UPPER': return personName(f).toUpperCase();
+    case 'UPLAST': return safe(f, (x) => x.person.lastName()).toUpperCase();
+    case 'SPELLED': {
+      const n = safe(rnd() < 0.7 ? en : f, (x) => x.person.lastName()).toUpperCase();
+      return Array.from(n).join(pick(['-', ' ', '. ', ' as in ']) === ' as in ' ? ' ' : pick(['-', ' ', '. ']));
+    }
+    case 'LOWFIRST': return safe(f, (x) => x.person.firstName()).toLowerCase();
+    case 'LOWPERSON': return personName(f).toLowerCase();
+    case 'HASH': return Math.floor(rnd() * 0xffffffff).toString(16).padStart(8, '0') + 'e3a1f0';
   }
 }
 
@@ -253,7 +370,10 @@ function render(tpl: string, f: Faker): { text: string; spans: Array<[number, nu
       value = v.slice(sp + 1);
     }
     text += v;
-    if (label) spans.push([start, start + value.length, label]);
+    const prev = spans[spans.length - 1];
+    // "{FIRST} {LAST}" is one person: merge a span that follows one of the same label after a single space
+    if (label && prev && prev[2] === label && label === 'PERSON' && text.slice(prev[1], start) === ' ') prev[1] = start + value.length;
+    else if (label) spans.push([start, start + value.length, label]);
   }
   text += tpl.slice(last);
   return { text, spans };
@@ -265,7 +385,10 @@ for (let i = 0; i < count; i++) {
   let ex: { text: string; spans: Array<[number, number, string]> };
   if (r < 0.08) ex = { text: pick(NO_PII), spans: [] };
   else if (r < 0.14) ex = { text: pick(NONNAME_SENTENCES), spans: [] };
-  else ex = render(pick(TEMPLATES), pickFaker());
+  else if (r < 0.24) {
+    const [loc, tpl] = pick(LANG_TEMPLATES);
+    ex = render(tpl, (allFakers as Record<string, Faker>)[loc] ?? en);
+  } else ex = render(pick(TEMPLATES), pickFaker());
   const c = rnd();
   // case changes that alter the length (e.g. Turkish dotted I) would shift spans: keep the original then
   const cased = c < 0.15 ? ex.text.toLowerCase() : c < 0.18 ? ex.text.toUpperCase() : ex.text;

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from veil_tok import normalize, pretokenize, pretokenize_with_offsets, WordPiece, is_punct, is_chinese_cp  # noqa: E402
+import corpora  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -421,6 +422,9 @@ def main():
     ap.add_argument("--person-weight", type=float, default=2.0, help="loss weight of B-/I-PERSON (O = 1)")
     ap.add_argument("--entity-weight", type=float, default=1.5, help="loss weight of the other entity labels")
     ap.add_argument("--synth-limit", type=int, default=0, help="use at most this many synthetic training sentences (0 = all)")
+    ap.add_argument("--extra-corpora", default="", help="comma list of corpora.py loaders to add to training ('all' = every one)")
+    ap.add_argument("--vocab-from", default=None, help="model folder whose tokenizer.json fixes the vocabulary (with --init-onnx: "
+                    "continue an exported model on different data)")
     args = ap.parse_args()
     random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
     t0 = time.time()
@@ -435,6 +439,12 @@ def main():
     train["uner_dev_first75"] = uner_dev[:cut]
     dev["uner_dev_last25"] = uner_dev[cut:]
     dev["btc_h"] = read_conll(os.path.join(D, "btc", "h.conll"))
+    if args.extra_corpora:
+        extra = corpora.load_all(D, seed=args.seed)
+        want = set(extra) if args.extra_corpora == "all" else set(args.extra_corpora.split(","))
+        for k, v in extra.items():
+            if k in want:
+                train[k] = v
     for k in train: train[k] = [split_tokens(s) for s in train[k]]
     for k in dev: dev[k] = [split_tokens(s) for s in dev[k]]
     synth = read_synth(args.synth)
@@ -456,7 +466,13 @@ def main():
     # --- vocab
     all_train = [x for v in train.values() for x in v]
     train_words = [w for ws, _ in all_train for w in ws]
-    vocab = build_vocab(train_words, wink_words)
+    if args.vocab_from:
+        with open(os.path.join(args.vocab_from, "tokenizer.json"), encoding="utf-8") as f:
+            tv = json.load(f)["model"]["vocab"]
+        vocab = [t for t, _ in sorted(tv.items(), key=lambda x: x[1])]
+        log(f"vocabulary fixed from {args.vocab_from}")
+    else:
+        vocab = build_vocab(train_words, wink_words)
     vocab_ids = {t: i for i, t in enumerate(vocab)}
     wp = WordPiece(vocab_ids)
     cc = Counter(ch for w in train_words for ch in w)
@@ -465,6 +481,12 @@ def main():
         all_train = [x for v in train.values() for x in v]
     char_list = [c for c, n in cc.most_common(600) if n >= 3]
     lower_tab, E, frozen, char_tab, shape_tab, hits = build_tables(vocab, wink_index, wink_vecs, char_list)
+    if args.vocab_from and args.init_onnx:  # the character table and its size come from the model being continued
+        import onnx
+        from onnx import numpy_helper
+        oi = {i.name: numpy_helper.to_array(i) for i in onnx.load(args.init_onnx).graph.initializer}
+        char_tab = oi["char_tab"].astype(np.int64)
+        char_list = [None] * (oi["char.weight"].shape[0] - 2)
     # keep only the vector rows we ship
     log(f"vocab {len(vocab)} pieces, {E.shape[0]} lowercase rows ({hits} from word vectors), {len(char_list)} chars")
     model = VeilNER(lower_tab, E, frozen, char_tab, shape_tab, len(char_list), d=args.d, layers=args.layers, ff=args.ff)

@@ -58,6 +58,14 @@ export interface Keyring {
   reserveEncryptions(tenantId: string, count: number): Promise<DekUse[]>;
   /** The DEK of a version, or null when the tenant has no such DEK. Throws DecryptError when its wrapping was altered. */
   dek(tenantId: string, version: number): Promise<Uint8Array | null>;
+  /**
+   * A new primary DEK at once (key rotation, src/jobs/): this process's next encryption uses it;
+   * other processes switch at their next lease refill (at most `dekReserveBatch` encryptions or
+   * the key-cache TTL later). Older versions stay readable.
+   */
+  rotateDek(tenantId: string): Promise<{ version: number }>;
+  /** Forgets this process's encryption lease of a tenant (its next encryption reserves anew). */
+  dropLease(tenantId: string): void;
   /** Drops every unwrapped key and lease held in memory. */
   clear(): void;
 }
@@ -168,6 +176,38 @@ export function createKeyring(opts: KeyringOptions): Keyring {
         where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary' and encryptions + ${n} <= ${maxEnc}
         returning version, wrapped`;
 
+  type Tx = Parameters<Parameters<Db['orm']['transaction']>[0]>[0];
+
+  /** Inside a transaction holding the tenant's KEK row lock: demotes the primary DEK and inserts a new one. */
+  async function insertPrimaryDek(tx: Tx, tenantId: string, kekKey: Uint8Array, encryptions: number): Promise<{ version: number; wrapped: Uint8Array }> {
+    const maxRow = resultRows<{ v: number }>(
+      await tx.execute(sql`select coalesce(max(version), 0)::int as v from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'dek'`),
+    );
+    const version = Number(maxRow[0]?.v ?? 0) + 1;
+    const fresh = randomBytes(32);
+    const iv = randomBytes(GCM_IV_BYTES);
+    const wrapped = concatBytes(iv, await aesGcmEncrypt(kekKey, iv, fresh, dekAad(tenantId, version)));
+    await tx.execute(
+      sql`update ${tenantKeys} set state = 'active' where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary'`,
+    );
+    await tx.insert(tenantKeys).values({ tenantId, kind: 'dek', version, wrapped, masterKeyId: null, state: 'primary', encryptions });
+    cache.set(`dek:${tenantId}:${version}`, fresh);
+    return { version, wrapped };
+  }
+
+  async function rotateDek(tenantId: string): Promise<{ version: number }> {
+    const kekKey = await kek(tenantId);
+    const version = await db.orm.transaction(async (tx) => {
+      await tx.execute(
+        sql`select 1 from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'kek' and state = 'primary' for update`,
+      );
+      return (await insertPrimaryDek(tx, tenantId, kekKey, 0)).version;
+    });
+    leases.delete(tenantId);
+    log.info('data key rotated', { tenantId, version });
+    return { version };
+  }
+
   async function refill(tenantId: string): Promise<void> {
     // Loaded before any transaction: on PGlite a query outside an open transaction would wait for it.
     const kekKey = await kek(tenantId);
@@ -180,28 +220,9 @@ export function createKeyring(opts: KeyringOptions): Keyring {
         );
         const got = resultRows<{ version: number; wrapped: Uint8Array }>(await tx.execute(reserveStmt(tenantId, batch)))[0];
         if (got) return got;
-        const maxRow = resultRows<{ v: number }>(
-          await tx.execute(sql`select coalesce(max(version), 0)::int as v from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'dek'`),
-        );
-        const version = Number(maxRow[0]?.v ?? 0) + 1;
-        const fresh = randomBytes(32);
-        const iv = randomBytes(GCM_IV_BYTES);
-        const wrapped = concatBytes(iv, await aesGcmEncrypt(kekKey, iv, fresh, dekAad(tenantId, version)));
-        await tx.execute(
-          sql`update ${tenantKeys} set state = 'active' where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary'`,
-        );
-        await tx.insert(tenantKeys).values({
-          tenantId,
-          kind: 'dek',
-          version,
-          wrapped,
-          masterKeyId: null,
-          state: 'primary',
-          encryptions: batch,
-        });
-        cache.set(`dek:${tenantId}:${version}`, fresh);
-        log.info('data key rolled', { tenantId, version });
-        return { version, wrapped };
+        const rolled = await insertPrimaryDek(tx, tenantId, kekKey, batch);
+        log.info('data key rolled', { tenantId, version: rolled.version });
+        return rolled;
       });
     }
     const version = Number(row.version);
@@ -229,6 +250,10 @@ export function createKeyring(opts: KeyringOptions): Keyring {
     blindKey,
     reserveEncryptions,
     dek,
+    rotateDek,
+    dropLease(tenantId: string) {
+      leases.delete(tenantId);
+    },
     clear() {
       cache.clear();
       leases.clear();

@@ -26,8 +26,9 @@ if (HAVE_MODEL && !QUALITY) console.warn(`[test/ner] model ${VERSION} is a place
 
 /** Names / addresses the current model does not find (see the runtime report). */
 const KNOWN_MISSES = new Set<string>([]);
-/** Spans the shipped model (1.0.0) wrongly finds outside an address, kept visible here. */
-const KNOWN_FALSE_POSITIVES = new Set<string>(['Notre']);
+/** Spans the shipped model wrongly finds outside an address, kept visible here (1.0.0 and 1.1.0: 'Notre';
+ *  1.2.0: 'Adresse', a capitalised German noun taken for a name — see the model card's limits). */
+const KNOWN_FALSE_POSITIVES = new Set<string>(['Adresse']);
 
 function at(text: string, value: string): [number, number] {
   const i = text.indexOf(value);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { stdnum } from 'stdnum';
 import { describe, expect, it } from 'vitest';
 import * as C from './checksums.js';
+import { luhnValid } from './util.js';
 
 /**
  * Veil's check-digit validators against an independent implementation: the `stdnum` package
@@ -120,6 +121,19 @@ describe('check digits: published examples and one-character changes', () => {
   it('birth dates in IDs are not in the future', () => {
     expect(C.notFuture(2000, 1, 1)).toBe(true);
     expect(C.notFuture(new Date().getUTCFullYear() + 1, 1, 1)).toBe(false);
+  });
+  it('personnummer: a 10-digit number is read in the latest century that puts it in the past (regression: 261204-1711 on 2026-12-02)', () => {
+    const now = new Date();
+    const yy = String(now.getUTCFullYear() % 100).padStart(2, '0');
+    // tomorrow-ish in this year's two digits: read as this year it is in the future, so it is refused
+    const future = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 2));
+    if (future.getUTCFullYear() === now.getUTCFullYear()) {
+      const body = yy + String(future.getUTCMonth() + 1).padStart(2, '0') + String(future.getUTCDate()).padStart(2, '0') + '171';
+      const withCheck = [...'0123456789'].map((c) => body + c).find((v) => luhnValid(v))!;
+      expect(C.personnummerValid(withCheck)).toBe(false);
+      expect(C.personnummerValid('19' + withCheck)).toBe(true); // the 12-digit form names 19YY: in the past
+    }
+    expect(C.personnummerValid('8507091232')).toBe(true);
   });
   it('dates: leap years', () => {
     expect(C.dateOk(2024, 2, 29)).toBe(true);

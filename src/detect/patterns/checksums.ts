@@ -241,8 +241,14 @@ export function steuerIdValid(s: string): boolean {
 export function personnummerValid(s: string): boolean {
   if (!/^(?:\d{2})?\d{10}$/.test(s)) return false;
   const t = s.slice(-10);
-  const day = Number(t.slice(4, 6));
-  if (!dateOk(2000, Number(t.slice(2, 4)), day > 60 ? day - 60 : day)) return false;
+  const yy = Number(t.slice(0, 2));
+  const now = new Date();
+  // A 10-digit number has no century: the latest one that is not in the future (as Skatteverket
+  // and python-stdnum read it); a 12-digit number names its year. A birth date is never ahead of today.
+  const year = s.length === 12 ? Number(s.slice(0, 4)) : (Math.floor(now.getUTCFullYear() / 100) - (yy > now.getUTCFullYear() % 100 ? 1 : 0)) * 100 + yy;
+  const [m, d0] = [Number(t.slice(2, 4)), Number(t.slice(4, 6))];
+  const d = d0 > 60 ? d0 - 60 : d0;
+  if (!dateOk(year, m, d) || !notFuture(year, m, d, now)) return false;
   return luhnValid(t);
 }
 

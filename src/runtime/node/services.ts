@@ -22,6 +22,7 @@ import type { Detector } from '../../detect/types.js';
 import { DEFAULT_POLICY, type Policy } from '../../policy/index.js';
 import { createPolicyStore } from '../../policy/store.js';
 import { nodeVaultCrypto } from '../../keys/crypto.node.js';
+import { startJobPoller } from '../../jobs/runner.js';
 import { createDbVault } from '../../vault/db-vault.js';
 import { verifyMasterKey } from '../../keys/key-check.js';
 import { createMemoryVault } from '../../vault/memory.js';
@@ -135,6 +136,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         revealLimiter: createRateLimiter(config.VEIL_REVEAL_RATE_PER_MIN),
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
+      closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;

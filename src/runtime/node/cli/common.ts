@@ -25,7 +25,7 @@ export class CliUsageError extends Error {
   override name = 'CliUsageError';
 }
 
-/** Options of the core groups (tenants, keys, policy, migrate). */
+/** Options of the core groups (tenants, keys, policy, jobs, migrate). */
 export function parseCoreArgs(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -38,6 +38,8 @@ export function parseCoreArgs(argv: string[]) {
       id: { type: 'string' },
       file: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'rows-per-second': { type: 'string' },
+      wait: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

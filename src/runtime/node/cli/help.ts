@@ -1,4 +1,4 @@
-/** Help lines of the compliance command groups (kept apart so `veil help` loads none of them). */
+/** Help lines of the command groups with files of their own (kept apart so `veil help` loads none of them). */
 export const AUDIT_HELP = `  audit verify [--tenant <id>] [--json]     check the audit hash chains; exit 1 names the first bad event
   audit export --tenant <id> [--since <ISO>] [--until <ISO>] [--out <file>]
                                             write the tenant's audit events as JSONL
@@ -14,3 +14,10 @@ export const ERASE_HELP = `  erase --tenant <id> (--type <TYPE> --value <value> 
 export const BACKUP_HELP = `  backup --out <file>                       write an encrypted, authenticated backup of the whole store
   backup --verify <file>                    check a backup (every chunk, order, completeness) without restoring
   restore --in <file>                       verify and load a backup into an EMPTY store (PGlite or PostgreSQL)`;
+
+export const JOBS_HELP = `  keys rotate --tenant <id> [--rows-per-second <n>] [--wait]
+                                            new data key (DEK) for the tenant now; a background
+                                            job re-encrypts older rows, then retires the old key
+  jobs status [<job-id>] [--tenant <id>]    rotation jobs and their progress
+  jobs run [<job-id>]                       work the running jobs in this process until done
+  jobs pause|resume|cancel <job-id>         control a job`;

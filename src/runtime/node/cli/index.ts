@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { isVeilError } from '../../../core/errors.js';
 import { OPEN_TENANT_ID } from '../../../core/types.js';
 import { PolicyValidationError } from '../../../policy/override.js';
-import { AUDIT_HELP, BACKUP_HELP, ERASE_HELP } from './help.js';
+import { AUDIT_HELP, BACKUP_HELP, ERASE_HELP, JOBS_HELP } from './help.js';
 import { type CliCommand, type CliIo, CliUsageError, parseCoreArgs, withCliDb } from './common.js';
 
 export type { CliIo } from './common.js';
@@ -29,6 +29,7 @@ Commands:
                                             issue an API key (printed ONCE)
   keys list [--tenant <id>]                 list API keys (prefix only, never the key)
   keys revoke <key-id>                      revoke an API key
+${JOBS_HELP}
   policy show <tenant-id>                   print the tenant's policy override and the
                                             effective policy (override merged onto the default)
   policy set <tenant-id> --file <policy.json>
@@ -70,6 +71,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   tenants: async () => (await import('./tenants.js')).runTenantsCli,
   keys: async () => (await import('./keys.js')).runKeysCli,
   policy: async () => (await import('./policy.js')).runPolicyCli,
+  jobs: async () => (await import('./jobs.js')).runJobsCli('jobs'),
   audit: async () => (await import('./audit.js')).runAuditCli,
   erase: async () => (await import('./erase.js')).runEraseCli,
   backup: async () => (await import('./backup.js')).runBackupCli,

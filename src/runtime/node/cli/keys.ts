@@ -1,9 +1,13 @@
-/** `veil keys issue|list|revoke`, through the API-key store (src/tenants/api-keys.ts). The key is printed once. */
+/**
+ * `veil keys issue|list|revoke`, through the API-key store (src/tenants/api-keys.ts); the key is
+ * printed once. `keys rotate` (a data key, not an API key) is src/runtime/node/cli/jobs.ts.
+ */
 import { createApiKeyStore } from '../../../tenants/api-keys.js';
 import { isRole, ROLES } from '../../../policy/index.js';
 import { CliUsageError, type CliIo, iso, need, parseCoreArgs, table, withCliDb } from './common.js';
 
 export async function runKeysCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'rotate') return (await import('./jobs.js')).runJobsCli('keys')(argv, io);
   const { values: o, positionals } = parseCoreArgs(argv);
   const [sub, ...rest] = positionals;
   switch (sub) {

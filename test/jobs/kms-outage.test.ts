@@ -1,0 +1,98 @@
+/**
+ * KMS down in the middle of a rotation job: the real AWS KMS provider (@aws-sdk/client-kms over
+ * real HTTP) against the loopback KMS server (test/fakes/kms-server.ts — the one allowed fake),
+ * real PGlite, the real vault. The runner's keys expire after every batch, so every batch needs
+ * KMS. While the key is disabled, batches fail without writing anything and the runner backs off;
+ * once KMS is back the job finishes, every value restores, and the logs hold no value.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { EntityType, Logger } from '../../src/core/types.js';
+import { getJob, startDekRotation } from '../../src/jobs/rotate.js';
+import { createJobRunner } from '../../src/jobs/runner.js';
+import { createAwsKmsProvider } from '../../src/keys/aws.js';
+import { createDbVault } from '../../src/vault/db-vault.js';
+import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
+import { ctx, pgliteDriver, type Harness } from '../vault/harness.js';
+
+let kms: FakeKms;
+let h: Harness;
+beforeAll(async () => {
+  kms = await startFakeKms();
+  h = await pgliteDriver.open();
+});
+afterAll(async () => {
+  await h?.cleanup();
+  await kms?.close();
+});
+
+it('waits and retries through a KMS outage mid-job, writes nothing meanwhile, then finishes', async () => {
+  const keyId = kms.createKey();
+  const provider = () =>
+    createAwsKmsProvider({
+      keyId,
+      region: 'us-east-1',
+      endpoint: kms.url,
+      credentials: { accessKeyId: 'AKIDVEILTEST', secretAccessKey: 'veil-test-secret' },
+      maxAttempts: 1,
+      timeoutMs: 2000,
+    });
+  const t = 'ten_kms_outage';
+  await h.db.rows(sql`insert into tenants (id, name) values (${t}, ${t})`);
+  const items = Array.from({ length: 500 }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `outage.${i}@example.net` }));
+  const seed = createDbVault({ db: h.db, provider: provider(), timeoutMs: 5000 });
+  const tokens = await seed.tokenize(ctx(t), items);
+  const job = await startDekRotation({ db: h.db, keyring: seed.keyring, tenantId: t, settleMs: 0 });
+
+  const lines: string[] = [];
+  const logger: Logger = {
+    debug() {},
+    info: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
+    warn: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
+    error: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
+  };
+  // Keys cached for 1 ms: every batch unwraps the tenant KEK through KMS again.
+  const worker = createDbVault({ db: h.db, provider: provider(), timeoutMs: 5000, keyCacheTtlMs: 1 });
+  let done = 0;
+  let doneAtOutage = -1;
+  let outage: Promise<void> | null = null;
+  let rowsDuringOutage = -1;
+  const runner = createJobRunner({
+    db: h.db,
+    keyring: worker.keyring,
+    logger,
+    batchSize: 50,
+    retryMinMs: 50,
+    retryMaxMs: 200,
+    onBatch: (_j, n) => {
+      done += n;
+      if (done >= 100 && !outage) {
+        kms.disableKey(keyId);
+        doneAtOutage = done;
+        outage = new Promise<void>((r) =>
+          setTimeout(async () => {
+            rowsDuringOutage = Number((await getJob(h.db, job.id))!.done);
+            kms.enableKey(keyId);
+            r();
+          }, 1500),
+        );
+      }
+    },
+  });
+  const decryptsBefore = kms.calls.Decrypt ?? 0;
+  expect(await runner.runUntilIdle({ waitSettle: true })).toBe(true);
+  await outage;
+  expect(doneAtOutage).toBe(100);
+  expect(rowsDuringOutage).toBe(100); // nothing moved while KMS was down
+  const retries = lines.filter((l) => l.startsWith('key rotation batch failed; retrying'));
+  expect(retries.length).toBeGreaterThan(1);
+  expect((kms.calls.Decrypt ?? 0) - decryptsBefore).toBeGreaterThan(retries.length);
+  expect(await getJob(h.db, job.id)).toMatchObject({ state: 'done', done: 500, total: 500 });
+  const counts = await h.db.rows<{ v: number; n: string }>(sql`select dek_version as v, count(*) as n from mappings where tenant_id = ${t} group by dek_version`);
+  expect(counts.map((r) => [Number(r.v), Number(r.n)])).toEqual([[2, 500]]);
+  const reader = createDbVault({ db: h.db, provider: provider(), timeoutMs: 5000 });
+  const back = await reader.resolve(ctx(t), tokens);
+  expect(tokens.filter((x, i) => back.get(x) !== items[i]!.value)).toEqual([]);
+  for (const l of lines) expect(l).not.toMatch(/@example\.net/);
+  for (const v of [seed, worker, reader]) await v.close();
+}, 60_000);
