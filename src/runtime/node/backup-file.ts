@@ -9,7 +9,7 @@
  */
 import { access, link, open, rm } from 'node:fs/promises';
 import type { Db } from '../../db/client.js';
-import { fromBase64, fromUtf8, timingSafeEqual, toBase64, toHex, randomBytes, utf8 } from '../../keys/crypto.js';
+import { concatAll, fromBase64, fromUtf8, timingSafeEqual, toBase64, toHex, randomBytes, utf8 } from '../../keys/crypto.js';
 import type { MasterKeyProvider } from '../../keys/provider.js';
 import {
   BACKUP_KEY_CONTEXT,
@@ -76,12 +76,12 @@ export async function writeBackup(
       size += b.length;
       progress.add(page.rows);
       if (size >= chunkBytes) {
-        await write(await sealer.seal(concat(buf, size), false));
+        await write(await sealer.seal(concatAll(buf), false));
         buf = [];
         size = 0;
       }
     }
-    await write(await sealer.seal(concat(buf, size), true));
+    await write(await sealer.seal(concatAll(buf), true));
     await fh.sync();
     await fh.close();
     await link(tmp, file); // fails if the file appeared meanwhile: never overwrites
@@ -95,16 +95,6 @@ export async function writeBackup(
     progress.stop();
   }
   return { header, bytes };
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Reads and authenticates an archive; `lines` yields its JSONL records in order. */
