@@ -9,6 +9,7 @@ import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.j
 import { type Endpoint, sanitizeRequest } from '../mask/sanitize.js';
 import { type Policy, shouldMask } from '../policy/index.js';
 import type { Vault } from '../vault/types.js';
+import { registerSurfaces } from '../surfaces/routes.js';
 import { createMetrics, type Metrics, routePattern } from './metrics.js';
 import { completionAsSse, restoreSseStream } from './stream.js';
 import { ClientAbortedError, connectionFailure, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
@@ -330,6 +331,7 @@ export function createApp(services: Services): Hono<Env> {
   app.post('/v1/chat/completions', (c) => proxy(c, 'chat'));
   app.post('/v1/completions', (c) => proxy(c, 'completions'));
   app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
+  registerSurfaces(app, services, metrics); // /v1/responses, /v1/messages (src/surfaces)
 
   // Model listing carries no user text: passed through as the upstream answers it.
   const models = async (c: Context<Env>, path: string) => {
@@ -378,7 +380,7 @@ export function createApp(services: Services): Hono<Env> {
  * The body as text, refusing more than `max` bytes: at once from Content-Length, else while
  * reading a chunked body (it is never buffered past the limit).
  */
-async function readBody(req: Request, contentLength: string | undefined, max: number): Promise<string> {
+export async function readBody(req: Request, contentLength: string | undefined, max: number): Promise<string> {
   if (contentLength !== undefined) {
     const n = Number(contentLength);
     if (!Number.isFinite(n) || n < 0) throw badRequest('Invalid Content-Length.');

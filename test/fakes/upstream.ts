@@ -25,6 +25,11 @@ export type Reply =
       maxWrite?: number;
       /** Omit `data: [DONE]`. */
       noDone?: boolean;
+      /**
+       * Typed events as the Responses and Anthropic APIs send them: `event: <data.type>` before
+       * each `data:` line, and no `[DONE]`.
+       */
+      named?: boolean;
       /** Destroy the socket after this many events (mid-stream disconnect). */
       disconnectAfter?: number;
       /** Stop sending (but keep the socket open) after this many events. */
@@ -109,8 +114,11 @@ async function send(res: ServerResponse, reply: Reply): Promise<void> {
     case 'sse': {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'upstream-req-1' });
       res.flushHeaders();
-      const frames = reply.events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`);
-      if (!reply.noDone && reply.disconnectAfter === undefined && reply.stallAfter === undefined) frames.push('data: [DONE]\n\n');
+      const frames = reply.events.map(
+        (e) =>
+          `${reply.named && typeof e === 'object' && e !== null ? `event: ${(e as { type: string }).type}\n` : ''}data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`,
+      );
+      if (!reply.noDone && !reply.named && reply.disconnectAfter === undefined && reply.stallAfter === undefined) frames.push('data: [DONE]\n\n');
       for (let i = 0; i < frames.length; i++) {
         if (reply.disconnectAfter !== undefined && i >= reply.disconnectAfter) {
           await sleep(50); // let what was written reach the wire: destroy() drops pending writes
