@@ -9,6 +9,7 @@ import { restoreChatCompletion, restoreTextCompletion } from '../mask/response.j
 import { type Endpoint, sanitizeRequest } from '../mask/sanitize.js';
 import { type Policy, shouldMask } from '../policy/index.js';
 import type { Vault } from '../vault/types.js';
+import { anthropicErrors, type AnthropicUpstreamOptions } from '../surfaces/messages-route.js';
 import { registerSurfaces } from '../surfaces/routes.js';
 import { createMetrics, type Metrics, routePattern } from './metrics.js';
 import { completionAsSse, restoreSseStream } from './stream.js';
@@ -40,6 +41,8 @@ export interface Services {
   readonly metrics?: Metrics;
   /** Audit trail, reveal and erasure (src/audit, src/compliance); absent with the memory vault. */
   readonly compliance?: Compliance;
+  /** The Anthropic Messages upstream (`VEIL_ANTHROPIC_UPSTREAM_*`); default https://api.anthropic.com, caller's key. */
+  readonly anthropic?: AnthropicUpstreamOptions;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
   /**
@@ -97,7 +100,7 @@ function errorResponse(c: Context, err: VeilError): Response {
 
 function bearerOf(c: Context): string | null {
   const h = c.req.header('authorization');
-  if (!h) return null;
+  if (!h) return c.req.header('x-api-key')?.trim() || null; // the header Anthropic's SDK sends
   const m = /^Bearer\s+(.+)$/i.exec(h.trim());
   return m ? m[1]!.trim() : null;
 }
@@ -188,6 +191,7 @@ export function createApp(services: Services): Hono<Env> {
     return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 
+  app.use('/v1/messages/*', anthropicErrors); // Anthropic-shaped errors there (src/surfaces)
   // Everything under /v1 needs a caller (open mode, or a valid Veil key).
   app.use('/v1/*', async (c, next) => {
     const bearer = bearerOf(c);
@@ -195,7 +199,7 @@ export function createApp(services: Services): Hono<Env> {
     if (auth.kind === 'denied') throw deniedError(auth.reason);
     c.set('principal', auth.principal);
     c.set('forwardBearer', auth.kind === 'open' ? bearer : null);
-    if (auth.kind === 'key' && services.upstream.forwardsCallerKey) {
+    if (auth.kind === 'key' && services.upstream.forwardsCallerKey && !c.req.path.startsWith('/v1/messages')) {
       // A Veil key must never be forwarded, and there is no upstream key to use instead.
       throw new VeilError('This Veil gateway uses API keys but has no VEIL_UPSTREAM_API_KEY configured.', {
         status: 500,

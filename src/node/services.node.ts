@@ -152,6 +152,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       vault,
       auth,
       upstream: createUpstreamFromConfig(config, createNodeFetch()),
+      anthropic: { baseURL: config.VEIL_ANTHROPIC_UPSTREAM_URL, apiKey: config.VEIL_ANTHROPIC_UPSTREAM_API_KEY, timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS },
       policyFor,
       logger,
       limits: limitsFromConfig(config),
