@@ -184,3 +184,19 @@ describe('GET /v1/responses/{id}', () => {
     expect(upstream.received.length).toBe(before);
   });
 });
+
+describe('Vercel AI SDK default provider (openai(model) speaks the Responses API)', () => {
+  it('generateText and streamText round-trip exactly', async () => {
+    const { generateText, streamText } = await import('ai');
+    const { createOpenAI } = await import('@ai-sdk/openai');
+    const openai = createOpenAI({ baseURL: gw.url, apiKey: 'sk-caller' });
+    const before = upstream.received.length;
+    const plain = await generateText({ model: openai('gpt-fake'), system: `CC ${EMAIL}`, prompt: `My SSN is ${SSN}` });
+    expect(plain.text).toBe(`You said: My SSN is ${SSN}`);
+    expect(upstream.received[before]!.path).toBe('/responses');
+    const streamed = streamText({ model: openai('gpt-fake'), prompt: `Call ${PHONE} or mail ${EMAIL}` });
+    let text = '';
+    for await (const t of streamed.textStream) text += t;
+    expect(text).toBe(`You said: Call ${PHONE} or mail ${EMAIL}`);
+  });
+});
