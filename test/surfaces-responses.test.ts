@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { routePattern } from '../src/api/metrics.js';
 import type { AuthResult } from '../src/auth/types.js';
 import { type FakeUpstream, type Handler, smallPieces, startFakeUpstream } from './fakes/upstream.js';
 import { responseEvents, responseObject } from './fakes/responses-wire.js';
@@ -198,5 +199,73 @@ describe('Vercel AI SDK default provider (openai(model) speaks the Responses API
     let text = '';
     for await (const t of streamed.textStream) text += t;
     expect(text).toBe(`You said: Call ${PHONE} or mail ${EMAIL}`);
+  });
+});
+
+describe('hostile upstream streams', () => {
+  const collect = async (input: string) => {
+    const stream: AsyncIterable<any> = (await gw.client().responses.create({ model: 'gpt-fake', input, stream: true })) as any;
+    const evs: any[] = [];
+    for await (const ev of stream) evs.push(ev);
+    return evs;
+  };
+  const withHandler = async (h: Handler, fn: () => Promise<void>) => {
+    const saved = upstream.handler;
+    upstream.handler = h;
+    try {
+      await fn();
+    } finally {
+      upstream.handler = saved;
+    }
+  };
+
+  it('a stream that ends before response.completed: held text released, then an in-band error event', async () => {
+    await withHandler(
+      (req) => {
+        // the stream stops right after a delta that ends inside a placeholder
+        const text = `You said: ${userText(req.body)}`;
+        const cut = text.indexOf('[') + 4;
+        const events = responseEvents([{ spec: { kind: 'text', text }, pieces: [text.slice(0, cut)] }]).filter((e: any) => e.type !== 'response.output_text.done' && e.type !== 'response.content_part.done' && e.type !== 'response.output_item.done' && e.type !== 'response.completed');
+        return { kind: 'sse', named: true, events };
+      },
+      async () => {
+        const evs = await collect(`Mail ${EMAIL} now`);
+        const deltas = evs.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+        expect(deltas).toBe('You said: Mail [EMA'); // never completed: the partial placeholder is released as written
+        expect(evs.at(-1)).toMatchObject({ type: 'error', code: 'upstream_stream_truncated' });
+      },
+    );
+  });
+
+  it('an upstream that stalls mid-stream: error event upstream_timeout after the idle timeout', async () => {
+    await withHandler(
+      (req) => ({ kind: 'sse', named: true, events: responseEvents([{ spec: { kind: 'text', text: `You said: ${userText(req.body)}` }, pieces: smallPieces(`You said: ${userText(req.body)}`) }]), stallAfter: 4 }),
+      async () => {
+        const evs = await collect(`Mail ${EMAIL}`);
+        expect(evs.at(-1)).toMatchObject({ type: 'error', code: 'upstream_timeout' });
+      },
+    );
+  }, 20_000);
+
+  it('an upstream error answer keeps its status and OpenAI shape', async () => {
+    await withHandler(
+      () => ({ kind: 'json', status: 429, body: { error: { message: 'Rate limit reached.', type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' } }, headers: { 'retry-after': '1' } }),
+      async () => {
+        await expect(gw.client().responses.create({ model: 'gpt-fake', input: `hi ${EMAIL}` })).rejects.toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+      },
+    );
+  });
+
+  it('malformed input is a 400, never forwarded', async () => {
+    const before = upstream.received.length;
+    await expect(gw.client().responses.create({ model: 'gpt-fake', input: 42 as any })).rejects.toMatchObject({ status: 400, param: 'input' });
+    await expect(gw.client().responses.create({ model: 'gpt-fake', input: [{ role: 'user', content: [7] }] as any })).rejects.toMatchObject({ status: 400 });
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('logs and metrics name response ids by pattern only', () => {
+    expect(routePattern('/v1/responses/219-09-9999')).toBe('/v1/responses/:id');
+    expect(routePattern('/v1/responses/resp_1/input_items')).toBe('/v1/responses/:id/input_items');
+    expect(routePattern('/v1/responses')).toBe('/v1/responses');
   });
 });
