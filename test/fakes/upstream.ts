@@ -52,7 +52,7 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
-export async function startFakeUpstream(handler: Handler = defaultHandler): Promise<FakeUpstream> {
+export async function startFakeUpstream(handler: Handler = defaultHandler, port = 0): Promise<FakeUpstream> {
   const received: Received[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const state: FakeUpstream = {
@@ -93,7 +93,7 @@ export async function startFakeUpstream(handler: Handler = defaultHandler): Prom
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   (state as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return state;
 }
