@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { routePattern } from '../src/api/metrics.js';
 import type { AuthResult } from '../src/auth/types.js';
+import { OPEN_PRINCIPAL } from '../src/core/types.js';
 import { type FakeUpstream, type Handler, smallPieces, startFakeUpstream } from './fakes/upstream.js';
 import { responseEvents, responseObject } from './fakes/responses-wire.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
@@ -267,5 +268,40 @@ describe('hostile upstream streams', () => {
     expect(routePattern('/v1/responses/219-09-9999')).toBe('/v1/responses/:id');
     expect(routePattern('/v1/responses/resp_1/input_items')).toBe('/v1/responses/:id/input_items');
     expect(routePattern('/v1/responses')).toBe('/v1/responses');
+  });
+});
+
+describe('structured output (text.format json_schema)', () => {
+  it('values are JSON-escaped into output text: plain, deltas, done event and response.completed', async () => {
+    // A value that needs escaping, stored through the gateway's vault and carried in as a placeholder.
+    const value = 'Jo "Q" \\ Smith';
+    const [token] = await gw.services.vault.tokenize({ principal: OPEN_PRINCIPAL, requestId: 'test' }, [{ type: 'PERSON', value }]);
+    const content = `{"name":"[${token}]"}`;
+    const saved = upstream.handler;
+    upstream.handler = (req) => {
+      const spec = { kind: 'text', text: content } as const;
+      if (req.body.stream) return { kind: 'sse', named: true, events: responseEvents([{ spec, pieces: smallPieces(content, 5) }], { text: req.body.text }) };
+      return { kind: 'json', body: responseObject([spec], { text: req.body.text }) };
+    };
+    try {
+      const format = { type: 'json_schema', name: 'person', schema: { type: 'object', properties: { name: { type: 'string' } } } } as const;
+      const input = `who is [${token}]? answer as JSON`;
+      const plain = await gw.client().responses.create({ model: 'm', input, text: { format } });
+      expect(JSON.parse(plain.output_text)).toEqual({ name: value });
+      const stream: AsyncIterable<any> = (await gw.client().responses.create({ model: 'm', input, text: { format }, stream: true })) as any;
+      let deltas = '';
+      let done = '';
+      let completed = '';
+      for await (const ev of stream) {
+        if (ev.type === 'response.output_text.delta') deltas += ev.delta;
+        if (ev.type === 'response.output_text.done') done = ev.text;
+        if (ev.type === 'response.completed') completed = ev.response.output[0].content[0].text;
+      }
+      expect(JSON.parse(deltas)).toEqual({ name: value });
+      expect(JSON.parse(done)).toEqual({ name: value });
+      expect(JSON.parse(completed)).toEqual({ name: value });
+    } finally {
+      upstream.handler = saved;
+    }
   });
 });

@@ -138,7 +138,8 @@ export function jsonOutput(body: unknown): boolean {
 
 /** Which string leaves hold JSON text: tool-call `arguments`, and output text under structured output. */
 const jsonKeyFor = (jsonText: boolean) => (key: string | number, parent: Obj | unknown[]) =>
-  key === 'arguments' || (jsonText && key === 'text' && !Array.isArray(parent) && (parent.type === 'output_text' || parent.type === undefined));
+  key === 'arguments' ||
+  (jsonText && key === 'text' && !Array.isArray(parent) && (parent.type === 'output_text' || parent.type === 'response.output_text.done' || parent.type === undefined));
 
 /** A `response` object (plain answer or `GET`): restored in place. */
 export function restoreResponseObject(body: unknown, r: Restorer, jsonText = jsonOutput(body)): void {
