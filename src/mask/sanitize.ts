@@ -447,7 +447,7 @@ export async function sanitizeRequest<T>(
   services: MaskServices,
   ctx: RequestContext,
 ): Promise<SanitizeResult<T>> {
-  return sanitizeWith((copy) => collect(endpoint, copy), body, services, ctx);
+  return sanitizeWith((copy) => collect(endpoint, copy), body, services, ctx, endpoint);
 }
 
 /**
@@ -460,6 +460,8 @@ export async function sanitizeWith<T>(
   body: T,
   services: MaskServices,
   ctx: RequestContext,
+  /** Named in audit events (`chat`, `responses`, `messages`…). */
+  endpoint: string,
 ): Promise<SanitizeResult<T>> {
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.');
   const copy = structuredClone(body) as JsonObject;

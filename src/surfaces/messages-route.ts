@@ -4,7 +4,7 @@ import { VeilError } from '../core/errors.js';
 import { sanitizeWith } from '../mask/sanitize.js';
 import { restoreEventStream } from './event-stream.js';
 import { anthropicErrorType, collectMessagesSlots, MessagesStream, restoreMessage } from './messages.js';
-import type { SurfaceEnv, SurfaceKit } from './routes.js';
+import { awaitAudit, type SurfaceEnv, type SurfaceKit } from './routes.js';
 
 /**
  * `POST /v1/messages` and `POST /v1/messages/count_tokens` (Anthropic Messages API) on the
@@ -85,7 +85,7 @@ export function registerMessages(app: Hono<SurfaceEnv>, kit: SurfaceKit): void {
     const ctx = kit.context(c, controller.signal);
     const policy = await services.policyFor(ctx.principal.tenantId);
     const t0 = performance.now();
-    const s = await sanitizeWith(collectMessagesSlots, body, kit.maskServices(policy), ctx);
+    const s = await sanitizeWith(collectMessagesSlots, body, kit.maskServices(policy), ctx, 'messages');
     metrics.observeSanitize(performance.now() - t0, s.counts);
     const streaming = path === '/v1/messages' && (s.body as { stream?: unknown }).stream === true;
 
@@ -108,6 +108,12 @@ export function registerMessages(app: Hono<SurfaceEnv>, kit: SurfaceKit): void {
       clearTimeout(timer);
       if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
       throw upstreamFailure(e, timedOut);
+    }
+    try {
+      await awaitAudit(s.audited, response);
+    } catch (e) {
+      clearTimeout(timer);
+      throw e;
     }
     const pass = passHeaders(response.headers);
     const type = response.headers.get('content-type') ?? '';

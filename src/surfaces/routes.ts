@@ -11,6 +11,7 @@ import { sanitizeWith } from '../mask/sanitize.js';
 import { findPlaceholders, tokenType } from '../mask/token.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
 import type { Token } from '../vault/types.js';
+import { createRestoreAuditor } from '../audit/restore.js';
 import { restoreEventStream } from './event-stream.js';
 import { registerMessages } from './messages-route.js';
 import { collectResponsesSlots, jsonOutput, ResponsesStream, restoreResponseObject } from './responses.js';
@@ -43,6 +44,8 @@ export interface SurfaceKit {
 }
 
 export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
+  // the audit trail (src/audit) when the gateway has one: restore events as on the chat paths
+  const audit = services.compliance ? createRestoreAuditor(services.compliance.audit, services.compliance.known) : undefined;
   return {
     services,
     metrics,
@@ -70,7 +73,7 @@ export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
       return { principal: c.get('principal'), requestId: c.get('requestId'), signal, ...(purpose ? { purpose: purpose.slice(0, 200) } : {}) };
     },
     maskServices(policy) {
-      return { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS };
+      return { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, ...(audit ? { audit } : {}) };
     },
     async restorerForStored(ctx, policy, root) {
       const tokens = new Set<Token>();
@@ -82,6 +85,8 @@ export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
       };
       walk(root, 0);
       if (tokens.size === 0) return new Restorer(new Map());
+      // stored values are decrypted only once the restore event is committed
+      if (audit) await audit({ ctx, endpoint: 'responses.stored', policy, minted: [], presented: [...tokens] });
       let values: Map<Token, string>;
       try {
         // tenant-scoped: another tenant's tokens do not resolve and stay placeholders
@@ -125,6 +130,17 @@ async function upstreamJson(response: Response, controller: AbortController): Pr
   }
 }
 
+/** With an audit trail: the restore event must be committed before anything is restored. */
+export async function awaitAudit(audited: Promise<void> | undefined, response: Response): Promise<void> {
+  if (!audited) return;
+  try {
+    await audited;
+  } catch (e) {
+    await response.body?.cancel().catch(() => {});
+    throw e;
+  }
+}
+
 /** Registers `/v1/responses` (and, from ./messages-route.ts, `/v1/messages`) on the gateway app. */
 export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metrics: Metrics): void {
   const kit = surfaceKit(services, metrics);
@@ -137,7 +153,7 @@ export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metr
     const ctx = kit.context(c, controller.signal);
     const policy = await services.policyFor(ctx.principal.tenantId);
     const t0 = performance.now();
-    const s = await sanitizeWith(collectResponsesSlots, body, kit.maskServices(policy), ctx);
+    const s = await sanitizeWith(collectResponsesSlots, body, kit.maskServices(policy), ctx, 'responses');
     metrics.observeSanitize(performance.now() - t0, s.counts);
     const streaming = (s.body as { stream?: unknown }).stream === true;
     const structured = jsonOutput(s.body);
@@ -149,6 +165,7 @@ export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metr
       if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
       throw mapped;
     }
+    await awaitAudit(s.audited, response);
     const headers = passthroughHeaders(response.headers);
     if (streaming && response.body && (response.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const requestId = ctx.requestId;
