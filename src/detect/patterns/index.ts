@@ -25,6 +25,10 @@ import type { Candidate } from './util.js';
  * a more specific, validated type beats a looser one over the same characters, e.g.
  * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE.
  * Text inside Veil's own placeholders (`[PERSON_7QX2M4AB]`) is never reported.
+ *
+ * The work is a sequence of steps (one per family, one per national-ID format, then the
+ * merge); the detector runs texts of {@link PATTERN_YIELD_CHARS} characters or more with an
+ * event-loop turn between steps, on the whole text, so spans never depend on where it yielded.
  */
 export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
   EMAIL: 100,
