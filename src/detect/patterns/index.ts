@@ -5,7 +5,7 @@ import { findAddresses } from './address.js';
 import { findCards } from './card.js';
 import { findContextValues } from './context.js';
 import { findDobs } from './dob.js';
-import { findEmails } from './email.js';
+import { emailSteps, findEmails } from './email.js';
 import { findHandlesAndVehicles } from './handles.js';
 import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
@@ -26,8 +26,8 @@ import type { Candidate } from './util.js';
  * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE.
  * Text inside Veil's own placeholders (`[PERSON_7QX2M4AB]`) is never reported.
  *
- * The work is a sequence of steps (one per family, one per national-ID format, then the
- * merge); the detector runs texts of {@link PATTERN_YIELD_CHARS} characters or more with an
+ * The work is a sequence of steps (one per family, one per national-ID format, one per 1,024
+ * '@' signs, then the merge); the detector runs texts of {@link PATTERN_YIELD_CHARS} characters or more with an
  * event-loop turn between steps, on the whole text, so spans never depend on where it yielded.
  */
 export const PATTERN_RANK: Readonly<Record<EntityType, number>> = {
@@ -158,6 +158,7 @@ function* patternSteps(text: string): Generator<void, Span[]> {
   for (const find of FAMILIES) {
     // the ID formats are the longest family: a step per format
     if (find === findNationalIds) yield* nationalIdSteps(text, cands, ctx);
+    else if (find === findEmails) yield* emailSteps(text, cands);
     else find(text, cands, ctx);
     yield;
   }
