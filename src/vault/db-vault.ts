@@ -38,8 +38,18 @@ export interface DbVaultOptions {
   db: Db;
   provider: MasterKeyProvider;
   logger?: Logger;
-  /** Bound on one vault call, database and key service included (VEIL_DB_TIMEOUT_MS, default 5000). */
+  /**
+   * Bound on each step of a vault call (VEIL_DB_TIMEOUT_MS, default 5000): the key service,
+   * then every statement. The clock restarts after each step that completes, so a big request
+   * of many statements is not failed for its size, while a stuck database fails after one step.
+   */
   timeoutMs?: number;
+  /**
+   * Rows per statement. PGlite runs SQL on the event loop, so its statements are kept small
+   * (default {@link PGLITE_ROWS_PER_STATEMENT}; the loop gets a turn between them); on
+   * PostgreSQL the default is {@link PG_ROWS_PER_STATEMENT}.
+   */
+  maxRowsPerStatement?: number;
   /** VEIL_KEY_CACHE_TTL_MS */
   keyCacheTtlMs?: number;
   /** VEIL_KEY_CACHE_MAX */
@@ -83,8 +93,10 @@ export interface DbVault extends Vault {
   forgetTenant(tenantId: string | null, keys?: boolean): void;
 }
 
-/** Rows per statement (arrays bind as one parameter each; this only bounds statement size). */
-const CHUNK = 2000;
+/** Rows per statement on PostgreSQL (arrays bind as one parameter each; this only bounds statement size). */
+export const PG_ROWS_PER_STATEMENT = 2000;
+/** Rows per statement on PGlite: one insert of this many rows holds the event loop a few ms. */
+export const PGLITE_ROWS_PER_STATEMENT = 100;
 
 // Hot statements: fixed text (arrays instead of IN lists), so PostgreSQL prepares each once.
 const SQL_LOOKUP = 'select token, blind_index from mappings where tenant_id = $1 and blind_index = any($2::bytea[])';
@@ -110,9 +122,31 @@ export function vaultIntegrityError(cause?: unknown): VeilError {
 
 class IntegrityFailure extends Error {}
 
-function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
+function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** Work between event-loop turns in {@link mapYielding}: per-value crypto of 10k values would hold the loop. */
+const SLICE_MS = 8;
+const SLICE_ITEMS = 128;
+
+/**
+ * `Promise.all(xs.map(fn))` in slices of {@link SLICE_ITEMS}, giving the event loop a turn
+ * (a timer, so it works on Workers too) whenever more than {@link SLICE_MS} ms of work ran.
+ */
+async function mapYielding<T, R>(xs: readonly T[], fn: (x: T, i: number) => Promise<R> | R): Promise<R[]> {
+  if (xs.length <= SLICE_ITEMS) return Promise.all(xs.map(fn));
+  const out: R[] = [];
+  let since = performance.now();
+  for (let i = 0; i < xs.length; i += SLICE_ITEMS) {
+    if (performance.now() - since > SLICE_MS) {
+      await new Promise((r) => setTimeout(r, 0));
+      since = performance.now();
+    }
+    out.push(...(await Promise.all(xs.slice(i, i + SLICE_ITEMS).map((x, j) => fn(x, i + j)))));
+  }
   return out;
 }
 
@@ -120,6 +154,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
   const { db } = opts;
   const log = opts.logger ?? silentLogger;
   const timeoutMs = opts.timeoutMs ?? 5_000;
+  const rowsPerStatement = Math.max(1, opts.maxRowsPerStatement ?? (db.kind === 'pglite' ? PGLITE_ROWS_PER_STATEMENT : PG_ROWS_PER_STATEMENT));
   const cx = opts.crypto ?? webVaultCrypto;
   const keyring = createKeyring({
     db,
@@ -152,15 +187,26 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     while (tokenCache.size > tokenCacheMax) tokenCache.delete(tokenCache.keys().next().value as string);
   };
 
-  /** Runs `fn` bounded by the timeout; maps every failure to a 503 VeilError. */
-  async function guarded<T>(op: string, tenantId: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` under a watchdog of `timeoutMs` that `fn` re-arms (`progress`) after each step
+   * it completes; maps every failure to a 503 VeilError.
+   */
+  async function guarded<T>(op: string, tenantId: string, fn: (progress: () => void) => Promise<T>): Promise<T> {
     if (closed) throw vaultUnavailable(new Error('vault closed'));
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let fire: (e: Error) => void = () => {};
+    let done = false;
+    const arm = () => {
+      clearTimeout(timer);
+      if (done) return;
+      timer = setTimeout(() => fire(new Error(`vault ${op}: a step took longer than ${timeoutMs} ms`)), timeoutMs);
+    };
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`vault ${op} timed out after ${timeoutMs} ms`)), timeoutMs);
+      fire = reject;
     });
+    arm();
     try {
-      return await Promise.race([fn(), timeout]);
+      return await Promise.race([fn(arm), timeout]);
     } catch (e) {
       if (isVeilError(e)) throw e;
       if (e instanceof IntegrityFailure || e instanceof DecryptError) {
@@ -171,14 +217,16 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
       log.error('vault unavailable', { op, tenantId, error: (e as Error)?.name ?? 'Error', code: typeof code === 'string' ? code : null });
       throw vaultUnavailable(e);
     } finally {
+      done = true;
       clearTimeout(timer);
     }
   }
 
-  async function lookup(tenantId: string, blinds: Uint8Array[]): Promise<Map<string, Token>> {
+  async function lookup(tenantId: string, blinds: Uint8Array[], progress: () => void): Promise<Map<string, Token>> {
     const found = new Map<string, Token>();
-    for (const part of chunks(blinds)) {
+    for (const part of chunks(blinds, rowsPerStatement)) {
       const rows = await db.query<{ token: string; blind_index: Uint8Array }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
+      progress();
       for (const r of rows) found.set(toHex(r.blind_index), r.token as Token);
     }
     return found;
@@ -192,23 +240,22 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
   }
 
   /** Inserts new mappings; returns blind hex → token (the winner's token on a race). */
-  async function insertNew(tenantId: string, pending: Pending[]): Promise<Map<string, Token>> {
+  async function insertNew(tenantId: string, pending: Pending[], progress: () => void): Promise<Map<string, Token>> {
     const result = new Map<string, Token>();
     let todo = pending;
     for (let attempt = 0; todo.length > 0; attempt++) {
       if (attempt >= MAX_TOKEN_ATTEMPTS) throw new Error('could not allocate unique token ids');
       const deks = await keyring.reserveEncryptions(tenantId, todo.length);
-      const rows = await Promise.all(
-        todo.map(async (p, i) => {
+      progress();
+      const rows = await mapYielding(todo, async (p, i) => {
           const dek = deks[i]!;
           const token = makeToken(p.type, randomTokenId());
           const iv = randomBytes(GCM_IV_BYTES);
           const ciphertext = await cx.encrypt(dek.key, iv, utf8(p.value), mappingAad(tenantId, token, p.type, dek.version));
           return { tenantId, token, type: p.type, blindIndex: p.blind, dekVersion: dek.version, iv, ciphertext };
-        }),
-      );
+        });
       const inserted = new Set<string>();
-      for (const part of chunks(rows)) {
+      for (const part of chunks(rows, rowsPerStatement)) {
         const got = await db.query<{ token: string; blind_index: Uint8Array }>(
           SQL_INSERT,
           [
@@ -222,6 +269,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
           ],
           'veil_vault_insert',
         );
+        progress();
         for (const g of got) {
           const hex = toHex(g.blind_index);
           inserted.add(hex);
@@ -232,7 +280,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
       if (lost.length === 0) break;
       // Either another request stored the same value first (take its token) or the random
       // token id collided with an existing one (retry those with new ids).
-      const winners = await lookup(tenantId, lost.map((p) => p.blind));
+      const winners = await lookup(tenantId, lost.map((p) => p.blind), progress);
       for (const [hex, token] of winners) result.set(hex, token);
       todo = lost.filter((p) => !winners.has(p.hex));
     }
@@ -242,8 +290,9 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
   async function tokenize(ctx: RequestContext, items: readonly TokenizeItem[]): Promise<Token[]> {
     if (items.length === 0) return [];
     const tenantId = ctx.principal.tenantId;
-    return guarded('tokenize', tenantId, async () => {
+    return guarded('tokenize', tenantId, async (progress) => {
       const blindKey = await keyring.blindKey(tenantId);
+      progress();
       // One entry per distinct (type, normalized value); the first spelling is the one stored.
       const byInput = new Map<string, Pending>();
       const order: string[] = [];
@@ -256,14 +305,12 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
           firsts.push({ input, type: it.type, value: it.value });
         }
       }
-      const pendingAll = await Promise.all(
-        firsts.map(async (f) => {
+      const pendingAll = await mapYielding(firsts, async (f) => {
           const blind = await cx.hmac(blindKey, utf8(f.input));
           const p: Pending = { type: f.type, value: f.value, blind, hex: toHex(blind) };
           byInput.set(f.input, p);
           return p;
-        }),
-      );
+        });
       const known = new Map<string, Token>();
       const uncached: Pending[] = [];
       for (const p of pendingAll) {
@@ -272,10 +319,10 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
         else uncached.push(p);
       }
       if (uncached.length > 0) {
-        for (const [hex, token] of await lookup(tenantId, uncached.map((p) => p.blind))) known.set(hex, token);
+        for (const [hex, token] of await lookup(tenantId, uncached.map((p) => p.blind), progress)) known.set(hex, token);
         const missing = uncached.filter((p) => !known.has(p.hex));
         if (missing.length > 0) {
-          for (const [hex, token] of await insertNew(tenantId, missing)) known.set(hex, token);
+          for (const [hex, token] of await insertNew(tenantId, missing, progress)) known.set(hex, token);
         }
         for (const p of uncached) {
           const t = known.get(p.hex);
@@ -295,16 +342,17 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     const wanted = [...new Set(tokens)].filter((t) => parseToken(t) !== null);
     if (wanted.length === 0) return out;
     const tenantId = ctx.principal.tenantId;
-    return guarded('resolve', tenantId, async () => {
+    return guarded('resolve', tenantId, async (progress) => {
       const blindKey = await keyring.blindKey(tenantId);
-      for (const part of chunks(wanted)) {
+      progress();
+      for (const part of chunks(wanted, rowsPerStatement)) {
         const rows = await db.query<{ token: string; type: string; blind_index: Uint8Array; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array }>(
           SQL_RESOLVE,
           [tenantId, part],
           'veil_vault_resolve',
         );
-        await Promise.all(
-          rows.map(async (r) => {
+        progress();
+        await mapYielding(rows, async (r) => {
             const token = r.token as Token;
             if (tokenType(token) !== r.type) throw new IntegrityFailure();
             const version = Number(r.dek_version);
@@ -318,8 +366,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
             const blind = await cx.hmac(blindKey, utf8(blindInput(r.type as EntityType, value)));
             if (!timingSafeEqual(blind, r.blind_index)) throw new IntegrityFailure();
             out.set(token, value);
-          }),
-        );
+          });
       }
       return out;
     });
