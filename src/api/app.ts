@@ -11,6 +11,7 @@ import { type Policy, shouldMask } from '../policy/index.js';
 import type { Vault } from '../vault/types.js';
 import { anthropicErrors, type AnthropicUpstreamOptions } from '../surfaces/messages-route.js';
 import { registerSurfaces } from '../surfaces/routes.js';
+import { registerRagRoutes } from '../rag/routes.js';
 import { createMetrics, type Metrics, routePattern } from './metrics.js';
 import { completionAsSse, restoreSseStream } from './stream.js';
 import { ClientAbortedError, connectionFailure, mapUpstreamError, passthroughHeaders, type Upstream } from './upstream.js';
@@ -336,6 +337,7 @@ export function createApp(services: Services): Hono<Env> {
   app.post('/v1/completions', (c) => proxy(c, 'completions'));
   app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
   registerSurfaces(app, services, metrics); // /v1/responses, /v1/messages (src/surfaces)
+  registerRagRoutes(app, services); // /v1/veil/sanitize, /v1/veil/restore, collections (src/rag)
 
   // Model listing carries no user text: passed through as the upstream answers it.
   const models = async (c: Context<Env>, path: string) => {
