@@ -51,6 +51,8 @@ export interface Services {
    * in open mode (no keys exist); `public` anyone; `off` nobody (404).
    */
   readonly metricsAccess?: MetricsAccess;
+  /** Encrypted RAG collections (src/rag); absent without a database vault. */
+  readonly rag?: import('../rag/collections.js').Collections;
 }
 
 export type MetricsAccess = 'admin' | 'public' | 'off';

@@ -11,11 +11,38 @@ import { z } from 'zod';
 import type { Principal, RequestContext } from '../core/types.js';
 import type { Services } from '../api/app.js';
 import { readBody, type BodyLimits } from './body.js';
+import { badRequest } from '../core/errors.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { MaskServices } from '../mask/sanitize.js';
+import { notFound } from '../core/errors.js';
+import { badCollection, type Metadata } from './collections.js';
 
 export const RAG_MAX_TEXTS = 2048;
 export const RAG_MAX_TEXT_CHARS = 1_000_000;
+
+export const RAG_MAX_DOCUMENTS = 256;
+export const RAG_MAX_K = 100;
+const COLLECTION = /^[A-Za-z0-9_.-]{1,64}$/;
+const metaValue = z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]);
+const metadata = z.record(z.string().min(1).max(128), metaValue).refine((m) => Object.keys(m).length <= 64, 'at most 64 fields');
+
+export const DocumentsBody = z.object({
+  model: z.string().min(1).max(256),
+  documents: z
+    .array(z.object({ id: z.string().min(1).max(256), text: z.string().min(1).max(RAG_MAX_TEXT_CHARS), metadata: metadata.optional() }))
+    .min(1)
+    .max(RAG_MAX_DOCUMENTS)
+    .refine((ds) => new Set(ds.map((d) => d.id)).size === ds.length, 'document ids must be unique'),
+  encrypt_fields: z.array(z.string().min(1).max(128)).max(64).optional(),
+});
+
+export const QueryBody = z.object({
+  model: z.string().min(1).max(256),
+  query: z.string().min(1).max(RAG_MAX_TEXT_CHARS),
+  k: z.number().int().min(1).max(RAG_MAX_K).default(10),
+  filter: metadata.optional(),
+  restore: z.boolean().default(false),
+});
 
 export const TextsBody = z.object({
   texts: z.array(z.string().max(RAG_MAX_TEXT_CHARS)).min(1).max(RAG_MAX_TEXTS),
@@ -62,5 +89,52 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
     const out = await restoreTexts(body.texts, await maskServices(services, ctx), ctx);
     log.debug('rag restored', { requestId: ctx.requestId, texts: body.texts.length });
     return c.json({ object: 'list', data: out.map((text, index) => ({ index, text })) });
+  });
+
+  const rag = services.rag;
+  if (!rag) return;
+  const collectionOf = (c: Context<RagEnv>) => {
+    const name = c.req.param('name') ?? '';
+    if (!COLLECTION.test(name)) throw badCollection();
+    return name;
+  };
+  /** Document ids are stored as given: one holding a validated identifier (email, card…) is refused. */
+  const refusePiiIds = async (ids: string[], mask: MaskServices, signal: AbortSignal) => {
+    const spans = await services.detector.detect(ids, signal);
+    if (spans.some((ss) => ss.some((sp) => sp.source === 'pattern'))) {
+      throw badRequest('A document id holds personal data (an email, phone, card or other identifier); use an opaque id.', 'documents.id', 'veil_pii_in_id');
+    }
+    void mask;
+  };
+
+  app.post('/v1/veil/collections/:name/documents', async (c) => {
+    const collection = collectionOf(c);
+    const body = await readBody(c, DocumentsBody, limits, 'documents');
+    const ctx = ragContext(c);
+    const mask = await maskServices(services, ctx);
+    await refusePiiIds(body.documents.map((d) => d.id), mask, c.req.raw.signal);
+    const client = services.upstream.client(c.get('forwardBearer'));
+    const r = await rag.add(ctx, mask, client, body.model, collection, body.documents.map((d) => ({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata as Metadata } : {}) })), body.encrypt_fields ?? []);
+    log.debug('rag documents stored', { requestId: ctx.requestId, documents: r.ids.length, entities: r.entities, sealed: r.sealed });
+    return c.json({ object: 'list', data: r.ids.map((id) => ({ id, stored: true })) });
+  });
+
+  app.post('/v1/veil/collections/:name/query', async (c) => {
+    const collection = collectionOf(c);
+    const body = await readBody(c, QueryBody, limits, 'query');
+    const ctx = ragContext(c);
+    const mask = await maskServices(services, ctx);
+    const client = services.upstream.client(c.get('forwardBearer'));
+    const results = await rag.query(ctx, mask, client, body.model, collection, { query: body.query, k: body.k, restore: body.restore, ...(body.filter ? { filter: body.filter as Metadata } : {}) });
+    log.debug('rag query', { requestId: ctx.requestId, hits: results.length, restore: body.restore });
+    return c.json({ object: 'list', data: results });
+  });
+
+  app.delete('/v1/veil/collections/:name/documents/:id', async (c) => {
+    const collection = collectionOf(c);
+    const ctx = ragContext(c);
+    const id = c.req.param('id');
+    if (!(await rag.delete(ctx, collection, id))) throw notFound('No document with this id in this collection.');
+    return c.json({ id, deleted: true });
   });
 }
