@@ -32,7 +32,7 @@ describe.each(DRIVERS)('RAG sanitize/restore primitives ($name)', (driver) => {
   let h: Harness;
   let up: FakeUpstream;
   let gw: Gateway;
-  const key: Record<string, string> = {};
+  const key = {} as { admin: string; user: string; restricted: string; other: string };
 
   beforeAll(async () => {
     h = await driver.open();
@@ -41,7 +41,7 @@ describe.each(DRIVERS)('RAG sanitize/restore primitives ($name)', (driver) => {
     const vault = createDbVault({ db: h.db, provider: createLocalProvider(randomBytes(32)), crypto: nodeVaultCrypto, timeoutMs: 5000 });
     const a = (await keys.createTenant('A')).id;
     const b = (await keys.createTenant('B')).id;
-    for (const role of ['admin', 'user', 'restricted']) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
+    for (const role of ['admin', 'user', 'restricted'] as const) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
     key.other = (await keys.issueKey({ tenantId: b, name: 'b-admin', role: 'admin' })).key;
     gw = await startGateway(up.url, { vault, auth: keys });
   }, 120_000);
