@@ -18,6 +18,8 @@ import { DEFAULT_POLICY, type Policy } from '../policy/index.js';
 import { createPolicyStore } from '../policy/store.js';
 import { nodeVaultCrypto } from '../vault/crypto.node.js';
 import { createDbVault } from '../vault/db-vault.js';
+import { createCollections } from '../rag/collections.js';
+import { createPgVectorStore } from '../rag/store.js';
 import { verifyMasterKey } from '../vault/key-check.js';
 import { createMemoryVault } from '../vault/memory.js';
 import type { Vault } from '../vault/types.js';
@@ -82,6 +84,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
     logger.info('detector ready', { detector: detector.name, ms: Math.round(performance.now() - t0) });
 
     let vault: Vault;
+    let rag: Services['rag'];
     let auth: Authenticator = openAuthenticator;
     let db: Db | null = null;
     let compliance: Compliance | undefined;
@@ -132,6 +135,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
       closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
+      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto });
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
@@ -158,6 +162,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       limits: limitsFromConfig(config),
       metricsAccess: config.VEIL_METRICS,
       ...(compliance ? { compliance } : {}),
+      ...(rag ? { rag } : {}),
       async ready() {
         if (db && !(await ping(db))) throw new NotReadyError('database_unreachable', 'database unreachable');
         // Keys can be issued while the gateway runs (the CLI), so this is checked on every probe.

@@ -27,13 +27,13 @@ import { DRIVERS } from '../vault/harness.js';
 const DIMS = 64;
 /** Deterministic embedding: hashed bag of lower-cased words (placeholders are words too). */
 export function bagOfWords(text: string): number[] {
-  const v = new Array<number>(DIMS).fill(0);
+  const v: number[] = new Array<number>(DIMS).fill(0);
   for (const w of text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []) {
     let h = 2166136261;
     for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
     v[(h >>> 0) % DIMS]! += 1;
   }
-  if (v.every((x) => x === 0)) v[0] = 1;
+  if (!v.some((x) => x !== 0)) v[0] = 1;
   return v;
 }
 
