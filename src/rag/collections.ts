@@ -53,6 +53,9 @@ export interface QueryResult {
   readonly distance: number;
 }
 
+/** Embeds sanitized texts (the upstream's embeddings API, or vectors kept by a migration). */
+export type Embedder = (sanitizedTexts: string[]) => Promise<number[][]>;
+
 export interface CollectionsDeps {
   readonly store: VectorStore;
   /** The vault's keyring (DB vault): DEKs and the blind-index key of each tenant. */
@@ -115,7 +118,7 @@ export function createCollections(deps: CollectionsDeps) {
 
   return {
     /** Sanitizes, embeds (sanitized text only) and stores documents; returns their ids. */
-    async add(ctx: RequestContext, mask: MaskServices, client: OpenAI, model: string, collection: string, docs: readonly DocumentIn[], encryptFields: readonly string[]): Promise<{ ids: string[]; entities: number; sealed: number }> {
+    async add(ctx: RequestContext, mask: MaskServices, embedder: Embedder, collection: string, docs: readonly DocumentIn[], encryptFields: readonly string[]): Promise<{ ids: string[]; entities: number; sealed: number }> {
       const tenant = ctx.principal.tenantId;
       // One detection/tokenize pass over every text and string metadata value.
       const slots: string[] = [];
@@ -139,7 +142,8 @@ export function createCollections(deps: CollectionsDeps) {
         else if (it.entities.length > 0) found[w.doc]!.set(w.field, it.entities[0]!.type);
       });
       const force = new Set(encryptFields);
-      const vectors = await embed(client, model, texts, ctx.signal);
+      const vectors = await embedder(texts);
+      if (vectors.length !== texts.length) throw embeddingFailed('wrong number of embeddings');
 
       let sealedCount = 0;
       const chunks: StoredChunk[] = [];

@@ -15,7 +15,7 @@ import { badRequest } from '../core/errors.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { MaskServices } from '../mask/sanitize.js';
 import { notFound } from '../core/errors.js';
-import { badCollection, type Metadata } from './collections.js';
+import { badCollection, embed, type Metadata } from './collections.js';
 
 export const RAG_MAX_TEXTS = 2048;
 export const RAG_MAX_TEXT_CHARS = 1_000_000;
@@ -114,7 +114,7 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
     const mask = await maskServices(services, ctx);
     await refusePiiIds(body.documents.map((d) => d.id), mask, c.req.raw.signal);
     const client = services.upstream.client(c.get('forwardBearer'));
-    const r = await rag.add(ctx, mask, client, body.model, collection, body.documents.map((d) => ({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata as Metadata } : {}) })), body.encrypt_fields ?? []);
+    const r = await rag.add(ctx, mask, (t) => embed(client, body.model, t, ctx.signal), collection, body.documents.map((d) => ({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata as Metadata } : {}) })), body.encrypt_fields ?? []);
     log.debug('rag documents stored', { requestId: ctx.requestId, documents: r.ids.length, entities: r.entities, sealed: r.sealed });
     return c.json({ object: 'list', data: r.ids.map((id) => ({ id, stored: true })) });
   });
