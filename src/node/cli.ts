@@ -43,6 +43,8 @@ ${JOBS_HELP}
 ${AUDIT_HELP}
 ${ERASE_HELP}
 ${BACKUP_HELP}
+  collections migrate …                     migrate a JSONL export into an encrypted RAG collection
+                                            (veil collections migrate --help)
   help                                      show this help
 
 Options:
@@ -83,6 +85,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     erase: async () => (await import('./cli-erase.js')).runEraseCli,
     backup: async () => (await import('./cli-backup.js')).runBackupCli,
     restore: async () => (await import('./cli-backup.js')).runRestoreCli,
+    collections: async () => (await import('../rag/cli.node.js')).runCollectionsCli, // RAG migration (src/rag)
   };
   if (argv[0] === 'tenants' && argv[1] === 'shred') return runGroup(async () => (await import('./cli-erase.js')).runShredCli, argv.slice(2), io);
   const group = Object.hasOwn(groups, argv[0] ?? '') ? groups[argv[0]!] : undefined;

@@ -20,31 +20,10 @@ import { createCollections } from '../../src/rag/collections.js';
 import { createPgVectorStore } from '../../src/rag/store.js';
 import { nodeVaultCrypto } from '../../src/vault/crypto.node.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
-import { type FakeUpstream, type Received, startFakeUpstream } from '../fakes/upstream.js';
+import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
+import { embeddingUpstream } from './embedding-upstream.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { DRIVERS } from '../vault/harness.js';
-
-const DIMS = 64;
-/** Deterministic embedding: hashed bag of lower-cased words (placeholders are words too). */
-export function bagOfWords(text: string): number[] {
-  const v: number[] = new Array<number>(DIMS).fill(0);
-  for (const w of text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []) {
-    let h = 2166136261;
-    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
-    v[(h >>> 0) % DIMS]! += 1;
-  }
-  if (!v.some((x) => x !== 0)) v[0] = 1;
-  return v;
-}
-
-export function embeddingUpstream(req: Received) {
-  if (req.path !== '/embeddings') return { kind: 'json' as const, status: 404, body: { error: { message: 'no', type: 'invalid_request_error', param: null, code: null } } };
-  const inputs: string[] = Array.isArray(req.body.input) ? req.body.input : [req.body.input];
-  return {
-    kind: 'json' as const,
-    body: { object: 'list', data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: bagOfWords(t) })), model: req.body.model, usage: { prompt_tokens: 1, total_tokens: 1 } },
-  };
-}
 
 const JANE = 'jane.roe@example.com';
 const BOB = 'bob.stone@example.org';
