@@ -60,8 +60,7 @@ const nothingFound: Detector = {
 export async function restoreTexts(texts: readonly string[], services: MaskServices, ctx: RequestContext): Promise<string[]> {
   if (texts.every((t) => t.length === 0)) return [...texts];
   const s = await sanitizeRequest('completions', { prompt: [...texts] }, { ...services, detector: nothingFound }, ctx);
-  // With an audit trail (issue 9), restore nothing until the restore event is committed.
-  const audited = (s as { audited?: Promise<void> }).audited;
-  if (audited) await audited;
+  // With an audit trail, restore nothing until the restore event is committed.
+  if (s.audited) await s.audited;
   return texts.map((t) => s.restorer.restore(t));
 }

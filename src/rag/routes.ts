@@ -10,6 +10,7 @@ import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Principal, RequestContext } from '../core/types.js';
 import type { Services } from '../api/app.js';
+import { createRestoreAuditor } from '../audit/restore.js';
 import { readBody, type BodyLimits } from './body.js';
 import { badRequest } from '../core/errors.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
@@ -66,9 +67,15 @@ export function ragContext(c: Context<RagEnv>): RequestContext {
   };
 }
 
+/**
+ * The masking services of one request, with the same restore auditor as chat (src/audit) when
+ * the gateway has an audit trail: every restore through these routes is audited before
+ * anything is decrypted.
+ */
 export async function maskServices(services: Services, ctx: RequestContext): Promise<MaskServices> {
   const policy = await services.policyFor(ctx.principal.tenantId);
-  return { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? 30_000 };
+  const audit = services.compliance ? createRestoreAuditor(services.compliance.audit, services.compliance.known) : undefined;
+  return { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? 30_000, ...(audit ? { audit } : {}) };
 }
 
 export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {

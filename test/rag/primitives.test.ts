@@ -6,7 +6,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
 import { createApiKeyStore } from '../../src/auth/api-keys.js';
+import { knownTokens } from '../../src/compliance/index.js';
+import { createRateLimiter } from '../../src/compliance/rate-limit.js';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { nodeVaultCrypto } from '../../src/vault/crypto.node.js';
@@ -32,18 +35,22 @@ describe.each(DRIVERS)('RAG sanitize/restore primitives ($name)', (driver) => {
   let h: Harness;
   let up: FakeUpstream;
   let gw: Gateway;
+  let audit: AuditStore;
+  let tenantA: string;
   const key = {} as { admin: string; user: string; restricted: string; other: string };
 
   beforeAll(async () => {
     h = await driver.open();
     up = await startFakeUpstream();
     const keys = createApiKeyStore(h.db, { cacheTtlMs: 50 });
-    const vault = createDbVault({ db: h.db, provider: createLocalProvider(randomBytes(32)), crypto: nodeVaultCrypto, timeoutMs: 5000 });
-    const a = (await keys.createTenant('A')).id;
+    const provider = createLocalProvider(randomBytes(32));
+    const vault = createDbVault({ db: h.db, provider, crypto: nodeVaultCrypto, timeoutMs: 5000 });
+    audit = createAuditStore({ db: h.db, provider, hmac: nodeVaultCrypto.hmac, timeoutMs: 5000 });
+    const a = (tenantA = (await keys.createTenant('A')).id);
     const b = (await keys.createTenant('B')).id;
     for (const role of ['admin', 'user', 'restricted'] as const) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
     key.other = (await keys.issueKey({ tenantId: b, name: 'b-admin', role: 'admin' })).key;
-    gw = await startGateway(up.url, { vault, auth: keys });
+    gw = await startGateway(up.url, { vault, auth: keys, compliance: { audit, known: knownTokens(h.db), revealLimiter: createRateLimiter(0) } });
   }, 120_000);
   afterAll(async () => {
     await gw?.close();
@@ -80,6 +87,23 @@ describe.each(DRIVERS)('RAG sanitize/restore primitives ($name)', (driver) => {
     expect(await restore(key.restricted)).toEqual([`Mail j•••@example.com, card •••• 1111.`, `raw ${EMAIL} stays`]);
     expect(await restore(key.other)).toEqual([`Mail ${pe}, card ${pc}.`, `raw ${EMAIL} stays`]);
     expect(up.received).toHaveLength(0);
+  });
+
+  it('restore is audited like chat: one event per call naming each token and its outcome, never a value', async () => {
+    const s = await post(gw, '/veil/sanitize', { texts: [`card ${CARD}`] }, key.admin);
+    const placeholder: string = s.json.data[0].entities[0].placeholder;
+    const events = async () => {
+      const out: any[] = [];
+      for await (const e of audit.events(tenantA)) out.push(JSON.parse(e.body));
+      return out;
+    };
+    const before = (await events()).length;
+    const r = await post(gw, '/veil/restore', { texts: [`paid with ${placeholder}`] }, key.user);
+    expect(r.json.data[0].text).toBe('paid with •••• 1111');
+    const evs = (await events()).slice(before);
+    expect(evs).toHaveLength(1);
+    expect(evs[0]).toMatchObject({ role: 'user', tokens: [{ t: placeholder.slice(1, -1), o: 'masked' }] });
+    expect(JSON.stringify(evs)).not.toContain('4111');
   });
 
   it('refuses bad bodies with OpenAI-shaped errors', async () => {
