@@ -45,6 +45,7 @@ if (only.has('rotation')) {
   console.log('## Key rotation (DEK re-encryption)\n');
   const r = await benchRotation((s) => process.stderr.write(s + '\n'));
   console.log(table('DEK rotation, one runner', ['driver', 'rows', 'seed s', 'rotate s', 'rows/s', 'sampled rows restored'], [[r.driver, r.rows, r.seedS.toFixed(1), r.rotateS.toFixed(1), r.rowsPerS, r.verified]]));
+}
 if (only.has('rag')) {
   console.log('## RAG path\n');
   console.log(await benchRag({ chunks: Number(process.env.BENCH_RAG_CHUNKS ?? 1000), queries: Number(process.env.BENCH_RAG_QUERIES ?? 200), log: (s) => process.stderr.write(s + '\n') }));
