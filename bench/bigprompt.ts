@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { emailPrompt, freePort, percentile, startProcess, table } from './lib.js';
 
@@ -26,7 +27,29 @@ const CONFIGS: Config[] = [
   { name: 'NER off, PGlite vault', env: { VEIL_NER: 'off' } },
   // the default 30 s detection deadline is raised so the slowest size is measured, not refused
   { name: 'NER on, memory vault', env: { VEIL_NER: 'on', VEIL_VAULT: 'memory', VEIL_DETECT_TIMEOUT_MS: '600000' } },
+  { name: 'NER on, PGlite vault', env: { VEIL_NER: 'on', VEIL_DETECT_TIMEOUT_MS: '600000' } },
 ];
+
+const PRELOAD = fileURLToPath(new URL('./loop-delay.preload.mjs', import.meta.url));
+
+/** The gateway's largest event-loop delay (ms) since the last call (bench/loop-delay.preload.mjs). */
+function loopDelayReader(child: ChildProcess): () => Promise<{ max: number; p99: number }> {
+  let buf = '';
+  const waiting: ((v: { max: number; p99: number }) => void)[] = [];
+  child.stderr!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let m = /LOOPDELAY ([\d.]+) ([\d.]+)\n/.exec(buf); m; m = /LOOPDELAY ([\d.]+) ([\d.]+)\n/.exec(buf)) {
+      buf = buf.slice(m.index + m[0].length);
+      waiting.shift()?.({ max: Number(m[1]), p99: Number(m[2]) });
+    }
+    if (buf.length > 10_000) buf = buf.slice(-1000);
+  });
+  return () =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      child.kill('SIGUSR2');
+    });
+}
 
 async function post(url: string, content: string): Promise<number> {
   const t0 = performance.now();
@@ -61,12 +84,14 @@ export async function benchBigPrompt(opts: { runs?: number; log?: (s: string) =>
           VEIL_LOG_LEVEL: 'error',
           VEIL_DATA_DIR: dataDir,
           VEIL_MAX_BODY_BYTES: String(2 * 1024 * 1024),
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PRELOAD}`.trim(),
           ...cfg.env,
         },
         { url: `http://127.0.0.1:${port}/healthz` },
       );
       const url = `http://127.0.0.1:${port}/v1`;
       const healthz = `http://127.0.0.1:${port}/healthz`;
+      const loopDelay = loopDelayReader(veil.child);
       try {
         await post(url, emailPrompt(4 * 1024, 99_000_000)); // warm-up
         const row: (string | number)[] = [cfg.name];
@@ -83,6 +108,7 @@ export async function benchBigPrompt(opts: { runs?: number; log?: (s: string) =>
         let inFlight = true;
         const probes: number[] = [];
         let failed = 0;
+        await loopDelay(); // reset
         const prober = (async () => {
           while (inFlight) {
             const t0 = performance.now();
@@ -99,8 +125,9 @@ export async function benchBigPrompt(opts: { runs?: number; log?: (s: string) =>
         const big = await post(url, emailPrompt(256 * 1024, 90_000_000));
         inFlight = false;
         await prober;
+        const stall = await loopDelay();
         probes.sort((a, b) => a - b);
-        healthRows.push([cfg.name, Math.round(big), probes.length, failed, percentile(probes, 50), percentile(probes, 99), probes.at(-1) ?? NaN]);
+        healthRows.push([cfg.name, Math.round(big), probes.length, failed, percentile(probes, 50), percentile(probes, 99), probes.at(-1) ?? NaN, stall.max]);
       } finally {
         await veil.stop();
         rmSync(dataDir, { recursive: true, force: true });
@@ -116,7 +143,7 @@ export async function benchBigPrompt(opts: { runs?: number; log?: (s: string) =>
       timeRows,
     ) +
     '\n' +
-    table('/healthz every 10 ms while one 256 KB request is in flight', ['', '256 KB request ms', 'probes', 'failed', 'p50 ms', 'p99 ms', 'max ms'], healthRows)
+    table('/healthz every 10 ms while one 256 KB request is in flight', ['', '256 KB request ms', 'probes', 'failed', 'p50 ms', 'p99 ms', 'max ms', 'longest loop stall ms'], healthRows)
   );
 }
 

@@ -3,7 +3,8 @@
  * bench/RESULTS.md with the machine and date). Each table compares against a baseline measured
  * in the same run where one exists (the upstream called directly).
  *
- *   BENCH_ONLY=gateway,vault,compliance,ner,bigprompt   run a subset (or `npm run bench -- bigprompt`)
+ *   BENCH_ONLY=gateway,vault,compliance,ner,bigprompt   run a subset (or `npm run bench -- bigprompt`; `rag` runs only alone)
+ *   BENCH_RAG_CHUNKS=1000 BENCH_RAG_QUERIES=200   size of the RAG bench
  *   BENCH_BIG_RUNS=3               requests per size in the big-prompt bench
  *   BENCH_COMPLIANCE_ROWS=100000   mappings for the backup/restore bench
  *   BENCH_DURATION=10              seconds per gateway load phase
@@ -18,6 +19,7 @@ import { benchVault } from './vault.js';
 import { benchCompliance } from './compliance.js';
 import { table } from './lib.js';
 import { benchRotation } from './rotation.js';
+import { benchRag } from './rag.js';
 
 const only = new Set((process.argv[2] ?? process.env.BENCH_ONLY ?? 'gateway,vault,compliance,ner,bigprompt').split(','));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -43,6 +45,10 @@ if (only.has('rotation')) {
   console.log('## Key rotation (DEK re-encryption)\n');
   const r = await benchRotation((s) => process.stderr.write(s + '\n'));
   console.log(table('DEK rotation, one runner', ['driver', 'rows', 'seed s', 'rotate s', 'rows/s', 'sampled rows restored'], [[r.driver, r.rows, r.seedS.toFixed(1), r.rotateS.toFixed(1), r.rowsPerS, r.verified]]));
+}
+if (only.has('rag')) {
+  console.log('## RAG path\n');
+  console.log(await benchRag({ chunks: Number(process.env.BENCH_RAG_CHUNKS ?? 1000), queries: Number(process.env.BENCH_RAG_QUERIES ?? 200), log: (s) => process.stderr.write(s + '\n') }));
 }
 if (only.has('bigprompt')) {
   console.log('## Big prompts\n');

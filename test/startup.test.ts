@@ -69,7 +69,8 @@ it('npm start + SIGTERM to npm ends the server too (no orphan)', async () => {
   // its own process group, so that whatever is left over can be cleaned up after the test
   const p = run('npm', ['start', '--silent'], { ...baseEnv(port), VEIL_UPSTREAM_URL: up.url }, { detached: true });
   try {
-    const deadline = Date.now() + 60_000;
+    // `npm start` builds first (tsc, incremental): a cold build on a busy machine takes a minute
+    const deadline = Date.now() + 180_000;
     while (!(await healthy(port))) {
       if (Date.now() > deadline || p.child.exitCode !== null) throw new Error(`did not start: ${p.stderr()}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -87,7 +88,7 @@ it('npm start + SIGTERM to npm ends the server too (no orphan)', async () => {
       // group already empty
     }
   }
-}, 90_000);
+}, 240_000);
 
 describe.runIf(TEST_DATABASE_URL)('PostgreSQL without privileges', () => {
   it('start-up says which statement failed and why (SQLSTATE and message), exit 1', async () => {

@@ -15,6 +15,9 @@ export const ConfigSchema = z.object({
   VEIL_UPSTREAM_API_KEY: z.string().min(1).optional(),
   VEIL_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
   VEIL_UPSTREAM_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  /** The Anthropic Messages upstream for POST /v1/messages (src/surfaces/messages-route.ts). */
+  VEIL_ANTHROPIC_UPSTREAM_URL: z.string().url().default('https://api.anthropic.com'),
+  VEIL_ANTHROPIC_UPSTREAM_API_KEY: z.string().min(1).optional(),
   VEIL_STREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   VEIL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Workers build: API keys as `<sha256-hex>:<tenant>:<role>[:<name>]` entries (src/tenants/static-keys.ts). */

@@ -92,6 +92,10 @@ export const ERROR_TABLE = {
   veil_policy_unavailable: unavailable,
   veil_vault_integrity: { status: 503, type: 'server_error', retryable: false },
   veil_audit_unavailable: unavailable,
+  veil_bad_collection: bad,
+  veil_pii_in_id: bad,
+  veil_vector_store_unavailable: unavailable,
+  veil_pgvector_missing: { status: 503, type: 'server_error', retryable: false },
   veil_reveal_rate_limited: { status: 429, type: 'rate_limit_error', retryable: false },
   // in-band only: sent as `data: {"error":…}` after a 200 (the status is never on the wire)
   upstream_stream_error: { status: 502, type: 'upstream_error' },

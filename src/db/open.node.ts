@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import type { SQL } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -42,7 +43,7 @@ export async function openDatabase(config: DbConfig, opts: OpenOptions = {}): Pr
   const db = config.DATABASE_URL
     ? fromPool(createPool(config, opts.logger ?? silentLogger), opts)
     : opts.memory
-      ? fromPglite(await PGlite.create(), opts)
+      ? fromPglite(await PGlite.create({ extensions: { vector } }), opts)
       : await openOwnedPglite(config, opts);
   if (opts.migrate !== false) {
     try {
@@ -89,7 +90,7 @@ async function openOwnedPglite(config: DbConfig, opts: OpenOptions): Promise<Db>
   try {
     const dir = join(config.VEIL_DATA_DIR, 'pglite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    client = await PGlite.create(dir);
+    client = await PGlite.create(dir, { extensions: { vector } }); // pgvector for RAG collections (src/rag)
     if (opts.serveSocket) {
       socket = await serveDataDirSocket(client, config.VEIL_DATA_DIR, opts.logger);
       lock.setSocket(socket?.path ?? null);

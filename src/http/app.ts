@@ -16,6 +16,9 @@ import { createRestoreAuditor } from '../audit/restore.js';
 import type { Compliance } from '../compliance/index.js';
 import { registerEraseRoute } from './routes/erase.js';
 import { registerRevealRoute } from './routes/reveal.js';
+import { anthropicErrors, type AnthropicUpstreamOptions } from '../surfaces/messages-route.js';
+import { registerSurfaces } from '../surfaces/routes.js';
+import { registerRagRoutes } from '../rag/routes.js';
 import type { Env } from './context.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
@@ -51,6 +54,10 @@ export interface Services {
   readonly metrics?: Metrics;
   /** Audit trail, reveal and erasure (src/audit, src/compliance); absent with the memory vault. */
   readonly compliance?: Compliance;
+  /** The Anthropic Messages upstream (`VEIL_ANTHROPIC_UPSTREAM_*`); default https://api.anthropic.com, caller's key. */
+  readonly anthropic?: AnthropicUpstreamOptions;
+  /** Encrypted RAG collections (src/rag); absent without a database vault. */
+  readonly rag?: import('../rag/collections.js').Collections;
   /** Extra readiness checks (database, model) for /readyz. */
   ready?(): Promise<void>;
   /**
@@ -91,6 +98,7 @@ export function createApp(services: Services): Hono<Env> {
   metricsRoute(app, { metrics, auth: services.auth, access: services.metricsAccess ?? 'admin' });
 
   // Everything under /v1 needs a caller (open mode, or a valid Veil key).
+  app.use('/v1/messages/*', anthropicErrors); // Anthropic-shaped errors there (src/surfaces)
   app.use('/v1/*', requireCaller(services.auth, services.upstream.forwardsCallerKey));
   if (services.compliance) {
     const body = { maxBodyBytes: limits.maxBodyBytes, maxJsonDepth };
@@ -114,6 +122,8 @@ export function createApp(services: Services): Hono<Env> {
       detectTimeoutMs: limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS,
     },
   });
+  registerSurfaces(app, services, metrics); // /v1/responses, /v1/messages (src/surfaces)
+  registerRagRoutes(app, services); // /v1/veil/sanitize, /v1/veil/restore, collections (src/rag)
   modelRoutes(app, { detector: services.detector, upstream: services.upstream, policyFor: (t) => services.policyFor(t) });
   return app;
 }

@@ -28,7 +28,7 @@ export function errorResponse(c: Context, err: VeilError): Response {
 /** The token of `Authorization: Bearer …`, or null. */
 export function bearerOf(c: Context): string | null {
   const h = c.req.header('authorization');
-  if (!h) return null;
+  if (!h) return c.req.header('x-api-key')?.trim() || null; // the header Anthropic's SDK sends
   const m = /^Bearer\s+(.+)$/i.exec(h.trim());
   return m ? m[1]!.trim() : null;
 }

@@ -39,14 +39,17 @@ class Histogram {
   }
 }
 
-const KNOWN_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models', '/healthz', '/readyz', '/metrics']);
+const KNOWN_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/healthz', '/readyz', '/metrics']);
 
 /**
  * The route pattern of a request path, for logs, metrics labels and errors: a raw path may
  * hold PII (`/v1/models/219-09-9999`), so it is never written anywhere; unknown paths are `other`.
  */
 export function routePattern(path: string): string {
-  return KNOWN_PATHS.has(path) ? path : path.startsWith('/v1/models/') ? '/v1/models/:id' : 'other';
+  if (KNOWN_PATHS.has(path)) return path;
+  if (path.startsWith('/v1/models/')) return '/v1/models/:id';
+  const r = /^\/v1\/responses\/[^/]+(\/cancel|\/input_items)?$/.exec(path);
+  return r ? `/v1/responses/:id${r[1] ?? ''}` : 'other';
 }
 
 export function createMetrics(): Metrics {

@@ -55,6 +55,7 @@ function appFor(env: WorkerEnv): App {
       vault: createMemoryVault(),
       auth,
       upstream: createUpstreamFromConfig(config),
+      anthropic: { baseURL: config.VEIL_ANTHROPIC_UPSTREAM_URL, apiKey: config.VEIL_ANTHROPIC_UPSTREAM_API_KEY, timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS },
       policyFor: () => DEFAULT_POLICY,
       logger: silentLogger,
       limits: limitsFromConfig(config),

@@ -36,7 +36,7 @@ export interface MaskServices {
 }
 
 /** A string inside the request body: its text and how to write the masked text back. */
-interface Slot {
+export interface Slot {
   readonly text: string;
   set(masked: string): void;
   /** Write `TYPE_ID` without brackets (fields restricted to `[a-zA-Z0-9_-]`, like `name`). */
@@ -57,8 +57,8 @@ export interface SanitizeResult<T> {
   readonly audited?: Promise<void>;
 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type JsonObject = { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -71,7 +71,7 @@ const SCHEMA_TEXT = new Set(['description', 'title']);
 /** JSON-schema keywords holding example or allowed values: every string leaf is text. */
 const SCHEMA_VALUES = new Set(['enum', 'const', 'default', 'examples']);
 
-class SlotCollector {
+export class SlotCollector {
   readonly slots: Slot[] = [];
   private readonly finalizers: (() => void)[] = [];
 
@@ -248,7 +248,7 @@ function collectMessageSlots(c: SlotCollector, body: JsonObject): void {
  * Request-level fields that often carry an end user's identity (an email as `user`, tags in
  * `metadata`), on every endpoint.
  */
-function collectCommonSlots(c: SlotCollector, body: JsonObject): void {
+export function collectCommonSlots(c: SlotCollector, body: JsonObject): void {
   c.text(body, 'user', 'user');
   c.text(body, 'safety_identifier', 'safety_identifier');
   c.text(body, 'prompt_cache_key', 'prompt_cache_key');
@@ -447,9 +447,25 @@ export async function sanitizeRequest<T>(
   services: MaskServices,
   ctx: RequestContext,
 ): Promise<SanitizeResult<T>> {
+  return sanitizeWith((copy) => collect(endpoint, copy), body, services, ctx, endpoint);
+}
+
+/**
+ * The same for any request shape: `collect` names the slots of the (cloned) body — how a
+ * surface (Responses, Anthropic Messages) describes where its text lives, sharing detection,
+ * the vault, policy and the {@link Restorer} with the chat endpoints.
+ */
+export async function sanitizeWith<T>(
+  collect: (copy: JsonObject) => SlotCollector,
+  body: T,
+  services: MaskServices,
+  ctx: RequestContext,
+  /** Named in audit events (`chat`, `responses`, `messages`…). */
+  endpoint: string,
+): Promise<SanitizeResult<T>> {
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.');
   const copy = structuredClone(body) as JsonObject;
-  const collector = collect(endpoint, copy);
+  const collector = collect(copy);
   const slots = collector.slots;
   const texts = slots.map((s) => s.text);
 

@@ -13,7 +13,7 @@
  * value that does not authenticate rejects with `veil_vault_integrity` (503) — never a wrong
  * value. Tokens of another tenant simply do not exist. Nothing here logs a value.
  */
-import { createTtlCache, type TtlCache } from '../core/cache.js';
+import { createTtlCache } from '../core/cache.js';
 import { isVeilError, vaultIntegrity, vaultUnavailable } from '../core/errors.js';
 import { silentLogger, type EntityType, type Logger, type RequestContext } from '../core/types.js';
 import type { Db } from '../db/client.js';
@@ -39,8 +39,18 @@ export interface DbVaultOptions {
   db: Db;
   provider: MasterKeyProvider;
   logger?: Logger;
-  /** Bound on one vault call, database and key service included (VEIL_DB_TIMEOUT_MS, default 5000). */
+  /**
+   * Bound on each step of a vault call (VEIL_DB_TIMEOUT_MS, default 5000): the key service,
+   * then every statement. The clock restarts after each step that completes, so a big request
+   * of many statements is not failed for its size, while a stuck database fails after one step.
+   */
   timeoutMs?: number;
+  /**
+   * Rows per statement. PGlite runs SQL on the event loop, so its statements are kept small
+   * (default {@link PGLITE_ROWS_PER_STATEMENT}; the loop gets a turn between them); on
+   * PostgreSQL the default is {@link PG_ROWS_PER_STATEMENT}.
+   */
+  maxRowsPerStatement?: number;
   /** VEIL_KEY_CACHE_TTL_MS */
   keyCacheTtlMs?: number;
   /** VEIL_KEY_CACHE_MAX */
@@ -84,8 +94,10 @@ export interface DbVault extends Vault {
   forgetTenant(tenantId: string | null, keys?: boolean): void;
 }
 
-/** Rows per statement (arrays bind as one parameter each; this only bounds statement size). */
-const CHUNK = 2000;
+/** Rows per statement on PostgreSQL (arrays bind as one parameter each; this only bounds statement size). */
+export const PG_ROWS_PER_STATEMENT = 2000;
+/** Rows per statement on PGlite: one insert of this many rows holds the event loop a few ms. */
+export const PGLITE_ROWS_PER_STATEMENT = 100;
 
 // Hot statements: fixed text (arrays instead of IN lists), so PostgreSQL prepares each once.
 const SQL_LOOKUP = 'select token, blind_index from mappings where tenant_id = $1 and blind_index = any($2::bytea[])';
@@ -103,203 +115,40 @@ export function mappingAad(tenantId: string, token: string, type: string, dekVer
 
 class IntegrityFailure extends Error {}
 
-function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
+function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
 }
 
-/** What the vault's operations share: the database, the keys, the per-field crypto. */
-interface VaultDeps {
-  db: Db;
-  keyring: Keyring;
-  cx: VaultCrypto;
-}
+/** Work between event-loop turns in {@link mapYielding}: per-value crypto of 10k values would hold the loop. */
+const SLICE_MS = 8;
+const SLICE_ITEMS = 128;
 
 /**
- * One vault call bounded by `timeoutMs` (database and key service included), every failure
- * mapped to a 503: an integrity failure to `veil_vault_integrity`, anything else to
- * `veil_vault_unavailable`. Logs the operation, tenant and error class only.
+ * `Promise.all(xs.map(fn))` in slices of {@link SLICE_ITEMS}, giving the event loop a turn
+ * (a timer, so it works on Workers too) whenever more than {@link SLICE_MS} ms of work ran.
  */
-async function guarded<T>(op: string, tenantId: string, timeoutMs: number, log: Logger, fn: () => Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`vault ${op} timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([fn(), timeout]);
-  } catch (e) {
-    if (isVeilError(e)) throw e;
-    if (e instanceof IntegrityFailure || e instanceof DecryptError) {
-      log.error('vault integrity check failed', { op, tenantId });
-      throw vaultIntegrity();
+async function mapYielding<T, R>(xs: readonly T[], fn: (x: T, i: number) => Promise<R> | R): Promise<R[]> {
+  if (xs.length <= SLICE_ITEMS) return Promise.all(xs.map(fn));
+  const out: R[] = [];
+  let since = performance.now();
+  for (let i = 0; i < xs.length; i += SLICE_ITEMS) {
+    if (performance.now() - since > SLICE_MS) {
+      await new Promise((r) => setTimeout(r, 0));
+      since = performance.now();
     }
-    const code = (e as { code?: unknown }).code;
-    log.error('vault unavailable', { op, tenantId, error: (e as Error)?.name ?? 'Error', code: typeof code === 'string' ? code : null });
-    throw vaultUnavailable(e);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Blind index (hex) → token of the values already stored. */
-async function lookup({ db }: VaultDeps, tenantId: string, blinds: Uint8Array[]): Promise<Map<string, Token>> {
-  const found = new Map<string, Token>();
-  for (const part of chunks(blinds)) {
-    const rows = await db.query<{ token: string; blind_index: Uint8Array }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
-    for (const r of rows) found.set(toHex(r.blind_index), r.token as Token);
-  }
-  return found;
-}
-
-/** A distinct (type, normalized value) of one tokenize call, with its blind index. */
-interface Pending {
-  type: EntityType;
-  value: string;
-  blind: Uint8Array;
-  hex: string;
-}
-
-/** Encrypts and inserts new mappings; returns blind hex → token (the winner's token on a race). */
-async function insertNew(deps: VaultDeps, tenantId: string, pending: Pending[]): Promise<Map<string, Token>> {
-  const { db, keyring, cx } = deps;
-  const result = new Map<string, Token>();
-  let todo = pending;
-  for (let attempt = 0; todo.length > 0; attempt++) {
-    if (attempt >= MAX_TOKEN_ATTEMPTS) throw new Error('could not allocate unique token ids');
-    const deks = await keyring.reserveEncryptions(tenantId, todo.length);
-    const rows = await Promise.all(
-      todo.map(async (p, i) => {
-        const dek = deks[i]!;
-        const token = makeToken(p.type, randomTokenId());
-        const iv = randomBytes(GCM_IV_BYTES);
-        const ciphertext = await cx.encrypt(dek.key, iv, utf8(p.value), mappingAad(tenantId, token, p.type, dek.version));
-        return { tenantId, token, type: p.type, blindIndex: p.blind, dekVersion: dek.version, iv, ciphertext };
-      }),
-    );
-    const inserted = new Set<string>();
-    for (const part of chunks(rows)) {
-      const got = await db.query<{ token: string; blind_index: Uint8Array }>(
-        SQL_INSERT,
-        [
-          tenantId,
-          part.map((r) => r.token),
-          part.map((r) => r.type),
-          part.map((r) => r.blindIndex),
-          part.map((r) => r.dekVersion),
-          part.map((r) => r.iv),
-          part.map((r) => r.ciphertext),
-        ],
-        'veil_vault_insert',
-      );
-      for (const g of got) {
-        const hex = toHex(g.blind_index);
-        inserted.add(hex);
-        result.set(hex, g.token as Token);
-      }
-    }
-    const lost = todo.filter((p) => !inserted.has(p.hex));
-    if (lost.length === 0) break;
-    // Either another request stored the same value first (take its token) or the random
-    // token id collided with an existing one (retry those with new ids).
-    const winners = await lookup(deps, tenantId, lost.map((p) => p.blind));
-    for (const [hex, token] of winners) result.set(hex, token);
-    todo = lost.filter((p) => !winners.has(p.hex));
-  }
-  return result;
-}
-
-/**
- * The tokenize pipeline: one blind index per distinct (type, normalized value) → token cache →
- * one lookup for the rest → insert what is new. Returns one token per item, in order.
- */
-async function tokenizeItems(
-  deps: VaultDeps,
-  cache: TtlCache<string, Token> | null,
-  tenantId: string,
-  items: readonly TokenizeItem[],
-): Promise<Token[]> {
-  const blindKey = await deps.keyring.blindKey(tenantId);
-  // One entry per distinct (type, normalized value); the first spelling is the one stored.
-  const firsts = new Map<string, { type: EntityType; value: string }>();
-  const order: string[] = [];
-  for (const it of items) {
-    const input = blindInput(it.type, it.value);
-    order.push(input);
-    if (!firsts.has(input)) firsts.set(input, { type: it.type, value: it.value });
-  }
-  const byInput = new Map<string, Pending>();
-  await Promise.all(
-    [...firsts].map(async ([input, f]) => {
-      const blind = await deps.cx.hmac(blindKey, utf8(input));
-      byInput.set(input, { type: f.type, value: f.value, blind, hex: toHex(blind) });
-    }),
-  );
-  const known = new Map<string, Token>();
-  const uncached: Pending[] = [];
-  for (const p of byInput.values()) {
-    const t = cache?.get(`${tenantId}:${p.hex}`);
-    if (t) known.set(p.hex, t);
-    else uncached.push(p);
-  }
-  if (uncached.length > 0) {
-    for (const [hex, token] of await lookup(deps, tenantId, uncached.map((p) => p.blind))) known.set(hex, token);
-    const missing = uncached.filter((p) => !known.has(p.hex));
-    if (missing.length > 0) {
-      for (const [hex, token] of await insertNew(deps, tenantId, missing)) known.set(hex, token);
-    }
-    for (const p of uncached) {
-      const t = known.get(p.hex);
-      if (t) cache?.set(`${tenantId}:${p.hex}`, t);
-    }
-  }
-  return order.map((input) => {
-    const t = known.get(byInput.get(input)!.hex);
-    if (!t) throw new Error('token missing after insert');
-    return t;
-  });
-}
-
-/**
- * Decrypts the tenant's mappings of `wanted` tokens. Every row is authenticated twice: the GCM
- * tag (tenant, token, type, DEK version) and the blind index re-derived from the value.
- */
-async function resolveTokens(deps: VaultDeps, tenantId: string, wanted: Token[]): Promise<Map<Token, string>> {
-  const { db, keyring, cx } = deps;
-  const out = new Map<Token, string>();
-  const blindKey = await keyring.blindKey(tenantId);
-  for (const part of chunks(wanted)) {
-    const rows = await db.query<{ token: string; type: string; blind_index: Uint8Array; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array }>(
-      SQL_RESOLVE,
-      [tenantId, part],
-      'veil_vault_resolve',
-    );
-    await Promise.all(
-      rows.map(async (r) => {
-        const token = r.token as Token;
-        if (tokenType(token) !== r.type) throw new IntegrityFailure();
-        const version = Number(r.dek_version);
-        const key = await keyring.dek(tenantId, version);
-        if (!key) throw new IntegrityFailure();
-        const pt = await cx.decrypt(key, r.iv, r.ciphertext, mappingAad(tenantId, token, r.type, version));
-        const value = fromUtf8(pt);
-        // The blind index is not under the GCM tag: re-derive it from the authenticated value,
-        // so a row whose blind_index was edited (e.g. swapped with another row's, which makes
-        // tokenize hand out the other value's token) fails instead of restoring a wrong value.
-        const blind = await cx.hmac(blindKey, utf8(blindInput(r.type as EntityType, value)));
-        if (!timingSafeEqual(blind, r.blind_index)) throw new IntegrityFailure();
-        out.set(token, value);
-      }),
-    );
+    out.push(...(await Promise.all(xs.slice(i, i + SLICE_ITEMS).map((x, j) => fn(x, i + j)))));
   }
   return out;
 }
 
-/** The vault: its keyring and token cache, and each call guarded (timeout, fail closed). */
 export function createDbVault(opts: DbVaultOptions): DbVault {
   const { db } = opts;
   const log = opts.logger ?? silentLogger;
   const timeoutMs = opts.timeoutMs ?? 5_000;
+  const rowsPerStatement = Math.max(1, opts.maxRowsPerStatement ?? (db.kind === 'pglite' ? PGLITE_ROWS_PER_STATEMENT : PG_ROWS_PER_STATEMENT));
+  const cx = opts.crypto ?? webVaultCrypto;
   const keyring = createKeyring({
     db,
     provider: opts.provider,
@@ -310,30 +159,202 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     dekReserveBatch: opts.dekReserveBatch,
     now: opts.now,
   });
-  const deps: VaultDeps = { db, keyring, cx: opts.crypto ?? webVaultCrypto };
+  let closed = false;
   const tokenCacheMax = opts.tokenCacheMax ?? 100_000;
   const tokenCache =
     tokenCacheMax > 0 ? createTtlCache<string, Token>({ max: tokenCacheMax, ttlMs: opts.tokenCacheTtlMs ?? 300_000, now: opts.now }) : null;
-  let closed = false;
+  const cacheGet = (key: string): Token | undefined => tokenCache?.get(key);
+  const cachePut = (key: string, token: Token) => void tokenCache?.set(key, token);
 
-  function call<T>(op: string, tenantId: string, fn: () => Promise<T>): Promise<T> {
-    if (closed) return Promise.reject(vaultUnavailable(new Error('vault closed')));
-    return guarded(op, tenantId, timeoutMs, log, fn);
+  /**
+   * Runs `fn` under a watchdog of `timeoutMs` that `fn` re-arms (`progress`) after each step
+   * it completes; maps every failure to a 503 VeilError.
+   */
+  async function guarded<T>(op: string, tenantId: string, fn: (progress: () => void) => Promise<T>): Promise<T> {
+    if (closed) throw vaultUnavailable(new Error('vault closed'));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let fire: (e: Error) => void = () => {};
+    let done = false;
+    const arm = () => {
+      clearTimeout(timer);
+      if (done) return;
+      timer = setTimeout(() => fire(new Error(`vault ${op}: a step took longer than ${timeoutMs} ms`)), timeoutMs);
+    };
+    const timeout = new Promise<never>((_, reject) => {
+      fire = reject;
+    });
+    arm();
+    try {
+      return await Promise.race([fn(arm), timeout]);
+    } catch (e) {
+      if (isVeilError(e)) throw e;
+      if (e instanceof IntegrityFailure || e instanceof DecryptError) {
+        log.error('vault integrity check failed', { op, tenantId });
+        throw vaultIntegrity();
+      }
+      const code = (e as { code?: unknown }).code;
+      log.error('vault unavailable', { op, tenantId, error: (e as Error)?.name ?? 'Error', code: typeof code === 'string' ? code : null });
+      throw vaultUnavailable(e);
+    } finally {
+      done = true;
+      clearTimeout(timer);
+    }
+  }
+
+  async function lookup(tenantId: string, blinds: Uint8Array[], progress: () => void): Promise<Map<string, Token>> {
+    const found = new Map<string, Token>();
+    for (const part of chunks(blinds, rowsPerStatement)) {
+      const rows = await db.query<{ token: string; blind_index: Uint8Array }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
+      progress();
+      for (const r of rows) found.set(toHex(r.blind_index), r.token as Token);
+    }
+    return found;
+  }
+
+  interface Pending {
+    type: EntityType;
+    value: string;
+    blind: Uint8Array;
+    hex: string;
+  }
+
+  /** Inserts new mappings; returns blind hex → token (the winner's token on a race). */
+  async function insertNew(tenantId: string, pending: Pending[], progress: () => void): Promise<Map<string, Token>> {
+    const result = new Map<string, Token>();
+    let todo = pending;
+    for (let attempt = 0; todo.length > 0; attempt++) {
+      if (attempt >= MAX_TOKEN_ATTEMPTS) throw new Error('could not allocate unique token ids');
+      const deks = await keyring.reserveEncryptions(tenantId, todo.length);
+      progress();
+      const rows = await mapYielding(todo, async (p, i) => {
+          const dek = deks[i]!;
+          const token = makeToken(p.type, randomTokenId());
+          const iv = randomBytes(GCM_IV_BYTES);
+          const ciphertext = await cx.encrypt(dek.key, iv, utf8(p.value), mappingAad(tenantId, token, p.type, dek.version));
+          return { tenantId, token, type: p.type, blindIndex: p.blind, dekVersion: dek.version, iv, ciphertext };
+        });
+      const inserted = new Set<string>();
+      for (const part of chunks(rows, rowsPerStatement)) {
+        const got = await db.query<{ token: string; blind_index: Uint8Array }>(
+          SQL_INSERT,
+          [
+            tenantId,
+            part.map((r) => r.token),
+            part.map((r) => r.type),
+            part.map((r) => r.blindIndex),
+            part.map((r) => r.dekVersion),
+            part.map((r) => r.iv),
+            part.map((r) => r.ciphertext),
+          ],
+          'veil_vault_insert',
+        );
+        progress();
+        for (const g of got) {
+          const hex = toHex(g.blind_index);
+          inserted.add(hex);
+          result.set(hex, g.token as Token);
+        }
+      }
+      const lost = todo.filter((p) => !inserted.has(p.hex));
+      if (lost.length === 0) break;
+      // Either another request stored the same value first (take its token) or the random
+      // token id collided with an existing one (retry those with new ids).
+      const winners = await lookup(tenantId, lost.map((p) => p.blind), progress);
+      for (const [hex, token] of winners) result.set(hex, token);
+      todo = lost.filter((p) => !winners.has(p.hex));
+    }
+    return result;
+  }
+
+  async function tokenize(ctx: RequestContext, items: readonly TokenizeItem[]): Promise<Token[]> {
+    if (items.length === 0) return [];
+    const tenantId = ctx.principal.tenantId;
+    return guarded('tokenize', tenantId, async (progress) => {
+      const blindKey = await keyring.blindKey(tenantId);
+      progress();
+      // One entry per distinct (type, normalized value); the first spelling is the one stored.
+      const byInput = new Map<string, Pending>();
+      const order: string[] = [];
+      const firsts: { input: string; type: EntityType; value: string }[] = [];
+      for (const it of items) {
+        const input = blindInput(it.type, it.value);
+        order.push(input);
+        if (!byInput.has(input)) {
+          byInput.set(input, undefined as unknown as Pending);
+          firsts.push({ input, type: it.type, value: it.value });
+        }
+      }
+      const pendingAll = await mapYielding(firsts, async (f) => {
+          const blind = await cx.hmac(blindKey, utf8(f.input));
+          const p: Pending = { type: f.type, value: f.value, blind, hex: toHex(blind) };
+          byInput.set(f.input, p);
+          return p;
+        });
+      const known = new Map<string, Token>();
+      const uncached: Pending[] = [];
+      for (const p of pendingAll) {
+        const t = cacheGet(`${tenantId}:${p.hex}`);
+        if (t) known.set(p.hex, t);
+        else uncached.push(p);
+      }
+      if (uncached.length > 0) {
+        for (const [hex, token] of await lookup(tenantId, uncached.map((p) => p.blind), progress)) known.set(hex, token);
+        const missing = uncached.filter((p) => !known.has(p.hex));
+        if (missing.length > 0) {
+          for (const [hex, token] of await insertNew(tenantId, missing, progress)) known.set(hex, token);
+        }
+        for (const p of uncached) {
+          const t = known.get(p.hex);
+          if (t) cachePut(`${tenantId}:${p.hex}`, t);
+        }
+      }
+      return order.map((input) => {
+        const t = known.get(byInput.get(input)!.hex);
+        if (!t) throw new Error('token missing after insert');
+        return t;
+      });
+    });
+  }
+
+  async function resolve(ctx: RequestContext, tokens: readonly Token[]): Promise<Map<Token, string>> {
+    const out = new Map<Token, string>();
+    const wanted = [...new Set(tokens)].filter((t) => parseToken(t) !== null);
+    if (wanted.length === 0) return out;
+    const tenantId = ctx.principal.tenantId;
+    return guarded('resolve', tenantId, async (progress) => {
+      const blindKey = await keyring.blindKey(tenantId);
+      progress();
+      for (const part of chunks(wanted, rowsPerStatement)) {
+        const rows = await db.query<{ token: string; type: string; blind_index: Uint8Array; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array }>(
+          SQL_RESOLVE,
+          [tenantId, part],
+          'veil_vault_resolve',
+        );
+        progress();
+        await mapYielding(rows, async (r) => {
+            const token = r.token as Token;
+            if (tokenType(token) !== r.type) throw new IntegrityFailure();
+            const version = Number(r.dek_version);
+            const key = await keyring.dek(tenantId, version);
+            if (!key) throw new IntegrityFailure();
+            const pt = await cx.decrypt(key, r.iv, r.ciphertext, mappingAad(tenantId, token, r.type, version));
+            const value = fromUtf8(pt);
+            // The blind index is not under the GCM tag: re-derive it from the authenticated value,
+            // so a row whose blind_index was edited (e.g. swapped with another row's, which makes
+            // tokenize hand out the other value's token) fails instead of restoring a wrong value.
+            const blind = await cx.hmac(blindKey, utf8(blindInput(r.type as EntityType, value)));
+            if (!timingSafeEqual(blind, r.blind_index)) throw new IntegrityFailure();
+            out.set(token, value);
+          });
+      }
+      return out;
+    });
   }
 
   return {
     keyring,
-    async tokenize(ctx: RequestContext, items: readonly TokenizeItem[]): Promise<Token[]> {
-      if (items.length === 0) return [];
-      const tenantId = ctx.principal.tenantId;
-      return call('tokenize', tenantId, () => tokenizeItems(deps, tokenCache, tenantId, items));
-    },
-    async resolve(ctx: RequestContext, tokens: readonly Token[]): Promise<Map<Token, string>> {
-      const wanted = [...new Set(tokens)].filter((t) => parseToken(t) !== null);
-      if (wanted.length === 0) return new Map();
-      const tenantId = ctx.principal.tenantId;
-      return call('resolve', tenantId, () => resolveTokens(deps, tenantId, wanted));
-    },
+    tokenize,
+    resolve,
     forgetTenant(tenantId, keys = false) {
       if (tenantId === null) tokenCache?.clear();
       else {

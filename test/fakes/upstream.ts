@@ -25,6 +25,11 @@ export type Reply =
       maxWrite?: number;
       /** Omit `data: [DONE]`. */
       noDone?: boolean;
+      /**
+       * Typed events as the Responses and Anthropic APIs send them: `event: <data.type>` before
+       * each `data:` line, and no `[DONE]`.
+       */
+      named?: boolean;
       /** Destroy the socket after this many events (mid-stream disconnect). */
       disconnectAfter?: number;
       /** Stop sending (but keep the socket open) after this many events. */
@@ -47,7 +52,7 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
-export async function startFakeUpstream(handler: Handler = defaultHandler): Promise<FakeUpstream> {
+export async function startFakeUpstream(handler: Handler = defaultHandler, port = 0): Promise<FakeUpstream> {
   const received: Received[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const state: FakeUpstream = {
@@ -88,7 +93,7 @@ export async function startFakeUpstream(handler: Handler = defaultHandler): Prom
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   (state as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return state;
 }
@@ -109,8 +114,11 @@ async function send(res: ServerResponse, reply: Reply): Promise<void> {
     case 'sse': {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'upstream-req-1' });
       res.flushHeaders();
-      const frames = reply.events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`);
-      if (!reply.noDone && reply.disconnectAfter === undefined && reply.stallAfter === undefined) frames.push('data: [DONE]\n\n');
+      const frames = reply.events.map(
+        (e) =>
+          `${reply.named && typeof e === 'object' && e !== null ? `event: ${(e as { type: string }).type}\n` : ''}data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`,
+      );
+      if (!reply.noDone && !reply.named && reply.disconnectAfter === undefined && reply.stallAfter === undefined) frames.push('data: [DONE]\n\n');
       for (let i = 0; i < frames.length; i++) {
         if (reply.disconnectAfter !== undefined && i >= reply.disconnectAfter) {
           await sleep(50); // let what was written reach the wire: destroy() drops pending writes

@@ -29,9 +29,18 @@ const LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$/u;
 const TLD = /^(?:\p{L}{2,63}|xn--[a-z0-9-]{1,59})$/iu;
 
 export function findEmails(text: string, out: Candidate[]): void {
+  for (const _ of emailSteps(text, out));
+}
+
+/** '@' signs examined between two steps of {@link emailSteps}. */
+const EMAIL_STEP = 1024;
+
+/** {@link findEmails} as steps: a `yield` after every {@link EMAIL_STEP} '@' signs (dense text). */
+export function* emailSteps(text: string, out: Candidate[]): Generator<void, void> {
   let at = text.indexOf('@');
   let minStart = 0; // never re-scan into the previous match
-  while (at !== -1) {
+  for (let n = 1; at !== -1; n++) {
+    if (n % EMAIL_STEP === 0) yield;
     // local part, scanning left (at most 64 characters count; longer runs are not addresses)
     let s = at;
     while (s > minStart && isLocalChar(text, s - 1)) s--;

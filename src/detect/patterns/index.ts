@@ -7,12 +7,12 @@ import { findAddresses } from './address.js';
 import { findCards } from './card.js';
 import { findContextValues } from './context.js';
 import { findDobs } from './dob.js';
-import { findEmails } from './email.js';
+import { emailSteps, findEmails } from './email.js';
 import { findHandlesAndVehicles } from './handles.js';
 import { findIbans } from './iban.js';
 import { findIps } from './ip.js';
 import { findPhones } from './phone.js';
-import { findNationalIds } from './national.js';
+import { findNationalIds, nationalIdSteps } from './national.js';
 import { findSpokenNumbers } from './spoken.js';
 import { findSsns } from './ssn.js';
 import { TextContext } from './textctx.js';
@@ -28,6 +28,10 @@ import type { Candidate } from './util.js';
  * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE (the `rank`
  * column of the entity table, src/core/entities.ts).
  * Text inside Veil's own placeholders (`[PERSON_7QX2M4AB]`) is never reported.
+ *
+ * The work is a sequence of steps (one per family, one per national-ID format, one per 1,024
+ * '@' signs, then the merge); the detector runs texts of {@link PATTERN_YIELD_CHARS} characters or more with an
+ * event-loop turn between steps, on the whole text, so spans never depend on where it yielded.
  */
 export const PATTERN_RANK: Readonly<Record<EntityType, number>> = entityColumn('rank');
 
@@ -94,9 +98,49 @@ function placeholderRanges(text: string): Array<[number, number]> {
 
 /** All pattern spans of one text, sorted by start and non-overlapping. Pure and synchronous. */
 export function findPatternSpans(text: string): Span[] {
+  const steps = patternSteps(text);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Texts at least this long are detected with event-loop turns between the steps. */
+export const PATTERN_YIELD_CHARS = 32_768;
+
+const macrotask: () => Promise<void> = () =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * {@link findPatternSpans} for one text, giving the event loop a turn between its steps (one
+ * family of patterns, then the merge) when the text has {@link PATTERN_YIELD_CHARS} characters
+ * or more, and stopping when `signal` aborts. The same steps on the same whole text, so the
+ * spans are exactly those of {@link findPatternSpans}.
+ */
+export async function findPatternSpansAsync(text: string, signal?: AbortSignal): Promise<Span[]> {
+  const steps = patternSteps(text);
+  const large = text.length >= PATTERN_YIELD_CHARS;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (!large) continue;
+    await macrotask();
+    if (signal?.aborted) throw abortError(signal);
+  }
+}
+
+/** The work of {@link findPatternSpans} as steps: each `yield` ends one family's scan. */
+function* patternSteps(text: string): Generator<void, Span[]> {
   const cands: Candidate[] = [];
   const ctx = new TextContext(text);
-  for (const find of FAMILIES) find(text, cands, ctx);
+  yield;
+  for (const find of FAMILIES) {
+    // the ID formats are the longest family: a step per format
+    if (find === findNationalIds) yield* nationalIdSteps(text, cands, ctx);
+    else if (find === findEmails) yield* emailSteps(text, cands);
+    else find(text, cands, ctx);
+    yield;
+  }
   if (cands.length === 0) return [];
   const ph = placeholderRanges(text);
   let kept = cands;
@@ -135,7 +179,9 @@ export function createPatternDetector(): Detector {
           since = performance.now();
         }
         if (signal?.aborted) throw abortError(signal);
-        out.push(findPatternSpans(t));
+        // a large text: event-loop turns between the families (same spans as in one go)
+        out.push(t.length >= PATTERN_YIELD_CHARS ? await findPatternSpansAsync(t, signal) : findPatternSpans(t));
+        if (t.length >= PATTERN_YIELD_CHARS) since = performance.now();
       }
       return out;
     },

@@ -93,8 +93,14 @@ export function hasIdContext(ctx: TextContext, pos: number, words: RegExp): bool
 }
 
 export function findNationalIds(text: string, out: Candidate[], ctx: TextContext): void {
+  for (const _ of nationalIdSteps(text, out, ctx));
+}
+
+/** {@link findNationalIds} as steps: one `yield` after each format's scan of the whole text. */
+export function* nationalIdSteps(text: string, out: Candidate[], ctx: TextContext): Generator<void, void> {
   if (!/\d/.test(text)) return;
   for (const r of ROWS) {
+    yield;
     r.re.lastIndex = 0;
     for (const m of text.matchAll(r.re)) {
       const start = m.index!;

@@ -29,7 +29,8 @@ export function requireCaller(auth: Authenticator, upstreamNeedsCallerKey: boole
     if (result.kind === 'denied') throw deniedError(result.reason);
     c.set('principal', result.principal);
     c.set('forwardBearer', result.kind === 'open' ? bearer : null);
-    if (result.kind === 'key' && upstreamNeedsCallerKey) {
+    // /v1/messages goes to the Anthropic upstream, which has its own key (src/surfaces)
+    if (result.kind === 'key' && upstreamNeedsCallerKey && !c.req.path.startsWith('/v1/messages')) {
       // A Veil key must never be forwarded, and there is no upstream key to use instead.
       throw misconfigured('This Veil gateway uses API keys but has no VEIL_UPSTREAM_API_KEY configured.');
     }

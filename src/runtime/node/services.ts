@@ -34,6 +34,8 @@ import { createRateLimiter } from '../../compliance/rate-limit.js';
 import { notifyingInvalidate } from '../../compliance/erase.js';
 import { listenForErasures } from './erase-listener.js';
 import { createMasterKeyProvider } from '../../keys/master-key.node.js';
+import { createCollections } from '../../rag/collections.js';
+import { createPgVectorStore } from '../../rag/store.js';
 import { nerDetectorFromConfig } from './ner/index.js';
 
 const UPSTREAM_KEY_MISSING =
@@ -87,6 +89,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
     logger.info('detector ready', { detector: detector.name, ms: Math.round(performance.now() - t0) });
 
     let vault: Vault;
+    let rag: Services['rag'];
     let auth: Authenticator = openAuthenticator;
     let db: Db | null = null;
     let compliance: Compliance | undefined;
@@ -137,6 +140,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
       closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
+      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto });
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
@@ -157,11 +161,13 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       vault,
       auth,
       upstream: createUpstreamFromConfig(config, createNodeFetch()),
+      anthropic: { baseURL: config.VEIL_ANTHROPIC_UPSTREAM_URL, apiKey: config.VEIL_ANTHROPIC_UPSTREAM_API_KEY, timeoutMs: config.VEIL_UPSTREAM_TIMEOUT_MS },
       policyFor,
       logger,
       limits: limitsFromConfig(config),
       metricsAccess: config.VEIL_METRICS,
       ...(compliance ? { compliance } : {}),
+      ...(rag ? { rag } : {}),
       async ready() {
         if (db && !(await ping(db))) throw new NotReadyError('database_unreachable', 'database unreachable');
         // Keys can be issued while the gateway runs (the CLI), so this is checked on every probe.

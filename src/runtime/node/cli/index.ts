@@ -30,6 +30,8 @@ Commands:
   keys list [--tenant <id>]                 list API keys (prefix only, never the key)
   keys revoke <key-id>                      revoke an API key
 ${JOBS_HELP}
+  collections migrate …                     migrate a JSONL export into an encrypted RAG collection
+                                            (veil collections migrate --help)
   policy show <tenant-id>                   print the tenant's policy override and the
                                             effective policy (override merged onto the default)
   policy set <tenant-id> --file <policy.json>
@@ -72,6 +74,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   keys: async () => (await import('./keys.js')).runKeysCli,
   policy: async () => (await import('./policy.js')).runPolicyCli,
   jobs: async () => (await import('./jobs.js')).runJobsCli('jobs'),
+  collections: async () => (await import('./collections.js')).runCollectionsCli, // RAG migration (src/rag)
   audit: async () => (await import('./audit.js')).runAuditCli,
   erase: async () => (await import('./erase.js')).runEraseCli,
   backup: async () => (await import('./backup.js')).runBackupCli,

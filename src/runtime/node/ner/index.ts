@@ -37,6 +37,12 @@ import type { Detector, Span } from '../../../detect/types.js';
 import { NerModelError, locateModel } from './model.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
+/**
+ * The worker's entry: compiled (dist/, `npm start`) it is the emitted worker.js, loaded by plain
+ * Node; from source (tsx, vitest) the bootstrap that registers tsx in the thread first.
+ */
+const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./worker.js', import.meta.url) : new URL('./worker-bootstrap.mjs', import.meta.url);
+
 export { NerModelError, NerRuntime, locateModel } from './model.js';
 
 export interface NerDetectorOptions {
@@ -165,7 +171,7 @@ export function createNerDetector(opts: NerDetectorOptions, testHooks: NerTestHo
   function start(slot: Slot): void {
     const gen = ++slot.generation;
     const t0 = performance.now();
-    const w = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), { workerData });
+    const w = new Worker(WORKER_ENTRY, { workerData });
     slot.worker = w;
     slot.isReady = false;
     slot.exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));

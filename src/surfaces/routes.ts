@@ -1,0 +1,222 @@
+import type { Context, Hono } from 'hono';
+import type { Services } from '../http/app.js';
+import { DEFAULT_DETECT_TIMEOUT_MS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_SSE_EVENT_BYTES } from '../http/app.js';
+import { readBody } from '../http/middleware/body.js';
+import type { Metrics } from '../http/metrics.js';
+import { ClientAbortedError, mapUpstreamError, passthroughHeaders } from '../http/upstream.js';
+import { badRequest, detectionUnavailable, invalidJson, isVeilError, piiInPath, tooDeep, VeilError, vaultUnavailable } from '../core/errors.js';
+import { jsonDeeperThan } from '../core/json-depth.js';
+import type { Principal, RequestContext } from '../core/types.js';
+import { Restorer } from '../restore/restorer.js';
+import { sanitizeWith } from '../sanitize/sanitize.js';
+import { findPlaceholders, tokenType } from '../core/token.js';
+import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
+import type { Token } from '../vault/types.js';
+import { createRestoreAuditor } from '../audit/restore.js';
+import { restoreEventStream } from './event-stream.js';
+import { registerMessages } from './messages-route.js';
+import { collectResponsesSlots, jsonOutput, ResponsesStream, restoreResponseObject } from './responses.js';
+
+/**
+ * HTTP routes of the extra client surfaces, registered by createApp after its `/v1/*` auth
+ * middleware (so `principal` and `forwardBearer` are set): the OpenAI Responses API here, the
+ * Anthropic Messages API in ./messages-route.ts. Each route reads the body under the gateway's
+ * limits, sanitizes with the shared core (sanitizeWith + the surface's slot description),
+ * forwards, and restores plain bodies or streams (./event-stream.ts). Errors are thrown as
+ * VeilErrors and rendered by createApp's error handler.
+ */
+
+export type SurfaceEnv = {
+  Variables: { requestId: string; principal: Principal; forwardBearer: string | null };
+};
+
+export interface SurfaceKit {
+  readonly services: Services;
+  readonly metrics: Metrics;
+  readJson(c: Context<SurfaceEnv>): Promise<unknown>;
+  /** An AbortController fired when the caller leaves. */
+  abortOnLeave(c: Context<SurfaceEnv>): AbortController;
+  context(c: Context<SurfaceEnv>, signal: AbortSignal): RequestContext;
+  maskServices(policy: Policy): Parameters<typeof sanitizeWith>[2];
+  /** A Restorer for the strict placeholders in `texts` that belong to the caller's tenant, per role. */
+  restorerForStored(ctx: RequestContext, policy: Policy, root: unknown): Promise<Restorer>;
+  /** 400 `veil_pii_in_path` when a path parameter holds a validated identifier (see createApp). */
+  refusePiiInPath(ctx: RequestContext, policy: Policy, value: string): Promise<void>;
+}
+
+export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
+  // the audit trail (src/audit) when the gateway has one: restore events as on the chat paths
+  const audit = services.compliance ? createRestoreAuditor(services.compliance.audit, services.compliance.known) : undefined;
+  return {
+    services,
+    metrics,
+    async readJson(c) {
+      const type = c.req.header('content-type') ?? '';
+      if (type && !/^application\/json\b/i.test(type)) throw badRequest('The request body must be JSON (Content-Type: application/json).');
+      const text = await readBody(c.req.raw, c.req.header('content-length'), services.limits.maxBodyBytes);
+      const maxDepth = services.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+      if (jsonDeeperThan(text, maxDepth)) throw tooDeep(maxDepth);
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw invalidJson();
+      }
+    },
+    abortOnLeave(c) {
+      const controller = new AbortController();
+      const signal = c.req.raw.signal;
+      if (signal.aborted) controller.abort();
+      else signal.addEventListener('abort', () => controller.abort(), { once: true });
+      return controller;
+    },
+    context(c, signal) {
+      const purpose = c.req.header('x-veil-purpose');
+      return { principal: c.get('principal'), requestId: c.get('requestId'), signal, ...(purpose ? { purpose: purpose.slice(0, 200) } : {}) };
+    },
+    maskServices(policy) {
+      return { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, ...(audit ? { audit } : {}) };
+    },
+    async restorerForStored(ctx, policy, root) {
+      const tokens = new Set<Token>();
+      const walk = (v: unknown, depth: number) => {
+        if (depth > 128) return;
+        if (typeof v === 'string') for (const p of findPlaceholders(v)) tokens.add(p.token);
+        else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
+        else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) walk(x, depth + 1);
+      };
+      walk(root, 0);
+      if (tokens.size === 0) return new Restorer(new Map());
+      // stored values are decrypted only once the restore event is committed
+      if (audit) await audit({ ctx, endpoint: 'responses.stored', policy, minted: [], presented: [...tokens] });
+      let values: Map<Token, string>;
+      try {
+        // tenant-scoped: another tenant's tokens do not resolve and stay placeholders
+        values = await services.vault.resolve(ctx, [...tokens]);
+      } catch (e) {
+        throw isVeilError(e) ? e : vaultUnavailable(e);
+      }
+      const display = new Map<Token, string>();
+      for (const [token, value] of values) {
+        const type = tokenType(token);
+        const action = restoreAction(policy, ctx.principal.role, type);
+        if (action === 'value') display.set(token, value);
+        else if (action === 'masked') display.set(token, maskValue(type, value));
+      }
+      return new Restorer(display);
+    },
+    async refusePiiInPath(ctx, policy, value) {
+      let spans;
+      try {
+        [spans] = await services.detector.detect([value], ctx.signal);
+      } catch (e) {
+        throw isVeilError(e) ? e : detectionUnavailable(e);
+      }
+      const types = [...new Set((spans ?? []).filter((sp) => sp.source === 'pattern' && shouldMask(policy, sp.type)).map((sp) => sp.type))];
+      if (types.length > 0) throw piiInPath(types);
+    },
+  };
+}
+
+const STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
+
+async function upstreamJson(response: Response, controller: AbortController): Promise<unknown | 'aborted'> {
+  try {
+    return await response.json();
+  } catch (e) {
+    const mapped = mapUpstreamError(e);
+    if (controller.signal.aborted) return 'aborted';
+    throw isVeilError(mapped)
+      ? mapped
+      : new VeilError('The upstream API sent a response that is not JSON.', { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+  }
+}
+
+/** With an audit trail: the restore event must be committed before anything is restored. */
+export async function awaitAudit(audited: Promise<void> | undefined, response: Response): Promise<void> {
+  if (!audited) return;
+  try {
+    await audited;
+  } catch (e) {
+    await response.body?.cancel().catch(() => {});
+    throw e;
+  }
+}
+
+/** Registers `/v1/responses` (and, from ./messages-route.ts, `/v1/messages`) on the gateway app. */
+export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metrics: Metrics): void {
+  const kit = surfaceKit(services, metrics);
+  const log = services.logger;
+
+  app.post('/v1/responses', async (c) => {
+    const client = services.upstream.client(c.get('forwardBearer'));
+    const body = await kit.readJson(c);
+    const controller = kit.abortOnLeave(c);
+    const ctx = kit.context(c, controller.signal);
+    const policy = await services.policyFor(ctx.principal.tenantId);
+    const t0 = performance.now();
+    const s = await sanitizeWith(collectResponsesSlots, body, kit.maskServices(policy), ctx, 'responses');
+    metrics.observeSanitize(performance.now() - t0, s.counts);
+    const streaming = (s.body as { stream?: unknown }).stream === true;
+    const structured = jsonOutput(s.body);
+    let response: Response;
+    try {
+      response = await client.post('/responses', { body: s.body as Record<string, unknown>, signal: controller.signal, stream: streaming }).asResponse();
+    } catch (e) {
+      const mapped = mapUpstreamError(e);
+      if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
+      throw mapped;
+    }
+    await awaitAudit(s.audited, response);
+    const headers = passthroughHeaders(response.headers);
+    if (streaming && response.body && (response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const requestId = ctx.requestId;
+      const out = restoreEventStream(response.body, new ResponsesStream(s.restorer, structured), {
+        idleTimeoutMs: services.limits.streamIdleTimeoutMs,
+        abortUpstream: () => controller.abort(),
+        maxEventChars: services.limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
+        onEnd: (o) => {
+          metrics.observeStream(o.status);
+          if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });
+        },
+      });
+      return new Response(out, { status: 200, headers: { ...headers, ...STREAM_HEADERS } });
+    }
+    const json = await upstreamJson(response, controller);
+    if (json === 'aborted') return new Response(null, { status: 499 });
+    restoreResponseObject(json, s.restorer, structured);
+    return c.newResponse(JSON.stringify(json), response.status as 200, { ...headers, 'content-type': 'application/json' });
+  });
+
+  // Stored responses: the upstream holds only sanitized text; placeholders of the caller's
+  // tenant are restored as the caller's role may see them, any other text passes as stored.
+  const stored = (method: 'get' | 'post' | 'delete', suffix: string) => async (c: Context<SurfaceEnv>) => {
+    const id = c.req.param('id') ?? '';
+    const client = services.upstream.client(c.get('forwardBearer'));
+    const controller = kit.abortOnLeave(c);
+    const ctx = kit.context(c, controller.signal);
+    const policy = await services.policyFor(ctx.principal.tenantId);
+    await kit.refusePiiInPath(ctx, policy, id);
+    const query = new URL(c.req.url).search;
+    const path = `/responses/${encodeURIComponent(id)}${suffix}`;
+    let response: Response;
+    try {
+      const opts = { signal: controller.signal, ...(query ? { query: Object.fromEntries(new URLSearchParams(query)) } : {}) };
+      response = await (method === 'get' ? client.get(path, opts) : method === 'post' ? client.post(path, opts) : client.delete(path, opts)).asResponse();
+    } catch (e) {
+      const mapped = mapUpstreamError(e);
+      if (mapped instanceof ClientAbortedError) return new Response(null, { status: 499 });
+      throw mapped;
+    }
+    const json = await upstreamJson(response, controller);
+    if (json === 'aborted') return new Response(null, { status: 499 });
+    const r = await kit.restorerForStored(ctx, policy, json);
+    restoreResponseObject(json, r);
+    return c.newResponse(JSON.stringify(json), response.status as 200, { ...passthroughHeaders(response.headers), 'content-type': 'application/json' });
+  };
+  app.get('/v1/responses/:id', stored('get', ''));
+  app.delete('/v1/responses/:id', stored('delete', ''));
+  app.post('/v1/responses/:id/cancel', stored('post', '/cancel'));
+  app.get('/v1/responses/:id/input_items', stored('get', '/input_items'));
+
+  registerMessages(app, kit);
+}

@@ -1,0 +1,210 @@
+/**
+ * Encrypted RAG collections end to end over real HTTP (createApp on a loopback port): the real
+ * encrypted vault, API-key store and pgvector store, on PGlite + pgvector and through the `pg`
+ * driver against the same PGlite + pgvector served over the wire by @electric-sql/pglite-socket
+ * (Debian's PostgreSQL here has no pgvector). The only fake is the loopback OpenAI-compatible
+ * upstream (test/fakes/upstream.ts), here with a deterministic bag-of-words embedding so nearest
+ * neighbours are meaningful; it records every input, so the tests prove no PII reached it.
+ * With TEST_DATABASE_URL, the real PostgreSQL (no pgvector) must refuse with a message naming it.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKeyStore } from '../../src/tenants/api-keys.js';
+import type { Db } from '../../src/db/client.js';
+import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
+import { randomBytes } from '../../src/keys/crypto.js';
+import { createLocalProvider } from '../../src/keys/local.js';
+import { createCollections } from '../../src/rag/collections.js';
+import { createPgVectorStore } from '../../src/rag/store.js';
+import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
+import { createDbVault } from '../../src/vault/db-vault.js';
+import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
+import { embeddingUpstream } from './embedding-upstream.js';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { DRIVERS } from '../vault/harness.js';
+
+const JANE = 'jane.roe@example.com';
+const BOB = 'bob.stone@example.org';
+const CARD = '4111 1111 1111 1111';
+const CUSTOMER = 'Zephyrine Quillfeather';
+
+interface Setup {
+  db: Db;
+  dump(): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+async function pgliteSetup(): Promise<Setup & { client: PGlite }> {
+  const client = await PGlite.create({ extensions: { vector } });
+  const db = fromPglite(client);
+  await db.migrate();
+  return { client, db, dump: async () => Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer()), close: () => db.close() };
+}
+
+const SETUPS: { name: string; open(): Promise<Setup> }[] = [
+  { name: 'pglite', open: pgliteSetup },
+  {
+    name: 'pg driver over the wire (pglite-socket)',
+    async open() {
+      const inner = await pgliteSetup();
+      const server = new PGLiteSocketServer({ db: inner.client, port: 0, host: '127.0.0.1' });
+      await server.start();
+      const url = `postgres://postgres@${server.getServerConn()}/postgres`;
+      const db = fromPool(createPool({ DATABASE_URL: url, VEIL_DATA_DIR: '/nonexistent', VEIL_DB_POOL_SIZE: 1, VEIL_DB_TIMEOUT_MS: 20_000 }));
+      return {
+        db,
+        dump: inner.dump,
+        async close() {
+          await db.close();
+          await server.stop();
+          await inner.close();
+        },
+      };
+    },
+  },
+];
+
+async function call(gw: Gateway, method: string, path: string, key: string, body?: unknown) {
+  const res = await fetch(`${gw.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as any };
+}
+
+describe.each(SETUPS)('RAG collections ($name)', (setup) => {
+  let s: Setup;
+  let up: FakeUpstream;
+  let gw: Gateway;
+  const key = {} as { admin: string; user: string; restricted: string; other: string };
+
+  beforeAll(async () => {
+    s = await setup.open();
+    up = await startFakeUpstream(embeddingUpstream);
+    const keys = createApiKeyStore(s.db, { cacheTtlMs: 50 });
+    const vault = createDbVault({ db: s.db, provider: createLocalProvider(randomBytes(32)), crypto: nodeVaultCrypto, timeoutMs: 20_000 });
+    const rag = createCollections({ store: createPgVectorStore(s.db), keyring: vault.keyring, crypto: nodeVaultCrypto });
+    const a = (await keys.createTenant('A')).id;
+    const b = (await keys.createTenant('B')).id;
+    for (const role of ['admin', 'user', 'restricted'] as const) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
+    key.other = (await keys.issueKey({ tenantId: b, name: 'b-admin', role: 'admin' })).key;
+    gw = await startGateway(up.url, { vault, auth: keys, rag, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
+
+    const docs = [
+      { id: 'd1', text: `Invoice dispute: write to ${JANE} about the refund on card ${CARD}.`, metadata: { owner: JANE, customer: CUSTOMER, category: 'billing', year: 2024 } },
+      { id: 'd2', text: `Shipping delay reported by ${BOB}; parcel stuck in the depot.`, metadata: { owner: BOB, customer: 'Orlando Vexley', category: 'shipping', year: 2024 } },
+      { id: 'd3', text: `Password reset requested by ${JANE} from the mobile app.`, metadata: { owner: JANE, customer: CUSTOMER, category: 'account', year: 2023 } },
+    ];
+    const r = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: docs, encrypt_fields: ['customer'] });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    // tenant B: its own document in a collection of the same name
+    const rb = await call(gw, 'POST', '/veil/collections/support/documents', key.other, { model: 'emb', documents: [{ id: 'd1', text: `Refund for ${JANE} on card ${CARD}, tenant B.` }] });
+    expect(rb.status, JSON.stringify(rb.json)).toBe(200);
+  }, 180_000);
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+    await s?.close();
+  });
+
+  it('the upstream embedded sanitized text only', () => {
+    const seen = up.allRaw();
+    for (const v of [JANE, BOB, CARD, '4111111111111111', CUSTOMER]) expect(seen).not.toContain(v);
+    expect(up.received.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('query: same placeholders as the documents, nearest first, sealed fields left out without restore', async () => {
+    const r = await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: `refund card for ${JANE}`, k: 2 });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const top = r.json.data[0];
+    expect(top.id).toBe('d1');
+    expect(top.text).toMatch(/^Invoice dispute: write to \[EMAIL_[0-9A-Z]{8}\] about the refund on card \[CARD_[0-9A-Z]{8}\]\.$/);
+    expect(top.metadata).toEqual({ category: 'billing', year: 2024 });
+    expect(top.encrypted_fields.sort()).toEqual(['customer', 'owner']);
+    expect(JSON.stringify(r.json)).not.toContain(JANE);
+    // the last upstream input was the sanitized query, with the document's placeholder
+    const q = up.received.at(-1)!.body.input[0] as string;
+    expect(q).toBe(`refund card for ${top.text.match(/\[EMAIL_[0-9A-Z]{8}\]/)![0]}`);
+  });
+
+  it('restore: true gives text and sealed fields as each role may see them', async () => {
+    const ask = async (k: string) => (await call(gw, 'POST', '/veil/collections/support/query', k, { model: 'emb', query: `refund card for ${JANE}`, k: 1, restore: true })).json.data[0];
+    const admin = await ask(key.admin);
+    expect(admin.text).toBe(`Invoice dispute: write to ${JANE} about the refund on card ${CARD}.`);
+    expect(admin.metadata).toEqual({ owner: JANE, customer: CUSTOMER, category: 'billing', year: 2024 });
+    expect(admin.encrypted_fields).toEqual([]);
+    const user = await ask(key.user);
+    expect(user.text).toBe(`Invoice dispute: write to ${JANE} about the refund on card •••• 1111.`);
+    expect(user.metadata.owner).toBe(JANE);
+    const restricted = await ask(key.restricted);
+    expect(restricted.text).toBe('Invoice dispute: write to j•••@example.com about the refund on card •••• 1111.');
+    expect(restricted.metadata.owner).toBe('j•••@example.com');
+    expect(JSON.stringify(restricted)).not.toContain(JANE);
+  });
+
+  it('tenant isolation: another tenant never sees these chunks, even with the same collection and id', async () => {
+    const r = await call(gw, 'POST', '/veil/collections/support/query', key.other, { model: 'emb', query: `refund card for ${JANE}`, k: 10, restore: true });
+    expect(r.json.data.map((d: any) => d.id)).toEqual(['d1']);
+    expect(r.json.data[0].text).toBe(`Refund for ${JANE} on card ${CARD}, tenant B.`);
+    const a = await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'tenant B', k: 10 });
+    expect(a.json.data.map((d: any) => d.id).sort()).toEqual(['d1', 'd2', 'd3']);
+    expect(a.json.data.some((d: any) => d.text.includes('tenant B'))).toBe(false);
+  });
+
+  it('exact filters work on encrypted fields (blind index) and plain ones', async () => {
+    const ids = async (filter: unknown) =>
+      (await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'anything at all', k: 10, filter })).json.data.map((d: any) => d.id).sort();
+    expect(await ids({ owner: JANE })).toEqual(['d1', 'd3']);
+    expect(await ids({ owner: BOB })).toEqual(['d2']);
+    expect(await ids({ customer: CUSTOMER, year: 2023 })).toEqual(['d3']);
+    expect(await ids({ category: 'shipping' })).toEqual(['d2']);
+    expect(await ids({ owner: 'nobody@example.com' })).toEqual([]);
+    // tenant B's blind key differs: A's values do not match B's rows
+    const b = await call(gw, 'POST', '/veil/collections/support/query', key.other, { model: 'emb', query: 'x', k: 10, filter: { owner: JANE } });
+    expect(b.json.data).toEqual([]);
+  });
+
+  it('no plaintext value in the table or its indexes (database dump)', async () => {
+    const dump = (await s.dump()).toString('latin1');
+    expect(dump).toContain('veil_rag_chunks'); // the dump holds the collection
+    expect(dump).toContain('Invoice dispute'); // the sanitized text is there
+    for (const v of [JANE, BOB, CARD, CUSTOMER, 'Orlando Vexley', 'jane.roe', 'Zephyrine']) expect(dump, v).not.toContain(v);
+  });
+
+  it('delete by id; a second delete is 404; bad names and PII ids are refused', async () => {
+    const d = await call(gw, 'DELETE', '/veil/collections/support/documents/d2', key.admin);
+    expect(d).toEqual({ status: 200, json: { id: 'd2', deleted: true } });
+    const again = await call(gw, 'DELETE', '/veil/collections/support/documents/d2', key.admin);
+    expect(again.status).toBe(404);
+    expect(again.json.error.code).toBe('not_found');
+    const after = await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'shipping', k: 10 });
+    expect(after.json.data.map((x: any) => x.id).sort()).toEqual(['d1', 'd3']);
+    const bad = await call(gw, 'POST', '/veil/collections/bad%20name/query', key.admin, { model: 'emb', query: 'x' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('veil_bad_collection');
+    const pii = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: [{ id: JANE, text: 'x' }] });
+    expect(pii.status).toBe(400);
+    expect(pii.json.error.code).toBe('veil_pii_in_id');
+    const dup = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }] });
+    expect(dup.status).toBe(400);
+  });
+}, 240_000);
+
+const pg = DRIVERS.find((d) => d.name === 'postgres');
+describe.skipIf(!pg)('RAG collections on a PostgreSQL without pgvector', () => {
+  it('fails with a clear message naming the extension', async () => {
+    const h = await pg!.open();
+    try {
+      const err = await createPgVectorStore(h.db).query('t', 'c', [1, 2, 3], 1, { plain: {}, blind: [] }).catch((e) => e);
+      expect(err.code).toBe('veil_pgvector_missing');
+      expect(err.status).toBe(503);
+      expect(err.message).toContain('pgvector');
+      expect(err.message).toContain('CREATE EXTENSION vector');
+    } finally {
+      await h.cleanup();
+    }
+  }, 60_000);
+});
