@@ -6,7 +6,8 @@
  */
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { badRequest, invalidJson, payloadTooLarge, tooDeep } from '../core/errors.js';
+import { badRequest, invalidJson, tooDeep } from '../core/errors.js';
+import { readBody as readLimitedBody } from '../http/middleware/body.js';
 import { jsonDeeperThan } from '../core/json-depth.js';
 
 export interface BodyLimits {
@@ -17,34 +18,7 @@ export interface BodyLimits {
 async function readText(c: Context, max: number): Promise<string> {
   const type = c.req.header('content-type') ?? '';
   if (type && !/^application\/json\b/i.test(type)) throw badRequest('The request body must be JSON (Content-Type: application/json).');
-  const len = c.req.header('content-length');
-  if (len !== undefined) {
-    const n = Number(len);
-    if (!Number.isFinite(n) || n < 0) throw badRequest('Invalid Content-Length.');
-    if (n > max) throw payloadTooLarge(max);
-  }
-  const body = c.req.raw.body;
-  if (!body) return '';
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      throw payloadTooLarge(max);
-    }
-    parts.push(value);
-  }
-  const all = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  return readLimitedBody(c.req.raw, c.req.header('content-length'), max);
 }
 
 export async function readBody<S extends z.ZodType>(c: Context, schema: S, limits: BodyLimits, what: string): Promise<z.infer<S>> {
