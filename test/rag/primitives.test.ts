@@ -103,7 +103,8 @@ describe.each(DRIVERS)('RAG sanitize/restore primitives ($name)', (driver) => {
     const evs = (await events()).slice(before);
     expect(evs).toHaveLength(1);
     expect(evs[0]).toMatchObject({ role: 'user', tokens: [{ t: placeholder.slice(1, -1), o: 'masked' }] });
-    expect(JSON.stringify(evs)).not.toContain('4111');
+    // the value in either written form (a bare '4111' also matches random ids and MACs in the event: flaky)
+    for (const form of [CARD, CARD.replace(/ /g, '')]) expect(JSON.stringify(evs)).not.toContain(form);
   });
 
   it('refuses bad bodies with OpenAI-shaped errors', async () => {
