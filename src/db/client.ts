@@ -8,6 +8,9 @@ import type { Schema } from './schema.js';
 
 export type VeilOrm = PgDatabase<PgQueryResultHKT, Schema>;
 
+/** The handle inside `db.orm.transaction(async (tx) => …)`. */
+export type VeilTx = Parameters<Parameters<VeilOrm['transaction']>[0]>[0];
+
 export interface Db {
   /** 'pglite': embedded PostgreSQL (default); 'postgres': node-postgres pool (DATABASE_URL). */
   readonly kind: 'pglite' | 'postgres';

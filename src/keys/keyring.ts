@@ -10,23 +10,23 @@
  * UPDATE … RETURNING and a new primary DEK is rolled (older ones stay readable) before the
  * counter would pass `dekMaxEncryptions` (default 2^31, far below the 2^32 GCM random-IV limit).
  * Unwrapped keys live in memory only, with a TTL and a size cap; they are never logged.
+ *
+ * This file wires the pieces, one job each: key-cache.ts (unwrapped keys in memory), kek.ts
+ * (tenant KEK and blind key), dek.ts (DEK rows: wrap, reserve, roll), dek-leases.ts (this
+ * process's reserved encryptions).
  * Pure TypeScript + Web Crypto (runs on Workers with a Workers `Db`).
  */
-import { and, eq, sql } from 'drizzle-orm';
-import { createInflight, createTtlCache } from '../core/cache.js';
 import { silentLogger, type Logger } from '../core/types.js';
-import { resultRows, type Db } from '../db/client.js';
-import { tenantKeys, tenants } from '../db/schema.js';
-import {
-  GCM_IV_BYTES,
-  aesGcmDecrypt,
-  aesGcmEncrypt,
-  concatBytes,
-  hkdfSha256,
-  randomBytes,
-  utf8,
-} from './crypto.js';
+import type { Db, VeilTx } from '../db/client.js';
+import { insertPrimaryDek, reservePrimaryDek, reservePrimaryDekTx, selectWrappedDek, unwrapDek, type WrappedDek } from './dek.js';
+import { createDekLeases, type DekUse, type Lease } from './dek-leases.js';
+import { loadBlindKey, loadKek, lockKek, type KekDeps } from './kek.js';
+import { createKeyCache } from './key-cache.js';
 import type { MasterKeyProvider } from './provider.js';
+
+export { dekAad } from './dek.js';
+export { blindInfo } from './kek.js';
+export type { DekUse } from './dek-leases.js';
 
 export const DEFAULT_DEK_MAX_ENCRYPTIONS = 2 ** 31;
 export const DEFAULT_DEK_RESERVE_BATCH = 1024;
@@ -44,11 +44,6 @@ export interface KeyringOptions {
   /** Encryptions reserved per database round trip (default 1024). */
   dekReserveBatch?: number;
   now?: () => number;
-}
-
-export interface DekUse {
-  readonly version: number;
-  readonly key: Uint8Array;
 }
 
 export interface Keyring {
@@ -70,190 +65,71 @@ export interface Keyring {
   clear(): void;
 }
 
-export function dekAad(tenantId: string, version: number): Uint8Array {
-  return utf8(`veil:dek:v1:${tenantId}:${version}`);
-}
-
-export function blindInfo(tenantId: string): Uint8Array {
-  return utf8(`veil:blind:v1:${tenantId}`);
-}
-
-/** Encryptions reserved in the database and not yet used, under one DEK version. */
-interface Lease {
-  version: number;
-  key: Uint8Array;
-  remaining: number;
-}
-
 export function createKeyring(opts: KeyringOptions): Keyring {
-  const { db, provider } = opts;
+  const { db } = opts;
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? Date.now;
-  const ttl = opts.cacheTtlMs ?? 300_000;
+  const ttlMs = opts.cacheTtlMs ?? 300_000;
+  const max = opts.cacheMax ?? 10_000;
   const maxEnc = opts.dekMaxEncryptions ?? DEFAULT_DEK_MAX_ENCRYPTIONS;
   const batch = Math.max(1, Math.min(opts.dekReserveBatch ?? DEFAULT_DEK_RESERVE_BATCH, maxEnc));
-  const cache = createTtlCache<string, Uint8Array>({ ttlMs: ttl, max: opts.cacheMax ?? 10_000, now });
-  const inflight = createInflight<string, Uint8Array | null>();
-  const leases = createTtlCache<string, Lease>({ ttlMs: ttl, max: opts.cacheMax ?? 10_000, now });
-  const refills = createInflight<string, void>();
-
-  /** Dedupes concurrent loads of one key; failures and misses are not cached. */
-  function load(cacheKey: string, fn: () => Promise<Uint8Array | null>): Promise<Uint8Array | null> {
-    const hit = cache.get(cacheKey);
-    if (hit) return Promise.resolve(hit);
-    return inflight.run(cacheKey, async () => {
-      const v = await fn();
-      if (v) cache.set(cacheKey, v);
-      return v;
-    });
-  }
-
-  async function kek(tenantId: string): Promise<Uint8Array> {
-    const k = await load(`kek:${tenantId}`, async () => {
-      const existing = await selectKek(tenantId);
-      if (existing) return provider.unwrapKek(tenantId, existing);
-      // First use of this tenant: create it (if the CLI did not) and its KEK. Two processes may
-      // race here; the loser discards its KEK and unwraps the winner's.
-      await db.orm.insert(tenants).values({ id: tenantId, name: tenantId }).onConflictDoNothing();
-      const gen = await provider.generateKek(tenantId);
-      const won = await db.orm
-        .insert(tenantKeys)
-        .values({
-          tenantId,
-          kind: 'kek',
-          version: 1,
-          wrapped: gen.wrapped,
-          masterKeyId: provider.keyId,
-          state: 'primary',
-        })
-        .onConflictDoNothing()
-        .returning({ version: tenantKeys.version });
-      if (won.length > 0) {
-        log.info('tenant key created', { tenantId, masterKeyId: provider.keyId });
-        return gen.plaintext;
-      }
-      gen.plaintext.fill(0);
-      const winner = await selectKek(tenantId);
-      if (!winner) throw new Error('tenant KEK vanished during creation');
-      return provider.unwrapKek(tenantId, winner);
-    });
-    return k!;
-  }
-
-  async function selectKek(tenantId: string): Promise<Uint8Array | null> {
-    const rows = await db.orm
-      .select({ wrapped: tenantKeys.wrapped })
-      .from(tenantKeys)
-      .where(and(eq(tenantKeys.tenantId, tenantId), eq(tenantKeys.kind, 'kek'), eq(tenantKeys.state, 'primary')))
-      .limit(1);
-    return rows[0]?.wrapped ?? null;
-  }
-
-  async function blindKey(tenantId: string): Promise<Uint8Array> {
-    const k = await load(`blind:${tenantId}`, async () => hkdfSha256(await kek(tenantId), new Uint8Array(0), blindInfo(tenantId), 32));
-    return k!;
-  }
-
-  async function unwrapDek(tenantId: string, version: number, wrapped: Uint8Array): Promise<Uint8Array> {
-    const k = await kek(tenantId);
-    return aesGcmDecrypt(k, wrapped.subarray(0, GCM_IV_BYTES), wrapped.subarray(GCM_IV_BYTES), dekAad(tenantId, version));
-  }
+  const cache = createKeyCache({ ttlMs, max, now });
+  const kekDeps: KekDeps = { db, provider: opts.provider, log, cache };
+  const kek = (tenantId: string) => loadKek(kekDeps, tenantId);
 
   function dek(tenantId: string, version: number): Promise<Uint8Array | null> {
-    return load(`dek:${tenantId}:${version}`, async () => {
-      const rows = await db.orm
-        .select({ wrapped: tenantKeys.wrapped })
-        .from(tenantKeys)
-        .where(and(eq(tenantKeys.tenantId, tenantId), eq(tenantKeys.kind, 'dek'), eq(tenantKeys.version, version)))
-        .limit(1);
-      const w = rows[0]?.wrapped;
-      return w ? unwrapDek(tenantId, version, w) : null;
+    return cache.load(`dek:${tenantId}:${version}`, async () => {
+      const wrapped = await selectWrappedDek(db, tenantId, version);
+      return wrapped ? unwrapDek(await kek(tenantId), tenantId, version, wrapped) : null;
     });
   }
 
-  const reserveStmt = (tenantId: string, n: number) =>
-    sql`update ${tenantKeys} set encryptions = encryptions + ${n}
-        where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary' and encryptions + ${n} <= ${maxEnc}
-        returning version, wrapped`;
-
-  type Tx = Parameters<Parameters<Db['orm']['transaction']>[0]>[0];
-
-  /** Inside a transaction holding the tenant's KEK row lock: demotes the primary DEK and inserts a new one. */
-  async function insertPrimaryDek(tx: Tx, tenantId: string, kekKey: Uint8Array, encryptions: number): Promise<{ version: number; wrapped: Uint8Array }> {
-    const maxRow = resultRows<{ v: number }>(
-      await tx.execute(sql`select coalesce(max(version), 0)::int as v from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'dek'`),
-    );
-    const version = Number(maxRow[0]?.v ?? 0) + 1;
-    const fresh = randomBytes(32);
-    const iv = randomBytes(GCM_IV_BYTES);
-    const wrapped = concatBytes(iv, await aesGcmEncrypt(kekKey, iv, fresh, dekAad(tenantId, version)));
-    await tx.execute(
-      sql`update ${tenantKeys} set state = 'active' where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary'`,
-    );
-    await tx.insert(tenantKeys).values({ tenantId, kind: 'dek', version, wrapped, masterKeyId: null, state: 'primary', encryptions });
-    cache.set(`dek:${tenantId}:${version}`, fresh);
-    return { version, wrapped };
+  /** Inside a transaction holding the KEK row lock: a new primary DEK, its key cached. */
+  async function rollDek(tx: VeilTx, tenantId: string, kekKey: Uint8Array, encryptions: number) {
+    const rolled = await insertPrimaryDek(tx, tenantId, kekKey, encryptions);
+    cache.set(`dek:${tenantId}:${rolled.version}`, rolled.key);
+    return rolled;
   }
 
-  async function rotateDek(tenantId: string): Promise<{ version: number }> {
-    const kekKey = await kek(tenantId);
-    const version = await db.orm.transaction(async (tx) => {
-      await tx.execute(
-        sql`select 1 from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'kek' and state = 'primary' for update`,
-      );
-      return (await insertPrimaryDek(tx, tenantId, kekKey, 0)).version;
-    });
-    leases.delete(tenantId);
-    log.info('data key rotated', { tenantId, version });
-    return { version };
-  }
-
-  async function refill(tenantId: string): Promise<void> {
+  /** Reserves `batch` encryptions on the primary DEK, rolling a new one when there is none or it is used up. */
+  async function refill(tenantId: string): Promise<Lease> {
     // Loaded before any transaction: on PGlite a query outside an open transaction would wait for it.
     const kekKey = await kek(tenantId);
-    let row = (await db.rows<{ version: number; wrapped: Uint8Array }>(reserveStmt(tenantId, batch)))[0];
+    let row: WrappedDek | undefined = (await db.rows<WrappedDek>(reservePrimaryDek(tenantId, batch, maxEnc)))[0];
     if (!row) {
-      // No primary DEK yet, or it is used up: roll a new one under a per-tenant row lock.
       row = await db.orm.transaction(async (tx) => {
-        await tx.execute(
-          sql`select 1 from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'kek' and state = 'primary' for update`,
-        );
-        const got = resultRows<{ version: number; wrapped: Uint8Array }>(await tx.execute(reserveStmt(tenantId, batch)))[0];
+        await lockKek(tx, tenantId);
+        const got = await reservePrimaryDekTx(tx, tenantId, batch, maxEnc);
         if (got) return got;
-        const rolled = await insertPrimaryDek(tx, tenantId, kekKey, batch);
+        const rolled = await rollDek(tx, tenantId, kekKey, batch);
         log.info('data key rolled', { tenantId, version: rolled.version });
         return rolled;
       });
     }
     const version = Number(row.version);
-    const key = (await dek(tenantId, version)) ?? (await unwrapDek(tenantId, version, row.wrapped));
-    leases.set(tenantId, { version, key, remaining: batch });
+    const key = (await dek(tenantId, version)) ?? (await unwrapDek(kekKey, tenantId, version, row.wrapped));
+    return { version, key, remaining: batch };
   }
 
-  async function reserveEncryptions(tenantId: string, count: number): Promise<DekUse[]> {
-    const out: DekUse[] = [];
-    while (out.length < count) {
-      const lease = leases.get(tenantId);
-      if (lease && lease.remaining > 0) {
-        const take = Math.min(lease.remaining, count - out.length);
-        lease.remaining -= take;
-        for (let i = 0; i < take; i++) out.push({ version: lease.version, key: lease.key });
-        continue;
-      }
-      leases.delete(tenantId);
-      await refills.run(tenantId, () => refill(tenantId));
-    }
-    return out;
+  const leases = createDekLeases({ ttlMs, max, now, refill });
+
+  async function rotateDek(tenantId: string): Promise<{ version: number }> {
+    const kekKey = await kek(tenantId);
+    const version = await db.orm.transaction(async (tx) => {
+      await lockKek(tx, tenantId);
+      return (await rollDek(tx, tenantId, kekKey, 0)).version;
+    });
+    leases.drop(tenantId);
+    log.info('data key rotated', { tenantId, version });
+    return { version };
   }
 
   return {
-    blindKey,
-    reserveEncryptions,
+    blindKey: (tenantId) => loadBlindKey(kekDeps, tenantId),
+    reserveEncryptions: (tenantId, count) => leases.take(tenantId, count),
     dek,
     rotateDek,
-    dropLease(tenantId: string) {
-      leases.delete(tenantId);
-    },
+    dropLease: (tenantId) => leases.drop(tenantId),
     clear() {
       cache.clear();
       leases.clear();
