@@ -203,7 +203,8 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
     return { child, stop, port, url: `http://127.0.0.1:${port}`, log: () => log };
   }
   async function cli(...argv: string[]) {
-    const env = { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '', VEIL_UPSTREAM_API_KEY: 'sk-up' };
+    // the gateway's master key: admin commands are audited, and the CLI verifies it like the gateway
+    const env = { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '', VEIL_UPSTREAM_API_KEY: 'sk-up', VEIL_MASTER_KEY: masterKey };
     return exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/cli/index.ts'), ...argv], { env, cwd: ROOT }).then(
       (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
@@ -250,7 +251,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
     expect(g2.log()).toMatch(/API keys exist but VEIL_UPSTREAM_API_KEY is not set: every request with a Veil key is refused with 500 veil_misconfigured/);
     await expect(chat(g2.url, key, 'hi')).rejects.toMatchObject({ status: 500, code: 'veil_misconfigured' });
     const noUp = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/cli/index.ts'), 'keys', 'issue', '--tenant', tenantId, '--name', 'other', '--role', 'user'], {
-      env: { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '', VEIL_UPSTREAM_API_KEY: '' },
+      env: { ...process.env, VEIL_DATA_DIR: dir, DATABASE_URL: '', VEIL_UPSTREAM_API_KEY: '', VEIL_MASTER_KEY: masterKey },
       cwd: ROOT,
     });
     expect(noUp.stderr).toMatch(/WARNING: VEIL_UPSTREAM_API_KEY is not set .* 500 veil_misconfigured/);

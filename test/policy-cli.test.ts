@@ -38,7 +38,8 @@ describe.each(DRIVERS)('veil policy on $name', (driver) => {
   afterAll(async () => {
     await h?.cleanup();
   });
-  const env: Record<string, string> = {};
+  // policy set/reset are audited: the CLI loads this master key as the gateway would
+  const env: Record<string, string> = { VEIL_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') };
   /** The CLI in-process on the open test database (the CLI does not close a database it was given). */
   async function run(e: Record<string, string>, ...argv: string[]) {
     const out: string[] = [];

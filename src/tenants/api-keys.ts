@@ -56,6 +56,8 @@ export interface IssueKeyInput {
   /** Principal name (an app or service); keys with the same name share one principal. */
   name: string;
   role: Role;
+  /** The key's id (default: a new random `key_…`); an audited issue names it in its event first. */
+  id?: string;
 }
 
 export interface ApiKeyStore extends Authenticator {
@@ -211,7 +213,7 @@ export function createApiKeyStore(db: Db, opts: ApiKeyStoreOptions = {}): ApiKey
     const principalId = p[0]!.id;
     const key = API_KEY_PREFIX + toBase64Url(randomBytes(32));
     const prefix = key.slice(0, API_KEY_PREFIX.length + PREFIX_CHARS);
-    const id = randomId('key');
+    const id = input.id ?? randomId('key');
     await db.orm.insert(apiKeys).values({
       id,
       tenantId: input.tenantId,

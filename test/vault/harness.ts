@@ -166,7 +166,8 @@ export function cliTargets(prefix: string): CliTarget[] {
       name: 'postgres',
       async env() {
         const t = await createTestDatabase(TEST_DATABASE_URL!);
-        return { env: { DATABASE_URL: t.url, VEIL_DATA_DIR: '/nonexistent' }, done: () => t.drop() };
+        // PostgreSQL needs an explicit master key (admin commands and the audit load it)
+        return { env: { DATABASE_URL: t.url, VEIL_DATA_DIR: '/nonexistent', VEIL_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }, done: () => t.drop() };
       },
     });
   }

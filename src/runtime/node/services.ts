@@ -24,16 +24,14 @@ import { createPolicyStore } from '../../policy/store.js';
 import { nodeVaultCrypto } from '../../keys/crypto.node.js';
 import { startJobPoller } from '../../jobs/runner.js';
 import { createDbVault } from '../../vault/db-vault.js';
-import { verifyMasterKey } from '../../keys/key-check.js';
 import { createMemoryVault } from '../../vault/memory.js';
 import type { Vault } from '../../vault/types.js';
 import { createNodeFetch } from './http-fetch.js';
-import { createAuditStore } from '../../audit/store.js';
 import { knownTokens, type Compliance } from '../../compliance/index.js';
 import { createRateLimiter } from '../../compliance/rate-limit.js';
 import { notifyingInvalidate } from '../../compliance/erase.js';
 import { listenForErasures } from './erase-listener.js';
-import { createMasterKeyProvider } from '../../keys/master-key.node.js';
+import { auditStoreFromConfig, openMasterKey } from './master-key-services.js';
 import { createCollections } from '../../rag/collections.js';
 import { createPgVectorStore } from '../../rag/store.js';
 import { nerDetectorFromConfig } from './ner/index.js';
@@ -102,10 +100,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       const opened = db;
       closers.push(() => opened.close());
       logger.info('database ready', { driver: db.kind });
-      const provider = await createMasterKeyProvider(config, logger);
-      await provider.check();
-      // A wrong master key stops the start-up here, not one request at a time later.
-      await verifyMasterKey(db, provider, logger);
+      const provider = await openMasterKey(config, db, logger);
       const dbVault = createDbVault({
         db,
         provider,
@@ -118,15 +113,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         tokenCacheTtlMs: config.VEIL_TOKEN_CACHE_TTL_MS,
       });
       vault = dbVault;
-      const auditStore = createAuditStore({
-        db,
-        provider,
-        logger,
-        hmac: nodeVaultCrypto.hmac,
-        checkpointEvery: config.VEIL_AUDIT_CHECKPOINT_EVERY,
-        timeoutMs: config.VEIL_DB_TIMEOUT_MS,
-        durable: config.VEIL_AUDIT_DURABLE,
-      });
+      const auditStore = auditStoreFromConfig(config, db, provider, logger);
       if (config.DATABASE_URL) {
         // Erasures by other processes (gateways, the CLI) reach this one's token cache.
         const listener = listenForErasures(config.DATABASE_URL, (t, keys) => dbVault.forgetTenant(t, keys), logger, { timeoutMs: config.VEIL_DB_TIMEOUT_MS });

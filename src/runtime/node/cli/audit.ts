@@ -12,15 +12,14 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { createAuditStore, type AuditStore } from '../../../audit/store.js';
+import type { AuditStore } from '../../../audit/store.js';
 import { loadConfig, type Config } from '../../../core/config.js';
-import { silentLogger } from '../../../core/types.js';
+import { silentLogger, type Logger } from '../../../core/types.js';
 import type { Db } from '../../../db/client.js';
-import { openDatabase } from '../../../db/open.node.js';
+import { openDatabase, openDatabaseForCli } from '../../../db/open.node.js';
 import type { MasterKeyProvider } from '../../../keys/provider.js';
-import { nodeVaultCrypto } from '../../../keys/crypto.node.js';
 import { type CliIo, CliUsageError } from './common.js';
-import { createMasterKeyProvider } from '../../../keys/master-key.node.js';
+import { auditStoreFromConfig, openMasterKey } from '../master-key-services.js';
 
 
 
@@ -30,20 +29,45 @@ export interface ComplianceCliContext {
   readonly db: Db;
   readonly provider: MasterKeyProvider;
   readonly audit: AuditStore;
+  /** Pid of the gateway whose PGlite the CLI reaches through its socket, or null. */
+  readonly viaGateway: number | null;
   /** Closes the database unless the caller passed its own (`CliIo.db`). */
   close(): Promise<void>;
 }
 
-export async function openComplianceContext(io: Pick<CliIo, 'env' | 'db'>): Promise<ComplianceCliContext> {
+export interface ComplianceCliOptions {
+  /**
+   * On PGlite, go through a running gateway's socket (src/db/data-dir.node.ts) instead of
+   * refusing while it owns the data directory. Its transactions and the CLI's never
+   * interleave, and the audit head row serializes appends, so both write one linear chain.
+   */
+  throughGateway?: boolean;
+  /** Verify the master key against the database's key check value (recorded on a fresh store). */
+  verifyKey?: boolean;
+}
+
+/** Warnings and errors (a generated development key, a readable key file) go to stderr. */
+export function cliLogger(io: Pick<CliIo, 'err'>): Logger {
+  const say = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    io.err(`${level}: ${msg}${fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`);
+  return { debug() {}, info() {}, warn: say('warning'), error: say('error') };
+}
+
+export async function openComplianceContext(io: Pick<CliIo, 'env' | 'db' | 'err'>, opts: ComplianceCliOptions = {}): Promise<ComplianceCliContext> {
   const config = loadConfig(io.env);
-  const db = io.db ?? (await openDatabase(config, { logger: silentLogger }));
+  let viaGateway: number | null = null;
+  let db: Db;
+  if (io.db) db = io.db;
+  else if (opts.throughGateway) ({ db, viaGateway } = await openDatabaseForCli(config, { logger: silentLogger }));
+  else db = await openDatabase(config, { logger: silentLogger });
   const close = async () => {
     if (!io.db) await db.close().catch(() => {});
   };
   try {
-    const provider = await createMasterKeyProvider(config, silentLogger, io.env);
-    const audit = createAuditStore({ db, provider, hmac: nodeVaultCrypto.hmac, checkpointEvery: config.VEIL_AUDIT_CHECKPOINT_EVERY, timeoutMs: config.VEIL_DB_TIMEOUT_MS });
-    return { config, db, provider, audit, close };
+    const logger = cliLogger(io);
+    const provider = await openMasterKey(config, db, logger, io.env, { verify: opts.verifyKey === true });
+    const audit = auditStoreFromConfig(config, db, provider, logger);
+    return { config, db, provider, audit, viaGateway, close };
   } catch (e) {
     await close();
     throw e;
@@ -87,7 +111,8 @@ export async function runAuditCli(argv: string[], io: CliIo): Promise<number> {
   const interval = o['interval-ms'] !== undefined ? Number(o['interval-ms']) : 1000;
   if (!(interval >= 10)) throw new CliUsageError('--interval-ms must be at least 10');
 
-  const cx = await openComplianceContext(io);
+  // Through a running gateway's socket on PGlite: verify, export and tail work while it serves.
+  const cx = await openComplianceContext(io, { throughGateway: true });
   try {
     const { audit } = cx;
     if (sub === 'verify') {

@@ -3,11 +3,15 @@
  * the CLI opens it (through a running gateway's socket on PGlite, src/db/data-dir.node.ts),
  * the core groups' options, and table / date formatting. Prints no values.
  */
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../../../core/config.js';
 import { silentLogger } from '../../../core/types.js';
 import type { Db } from '../../../db/client.js';
 import { openDatabaseForCli } from '../../../db/open.node.js';
+import type { AdminDeps } from '../../../compliance/admin.js';
+import { createPolicyStore } from '../../../policy/store.js';
+import { createApiKeyStore } from '../../../tenants/api-keys.js';
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -59,6 +63,35 @@ export async function withCliDb<T>(io: CliIo, fn: (db: Db, cx: { config: Config;
     return await fn(opened.db, { config, viaGateway: opened.viaGateway });
   } finally {
     await opened.db.close().catch(() => {});
+  }
+}
+
+/**
+ * Who an admin event names when the CLI acts: `via: 'cli'` and the operating-system user
+ * (`os:<name>`) — the operator, never a customer; the CLI has no API key.
+ */
+export function cliActor(): { via: 'cli'; principalId: string } {
+  let name = 'unknown';
+  try {
+    name = userInfo().username || name;
+  } catch {
+    // no passwd entry for this uid (some containers)
+  }
+  return { via: 'cli', principalId: `os:${name.slice(0, 64)}` };
+}
+
+/**
+ * An audited admin command: the database (through a running gateway's socket on PGlite), the
+ * master key verified as the gateway verifies it, and the stores the actions go through
+ * (src/compliance/admin.ts).
+ */
+export async function withAdmin<T>(io: CliIo, fn: (deps: AdminDeps, cx: { config: Config; viaGateway: number | null }) => Promise<T>): Promise<T> {
+  const { openComplianceContext } = await import('./audit.js');
+  const cx = await openComplianceContext(io, { throughGateway: true, verifyKey: true });
+  try {
+    return await fn({ db: cx.db, keys: createApiKeyStore(cx.db), policies: createPolicyStore(cx.db), audit: cx.audit }, { config: cx.config, viaGateway: cx.viaGateway });
+  } finally {
+    await cx.close();
   }
 }
 

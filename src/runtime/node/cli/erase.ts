@@ -12,7 +12,7 @@ import { eraseSubject, EraseInputError, notifyingInvalidate, shredTenant, type E
 import { isEntityType, type EntityType } from '../../../core/types.js';
 import { createKeyring } from '../../../keys/keyring.js';
 import { openComplianceContext } from './audit.js';
-import { type CliIo, CliUsageError } from './common.js';
+import { cliActor, type CliIo, CliUsageError } from './common.js';
 
 
 async function withDeps<T>(io: CliIo, fn: (deps: EraseDeps) => Promise<T>): Promise<T> {
@@ -36,7 +36,7 @@ export async function runEraseCli(argv: string[], io: CliIo): Promise<number> {
   if (o.value !== undefined && (!o.type || !isEntityType(o.type))) throw new CliUsageError('--value needs --type <ENTITY_TYPE> (e.g. EMAIL, PERSON)');
   const target = o.token !== undefined ? { token: o.token } : { type: o.type as EntityType, value: o.value! };
   try {
-    const r = await withDeps(io, (deps) => eraseSubject(deps, o.tenant!, target, { via: 'cli' }));
+    const r = await withDeps(io, (deps) => eraseSubject(deps, o.tenant!, target, cliActor()));
     io.out(r.erased > 0 ? `erased ${r.erased} mapping of tenant ${o.tenant}` : `nothing to erase: no such mapping in tenant ${o.tenant}`);
     return 0;
   } catch (e) {
@@ -50,7 +50,7 @@ export async function runShredCli(argv: string[], io: CliIo): Promise<number> {
   const tenantId = positionals[0];
   if (!tenantId) throw new CliUsageError('tenant id: veil tenants shred <id> --yes');
   if (!o.yes) throw new CliUsageError(`shredding destroys every value of tenant ${tenantId} for good; add --yes to confirm`);
-  const r = await withDeps(io, (deps) => shredTenant(deps, tenantId, { via: 'cli' }));
+  const r = await withDeps(io, (deps) => shredTenant(deps, tenantId, cliActor()));
   if (!r.existed && r.keys === 0) {
     io.err(`error: no tenant with id ${tenantId}`);
     return 1;

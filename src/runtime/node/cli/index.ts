@@ -112,7 +112,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 function describe(e: unknown): string {
   const err = e as { message?: string; code?: string; name?: string };
   if (err?.message?.startsWith('Invalid configuration')) return err.message;
-  if (err?.name === 'DataDirLockedError') return err.message!;
+  if (err?.name === 'DataDirLockedError' || err?.name === 'AdminInputError' || err?.name === 'MasterKeyMismatchError') return err.message!;
   if (err?.code === '23505') return 'already exists';
   if (err?.code === 'ECONNREFUSED') return 'cannot connect to the database (connection refused)';
   return `${err?.name ?? 'Error'}${err?.code ? ` (${err.code})` : ''}: ${err?.message ?? String(e)}`;

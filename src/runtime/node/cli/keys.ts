@@ -1,10 +1,12 @@
 /**
  * `veil keys issue|list|revoke`, through the API-key store (src/tenants/api-keys.ts); the key is
- * printed once. `keys rotate` (a data key, not an API key) is src/runtime/node/cli/jobs.ts.
+ * printed once. Issuing and revoking are audited first (src/compliance/admin.ts: `key.issued`,
+ * `key.revoked` in the tenant's chain), so the CLI loads the master key as the gateway does. `keys rotate` (a data key, not an API key) is src/runtime/node/cli/jobs.ts.
  */
 import { createApiKeyStore } from '../../../tenants/api-keys.js';
 import { isRole, ROLES } from '../../../policy/index.js';
-import { CliUsageError, type CliIo, iso, need, parseCoreArgs, table, withCliDb } from './common.js';
+import { issueKeyAudited, revokeKeyAudited } from '../../../compliance/admin.js';
+import { cliActor, CliUsageError, type CliIo, iso, need, parseCoreArgs, table, withAdmin, withCliDb } from './common.js';
 
 export async function runKeysCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'rotate') return (await import('./jobs.js')).runJobsCli('keys')(argv, io);
@@ -16,7 +18,7 @@ export async function runKeysCli(argv: string[], io: CliIo): Promise<number> {
       const name = need(o.name, '--name <name>');
       const role = need(o.role, `--role <${ROLES.join('|')}>`);
       if (!isRole(role)) throw new CliUsageError(`--role must be one of ${ROLES.join(', ')}`);
-      const { k, config } = await withCliDb(io, async (db, cx) => ({ k: await createApiKeyStore(db).issueKey({ tenantId, name, role }), config: cx.config }));
+      const { k, config } = await withAdmin(io, async (deps, cx) => ({ k: await issueKeyAudited(deps, { tenantId, name, role }, cliActor()), config: cx.config }));
       if (o.json) io.out(JSON.stringify({ id: k.id, key: k.key, tenantId, name, role, principalId: k.principalId }));
       else {
         io.out(`issued key ${k.id} for tenant ${tenantId} (name ${name}, role ${role}):\n\n  ${k.key}\n`);
@@ -46,7 +48,7 @@ export async function runKeysCli(argv: string[], io: CliIo): Promise<number> {
     }
     case 'revoke': {
       const id = need(rest[0], 'key id: veil keys revoke <key-id>');
-      const ok = await withCliDb(io, (db) => createApiKeyStore(db).revokeKey(id));
+      const ok = await withAdmin(io, (deps) => revokeKeyAudited(deps, id, cliActor()));
       if (!ok) {
         io.err(`error: no active key with id ${id}`);
         return 1;

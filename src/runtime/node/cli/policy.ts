@@ -1,11 +1,13 @@
 /**
  * `veil policy show|set|reset`, through the policy store (src/policy/store.ts). A document is
- * validated before the database is opened; an invalid one is a usage error (exit 2).
+ * validated before the database is opened; an invalid one is a usage error (exit 2). `set` and
+ * `reset` are audited first (src/compliance/admin.ts: `policy.changed` in the tenant's chain).
  */
 import { readFile } from 'node:fs/promises';
 import { parsePolicyOverride } from '../../../policy/override.js';
 import { createPolicyStore } from '../../../policy/store.js';
-import { CliUsageError, type CliIo, need, parseCoreArgs, withCliDb } from './common.js';
+import { setPolicyAudited } from '../../../compliance/admin.js';
+import { cliActor, CliUsageError, type CliIo, need, parseCoreArgs, withAdmin, withCliDb } from './common.js';
 
 export async function runPolicyCli(argv: string[], io: CliIo): Promise<number> {
   const { values: o, positionals } = parseCoreArgs(argv);
@@ -37,13 +39,13 @@ export async function runPolicyCli(argv: string[], io: CliIo): Promise<number> {
         throw new CliUsageError(`${file} is not valid JSON: ${(e as Error).message}`);
       }
       const override = parsePolicyOverride(json); // validated before the database is opened
-      await withCliDb(io, (db) => createPolicyStore(db).setOverride(tenantId, override));
+      await withAdmin(io, (deps) => setPolicyAudited(deps, tenantId, override, cliActor()));
       io.out(`stored the policy override of tenant ${tenantId} (running gateways pick it up within a few seconds)`);
       return 0;
     }
     case 'reset': {
       const tenantId = need(rest[0], 'tenant id: veil policy reset <tenant-id>');
-      await withCliDb(io, (db) => createPolicyStore(db).setOverride(tenantId, null));
+      await withAdmin(io, (deps) => setPolicyAudited(deps, tenantId, null, cliActor()));
       io.out(`tenant ${tenantId} now uses the default policy (running gateways pick it up within a few seconds)`);
       return 0;
     }

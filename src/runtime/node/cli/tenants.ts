@@ -1,9 +1,11 @@
 /**
  * `veil tenants create|list|disable|enable|shred` (shred: src/runtime/node/cli/erase.ts). Through the
- * API-key store (src/tenants/api-keys.ts).
+ * API-key store (src/tenants/api-keys.ts). Creating, disabling and enabling are audited first
+ * (src/compliance/admin.ts: `tenant.created|disabled|enabled` in the tenant's chain).
  */
 import { createApiKeyStore } from '../../../tenants/api-keys.js';
-import { CliUsageError, type CliIo, iso, need, parseCoreArgs, table, withCliDb } from './common.js';
+import { createTenantAudited, setTenantStatusAudited } from '../../../compliance/admin.js';
+import { cliActor, CliUsageError, type CliIo, iso, need, parseCoreArgs, table, withAdmin, withCliDb } from './common.js';
 
 export async function runTenantsCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'shred') return (await import('./erase.js')).runShredCli(argv.slice(1), io);
@@ -12,7 +14,7 @@ export async function runTenantsCli(argv: string[], io: CliIo): Promise<number> 
   switch (sub) {
     case 'create': {
       const name = need(rest.join(' ').trim() || o.name, 'tenant name: veil tenants create <name>');
-      const { id } = await withCliDb(io, (db) => createApiKeyStore(db).createTenant(name, o.id));
+      const { id } = await withAdmin(io, (deps) => createTenantAudited(deps, name, cliActor(), o.id));
       io.out(o.json ? JSON.stringify({ id, name }) : `created tenant ${id} (${name})`);
       return 0;
     }
@@ -26,7 +28,7 @@ export async function runTenantsCli(argv: string[], io: CliIo): Promise<number> 
     case 'disable':
     case 'enable': {
       const id = need(rest[0], `tenant id: veil tenants ${sub} <id>`);
-      const ok = await withCliDb(io, (db) => createApiKeyStore(db).setTenantStatus(id, sub === 'disable' ? 'disabled' : 'active'));
+      const ok = await withAdmin(io, (deps) => setTenantStatusAudited(deps, id, sub === 'disable' ? 'disabled' : 'active', cliActor()));
       if (!ok) {
         io.err(`error: no tenant with id ${id}`);
         return 1;
