@@ -12,6 +12,7 @@ import { createRateLimiter } from '../src/compliance/rate-limit.js';
 import type { RequestContext } from '../src/core/types.js';
 import { randomBytes } from '../src/keys/crypto.js';
 import { createLocalProvider } from '../src/keys/local.js';
+import type { Keyring } from '../src/keys/keyring.js';
 import { DEFAULT_POLICY } from '../src/policy/index.js';
 import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault } from '../src/vault/db-vault.js';
@@ -36,6 +37,7 @@ describe.each(DRIVERS)('audit and reveal through the gateway ($name)', (driver) 
   let gw: Gateway;
   let audit: AuditStore;
   let vault: Vault;
+  let keyring: Keyring;
   let resolves = 0;
   const keys: Record<string, string> = {};
   const keyIds: Record<string, string> = {};
@@ -49,6 +51,7 @@ describe.each(DRIVERS)('audit and reveal through the gateway ($name)', (driver) 
     const provider = createLocalProvider(randomBytes(32));
     const store = createApiKeyStore(h.db, { cacheTtlMs: 50 });
     const inner = createDbVault({ db: h.db, provider, crypto: nodeVaultCrypto, timeoutMs: 3000 });
+    keyring = inner.keyring;
     vault = {
       tokenize: (c, i) => inner.tokenize(c, i),
       resolve: (c, t) => {
@@ -114,15 +117,16 @@ describe.each(DRIVERS)('audit and reveal through the gateway ($name)', (driver) 
       endpoint: 'chat',
       tokens: [
         // the `user` field first (it is sanitized too), then the message
-        { t: plain.user.slice(1, -1), type: 'EMAIL', o: 'revealed' },
-        { t: tok.card, type: 'CARD', o: 'masked' },
-        { t: tok.email, type: 'EMAIL', o: 'revealed' },
+        // with the DEK version of each stored value, minted in this request or found
+        { t: plain.user.slice(1, -1), type: 'EMAIL', o: 'revealed', kv: 1 },
+        { t: tok.card, type: 'CARD', o: 'masked', kv: 1 },
+        { t: tok.email, type: 'EMAIL', o: 'revealed', kv: 1 },
       ],
     });
     // the end user is named by its placeholder, exactly as the upstream saw it
     expect(plain.user).toBe(up.received.at(-2)!.body.user);
     expect(plain.user).toMatch(/^\[EMAIL_[0-9A-Z]{8}\]$/);
-    expect(streamed).toMatchObject({ kind: 'restore', tokens: [{ t: tok.email, o: 'revealed' }] });
+    expect(streamed).toMatchObject({ kind: 'restore', tokens: [{ t: tok.email, o: 'revealed', kv: 1 }] });
     const raw = JSON.stringify(await h.db.query('select * from audit_events', []));
     for (const v of [CARD, EMAIL, OTHER_EMAIL, '4111111111111111']) expect(raw).not.toContain(v);
     expect((await audit.verify(tenantA)).ok).toBe(true);
@@ -289,5 +293,18 @@ describe.each(DRIVERS)('audit and reveal through the gateway ($name)', (driver) 
     } finally {
       await gw2.close();
     }
+  });
+  it('every token of a restore event names the DEK version of its stored value (after a rotation: old and new)', async () => {
+    const { version } = await keyring.rotateDek(tenantA); // new values go under the new DEK; old rows stay under 1
+    expect(version).toBe(2);
+    const fresh = 'kv.fresh@example.org';
+    const r = await gw.client({ apiKey: keys.admin! }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: `[${tok.email}] and ${fresh}` }] });
+    expect(r.choices[0]!.message.content).toBe(`You said: ${EMAIL} and ${fresh}`);
+    const ev = (await eventsOf(audit, tenantA)).at(-1);
+    const minted = up.received.at(-1)!.body.messages[0].content.match(/EMAIL_[0-9A-Z]{8}/g).find((t: string) => t !== tok.email);
+    expect(ev.tokens.map((t: any) => [t.t, t.kv])).toEqual([
+      [minted, 2],
+      [tok.email, 1],
+    ]);
   });
 });

@@ -37,8 +37,10 @@ export function outcomeOf(policy: Policy, role: string, token: Token): TokenOutc
 export const AUDIT_TEXT_MAX = 200;
 
 /**
- * `known` (token → DEK version, no decryption) lets the event say which pasted placeholders do
- * not exist for the tenant (another tenant's, or made up): those are recorded as denied.
+ * `known` (token → DEK version, no decryption) gives every token of the event its key version
+ * (`kv`: the DEK its stored value is encrypted under — the one a decryption uses) and lets the
+ * event say which pasted placeholders do not exist for the tenant (another tenant's, or made
+ * up): those are recorded as denied.
  */
 export function createRestoreAuditor(
   store: AuditStore,
@@ -49,9 +51,11 @@ export function createRestoreAuditor(
     const tokens: AuditToken[] = [];
     const role = a.ctx.principal.role;
     let versions: Map<Token, number> | null = null;
-    if (known && a.presented.length > 0) {
+    // One look-up for every token of the event: the DEK version of each stored value (minted
+    // or presented), and which presented placeholders do not exist for the tenant.
+    if (known && (a.presented.length > 0 || a.minted.length > 0)) {
       try {
-        versions = await known(a.ctx.principal.tenantId, a.presented);
+        versions = await known(a.ctx.principal.tenantId, [...new Set([...a.minted, ...a.presented])]);
       } catch (e) {
         throw isVeilError(e) ? e : vaultUnavailable(e);
       }

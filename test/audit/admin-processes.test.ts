@@ -30,7 +30,7 @@ if (TEST_DATABASE_URL) {
   TARGETS.push({
     name: 'postgres',
     async env() {
-      const t = await createTestDatabase(TEST_DATABASE_URL);
+      const t = await createTestDatabase(TEST_DATABASE_URL!);
       return { env: { DATABASE_URL: t.url }, done: () => t.drop() };
     },
   });
