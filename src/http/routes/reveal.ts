@@ -60,7 +60,13 @@ export function registerRevealRoute(app: Hono<Env>, deps: RevealDeps): void {
     const purpose = parsed.data.purpose ?? (header ? header.slice(0, AUDIT_TEXT_MAX) : undefined);
     const { compliance, vault } = deps;
 
-    const wait = compliance.revealLimiter.take(principal.keyId ?? `principal:${principal.tenantId}:${principal.principalId}`, parsed.data.tokens.length);
+    let wait: number;
+    try {
+      // shared by every gateway process on the database (src/compliance/rate-limit.ts)
+      wait = await compliance.revealLimiter.take(principal.keyId ?? `principal:${principal.tenantId}:${principal.principalId}`, parsed.data.tokens.length);
+    } catch (e) {
+      throw isVeilError(e) ? e : vaultUnavailable(e);
+    }
     if (wait > 0) {
       throw revealRateLimited(wait);
     }

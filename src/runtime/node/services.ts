@@ -28,7 +28,7 @@ import { createMemoryVault } from '../../vault/memory.js';
 import type { Vault } from '../../vault/types.js';
 import { createNodeFetch } from './http-fetch.js';
 import { knownTokens, type Compliance } from '../../compliance/index.js';
-import { createRateLimiter } from '../../compliance/rate-limit.js';
+import { createDbRateLimiter } from '../../compliance/rate-limit.js';
 import { notifyingInvalidate } from '../../compliance/erase.js';
 import { listenForErasures } from './erase-listener.js';
 import { auditStoreFromConfig, openMasterKey } from './master-key-services.js';
@@ -123,7 +123,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       compliance = {
         audit: auditStore,
         known: knownTokens(db),
-        revealLimiter: createRateLimiter(config.VEIL_REVEAL_RATE_PER_MIN),
+        revealLimiter: createDbRateLimiter(db, config.VEIL_REVEAL_RATE_PER_MIN), // one budget per key across processes
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
       closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
