@@ -116,4 +116,29 @@ describe.each(DRIVERS)('audited admin commands on $name', (driver) => {
     expect(r.err).toMatch(/wrong master key/);
     expect((await run(env, 'tenants', 'list', '--json')).out).not.toContain('Gamma');
   });
+  it('veil audit verify exits 1 naming the first bad event: a deleted event, reordered events', async () => {
+    const tenants: string[] = [];
+    for (const name of ['Del', 'Reo']) {
+      const t = JSON.parse((await run(env, 'tenants', 'create', name, '--json')).out).id as string;
+      for (let i = 0; i < 3; i++) expect((await run(env, 'keys', 'issue', '--tenant', t, '--name', `k${i}`, '--role', 'user')).code).toBe(0);
+      tenants.push(t);
+    }
+    const [del, reo] = tenants as [string, string];
+    expect((await run(env, 'audit', 'verify', '--tenant', del)).code).toBe(0);
+    await h.db.query('delete from audit_events where tenant_id = $1 and seq = 3', [del]);
+    const d = await run(env, 'audit', 'verify', '--tenant', del);
+    expect(d.code).toBe(1);
+    expect(d.out).toContain(`FAIL  ${del}: event 3: event 3 is missing (deleted); the chain jumps to 4`);
+    // swap events 2 and 3 (rows intact, order changed)
+    await h.db.query('update audit_events set seq = -1 where tenant_id = $1 and seq = 2', [reo]);
+    await h.db.query('update audit_events set seq = 2 where tenant_id = $1 and seq = 3', [reo]);
+    await h.db.query('update audit_events set seq = 3 where tenant_id = $1 and seq = -1', [reo]);
+    const r = await run(env, 'audit', 'verify');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`FAIL  ${reo}: event 2: event 2 does not match the chain (edited, reordered or inserted)`);
+    expect(r.out).toMatch(/2 of \d+ audit chains FAILED verification/);
+    // clean up for the other tests of this file (their chains stay intact)
+    await h.db.query('delete from audit_events where tenant_id = any($1::text[])', [[del, reo]]);
+    await h.db.query('delete from audit_heads where tenant_id = any($1::text[])', [[del, reo]]);
+  });
 });
