@@ -105,6 +105,22 @@ describe('encrypted backups', () => {
         const again = await runCliCaptured(env, 'restore', '--in', file);
         expect(again.code).toBe(1);
         expect(again.err).toContain('not empty');
+        if (target.name === 'postgres') {
+          // and the other way round: PostgreSQL → a fresh PGlite, identical placeholders again
+          const back = join(dir, 'from-pg.veilbak');
+          expect((await runCliCaptured(env, 'backup', '--out', back)).code).toBe(0);
+          const pgliteEnv = { VEIL_DATA_DIR: join(dir, 'from-pg'), VEIL_MASTER_KEY: toBase64(master) };
+          expect(await runCliCaptured(pgliteEnv, 'restore', '--in', back)).toMatchObject({ code: 0 });
+          const db2 = await openDatabase(loadConfig(pgliteEnv));
+          const vault2 = createDbVault({ db: db2, provider });
+          for (const t of tenantIds) {
+            expect(await vault2.tokenize(ctx(t), VALUES)).toEqual(tokens[t]);
+            const got = await vault2.resolve(ctx(t), tokens[t]!);
+            expect(tokens[t]!.map((tk) => got.get(tk))).toEqual(VALUES.map((v) => v.value));
+          }
+          await db2.close();
+          expect((await runCliCaptured(pgliteEnv, 'audit', 'verify')).code).toBe(0);
+        }
       } finally {
         await done();
       }
