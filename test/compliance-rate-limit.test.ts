@@ -17,7 +17,7 @@ import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
-import { DRIVERS, type Harness, postgresDriver, TEST_DATABASE_URL } from './vault/harness.js';
+import { DRIVERS, type Harness, postgresDriver, TEST_DATABASE_URL, useHarness } from './vault/harness.js';
 
 /** Waits until the database's clock is at least `margin` seconds before the end of a window, so a test's takes fall in one window. */
 async function inOneWindow(db: Db, margin: number): Promise<void> {
@@ -27,12 +27,10 @@ async function inOneWindow(db: Db, margin: number): Promise<void> {
 }
 
 describe.each(DRIVERS)('database reveal rate limit ($name)', (driver) => {
+  const harness = useHarness(driver);
   let h: Harness;
-  beforeAll(async () => {
-    h = await driver.open();
-  }, 120_000);
-  afterAll(async () => {
-    await h?.cleanup();
+  beforeAll(() => {
+    h = harness();
   });
 
   it('counts tokens per key within a window; a refused take counts nothing; the wait ends with the window', async () => {

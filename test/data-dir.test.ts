@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../bench/lib.js';
 import { acquireDataDirLock, DataDirLockedError, LOCK_FILE, readLiveLock, serveDataDirSocket, SOCKET_PORT } from '../src/db/data-dir.node.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
+import { spawnGateway } from './helpers/gateway-process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -184,23 +185,7 @@ describe('CLI and gateway on one PGlite data directory (real processes)', () => 
   });
   async function gateway(extra: Record<string, string> = {}) {
     const port = await freePort();
-    const env = gatewayEnv(port, extra);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    child.stderr!.on('data', (d) => (log += d.toString()));
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const stop = async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    };
-    running.push({ stop });
-    for (const t0 = Date.now(); ; ) {
-      if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${log.slice(-2000)}`);
-      if (Date.now() - t0 > 90_000) throw new Error(`gateway did not start: ${log.slice(-2000)}`);
-      if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { child, stop, port, url: `http://127.0.0.1:${port}`, log: () => log };
+    return spawnGateway(port, gatewayEnv(port, extra), (g) => running.push(g), 90_000);
   }
   async function cli(...argv: string[]) {
     // the gateway's master key: admin commands are audited, and the CLI verifies it like the gateway

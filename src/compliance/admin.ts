@@ -21,7 +21,7 @@ import { sha256, toHex, utf8 } from '../keys/crypto.js';
 import { parsePolicyOverride } from '../policy/override.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { ApiKeyStore, IssueKeyInput, TenantStatus } from '../tenants/api-keys.js';
-import type { Actor } from './erase.js';
+import { actorFields, type Actor } from './erase.js';
 
 /** A request the check refuses before anything is recorded (the CLI prints it, exit 1). */
 export class AdminInputError extends Error {
@@ -43,11 +43,7 @@ function record(deps: AdminDeps, tenantId: string, kind: AuditKind, actor: Actor
     {
       kind,
       tenantId,
-      ...(actor.principalId ? { principalId: actor.principalId } : {}),
-      ...(actor.keyId ? { keyId: actor.keyId } : {}),
-      ...(actor.role ? { role: actor.role } : {}),
-      ...(actor.requestId ? { requestId: actor.requestId } : {}),
-      endpoint: actor.via,
+      ...actorFields(actor),
       detail,
     },
   ]);

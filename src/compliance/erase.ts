@@ -43,6 +43,17 @@ export interface Actor {
   readonly via: string;
 }
 
+/** The actor's fields of an audit event (what is known of who acted, and through what). */
+export function actorFields(actor: Actor) {
+  return {
+    ...(actor.principalId ? { principalId: actor.principalId } : {}),
+    ...(actor.keyId ? { keyId: actor.keyId } : {}),
+    ...(actor.role ? { role: actor.role } : {}),
+    ...(actor.requestId ? { requestId: actor.requestId } : {}),
+    endpoint: actor.via,
+  };
+}
+
 export class EraseInputError extends Error {}
 
 async function tenantHasKek(db: Db, tenantId: string): Promise<boolean> {
@@ -77,11 +88,7 @@ export async function eraseSubject(deps: EraseDeps, tenantId: string, target: Er
     {
       kind: 'erase',
       tenantId,
-      ...(actor.principalId ? { principalId: actor.principalId } : {}),
-      ...(actor.keyId ? { keyId: actor.keyId } : {}),
-      ...(actor.role ? { role: actor.role } : {}),
-      ...(actor.requestId ? { requestId: actor.requestId } : {}),
-      endpoint: actor.via,
+      ...actorFields(actor),
       detail: { by, type, erased: rows.length },
     },
   ]);

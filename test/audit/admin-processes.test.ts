@@ -6,7 +6,7 @@
  * the sequence has no gap, and every admin event is in it. The upstream is a stand-in on
  * loopback speaking the OpenAI wire format (test/fakes/upstream.ts); everything else is real.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/lib.js';
 import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
+import { spawnGateway } from '../helpers/gateway-process.js';
 import { createTestDatabase, TEST_DATABASE_URL } from '../vault/harness.js';
 
 const exec = promisify(execFile);
@@ -65,23 +66,7 @@ describe.each(TARGETS)('admin events and restore events share one chain across p
 
   async function gateway() {
     const port = await freePort();
-    const env = { ...process.env, ...base, PORT: String(port), HOST: '127.0.0.1', VEIL_NER: 'off', VEIL_UPSTREAM_URL: up.url, VEIL_LOG_LEVEL: 'warn' };
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    child.stderr!.on('data', (d) => (log += d.toString()));
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const stop = async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    };
-    stops.push(stop);
-    for (const t0 = Date.now(); ; ) {
-      if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${log.slice(-2000)}`);
-      if (Date.now() - t0 > 120_000) throw new Error(`gateway did not start: ${log.slice(-2000)}`);
-      if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { url: `http://127.0.0.1:${port}`, stop };
+    return spawnGateway(port, { ...base, VEIL_NER: 'off', VEIL_UPSTREAM_URL: up.url, VEIL_LOG_LEVEL: 'warn' }, (g) => stops.push(() => g.stop()));
   }
 
   it('CLI admin commands during live traffic: one linear chain that verifies', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import type { RequestContext } from '../../src/core/types.js';
 import type { Db } from '../../src/db/client.js';
 import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
@@ -136,6 +137,18 @@ export const VAULT_SETUPS: { name: string; driver: Driver; crypto: VaultCrypto }
   ...(TEST_DATABASE_URL ? [{ name: 'postgres + node crypto', driver: postgresDriver, crypto: nodeVaultCrypto }] : []),
 ];
 export { pgliteDriver, postgresDriver };
+
+/** Opens a harness of `driver` for the enclosing describe block (closed after it); returns a getter. */
+export function useHarness(driver: Driver): () => Harness {
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    h = await driver.open();
+  }, 120_000);
+  afterAll(async () => {
+    await h?.cleanup();
+  });
+  return () => h!;
+}
 
 /** Runs the `veil` CLI in-process and captures its output. */
 export async function runCliCaptured(env: Record<string, string>, ...argv: string[]) {
