@@ -50,6 +50,9 @@ A policy override is a JSON object; every field is optional and merged onto the 
    "detect": {"<class>": "mask|pass"}, "detectType": {"<TYPE>": "mask|pass"},
    "restore": {"<role>": {"<class>": "value|masked|placeholder"}},
    "restoreDefault": {"<class>": "value|masked|placeholder"}}
+Commands that change tenants, keys or policy are recorded in the tenant's audit chain first,
+so they need the gateway's master key (VEIL_MASTER_KEY, VEIL_MASTER_KEY_FILE, the data
+directory's master.key on PGlite, or AWS KMS).
 Tenant "${OPEN_TENANT_ID}" is the open single-tenant mode tenant (created when needed).
 Running gateways pick up policy changes within a few seconds.
 
