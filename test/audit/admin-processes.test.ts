@@ -118,6 +118,20 @@ describe.each(TARGETS)('admin events and restore events share one chain across p
     expect(kinds.filter((k) => k !== 'restore')).toEqual(['tenant.created', 'key.issued', 'policy.changed', 'key.issued', 'policy.changed', 'key.revoked']);
     expect(events.find((e) => e.event.kind === 'key.revoked')!.event.detail).toEqual({ key_id: secondKeyId });
     expect(exported.out).not.toContain(key);
+
+    // `veil audit tail` follows the live chain (through the socket on PGlite): traffic until it has printed one event
+    const tail = cli('audit', 'tail', '--tenant', tenantId, '--limit', '1', '--interval-ms', '100');
+    let tailed = false;
+    void tail.finally(() => (tailed = true));
+    for (let i = 0; !tailed && i < 600; i++) {
+      await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: `mail tail${i}@example.org` }] });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const t = await tail;
+    expect(t.code).toBe(0);
+    const line = JSON.parse(t.out.trim()) as { tenant: string; seq: number; event: { kind: string } };
+    expect(line).toMatchObject({ tenant: tenantId, event: { kind: 'restore' } });
+    expect(line.seq).toBeGreaterThan(events.length);
     await g.stop();
     // and after the gateway stopped, directly
     expect((await cli('audit', 'verify')).code).toBe(0);
