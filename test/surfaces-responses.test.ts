@@ -12,6 +12,9 @@ import { OPEN_PRINCIPAL } from '../src/core/types.js';
 import { type FakeUpstream, type Handler, smallPieces, startFakeUpstream } from './fakes/upstream.js';
 import { responseEvents, responseObject } from './fakes/responses-wire.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
+import { DEFAULT_POLICY, type Policy } from '../src/policy/index.js';
+import { createMemoryVault } from '../src/vault/memory.js';
+import type { Vault } from '../src/vault/types.js';
 
 const EMAIL = 'jane.doe@example.com';
 const SSN = '219-09-9999';
@@ -177,6 +180,31 @@ describe('GET /v1/responses/{id}', () => {
       expect(theirs.output_text).toMatch(/^You said: Reach me at \[EMAIL_[0-9A-Z]{8}\]$/);
     } finally {
       await two.close();
+    }
+  });
+
+  it('a stored placeholder the role may not see is never decrypted (regression: it was decrypted, then hidden)', async () => {
+    const policy: Policy = { ...DEFAULT_POLICY, restore: { ...DEFAULT_POLICY.restore, user: { ...DEFAULT_POLICY.restore.user!, sensitive: 'placeholder' } } };
+    const auth = {
+      async authenticate(b: string | null): Promise<AuthResult> {
+        return { kind: 'key', principal: { tenantId: 'tenant-a', principalId: b ?? 'x', role: b === 'vk_user' ? 'user' : 'admin' } };
+      },
+    };
+    const inner = createMemoryVault();
+    const asked: string[] = [];
+    const vault: Vault = { ...inner, resolve: (c, t) => (asked.push(...t), inner.resolve(c, t)) };
+    const gw2 = await startGateway(upstream.url, { auth, vault, policyFor: () => policy });
+    try {
+      const created = await gw2.client({ apiKey: 'vk_admin' }).responses.create({ model: 'gpt-fake', input: `Reach me at ${EMAIL}` });
+      expect(created.output_text).toBe(`You said: Reach me at ${EMAIL}`);
+      asked.length = 0;
+      const seen = await gw2.client({ apiKey: 'vk_user' }).responses.retrieve(created.id);
+      expect(seen.output_text).toMatch(/^You said: Reach me at \[EMAIL_[0-9A-Z]{8}\]$/);
+      expect(asked).toEqual([]);
+      expect((await gw2.client({ apiKey: 'vk_admin' }).responses.retrieve(created.id)).output_text).toBe(`You said: Reach me at ${EMAIL}`);
+      expect(asked).toHaveLength(1);
+    } finally {
+      await gw2.close();
     }
   });
 

@@ -88,10 +88,13 @@ export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
       if (tokens.size === 0) return new Restorer(new Map());
       // stored values are decrypted only once the restore event is committed
       if (audit) await audit({ ctx, endpoint: 'responses.stored', policy, minted: [], presented: [...tokens] });
+      // placeholders the role may not see are never decrypted (they stay placeholders)
+      const visible = [...tokens].filter((t) => restoreAction(policy, ctx.principal.role, tokenType(t)) !== 'placeholder');
+      if (visible.length === 0) return new Restorer(new Map());
       let values: Map<Token, string>;
       try {
         // tenant-scoped: another tenant's tokens do not resolve and stay placeholders
-        values = await services.vault.resolve(ctx, [...tokens]);
+        values = await services.vault.resolve(ctx, visible);
       } catch (e) {
         throw isVeilError(e) ? e : vaultUnavailable(e);
       }
