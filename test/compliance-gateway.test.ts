@@ -53,7 +53,7 @@ describe.each(DRIVERS)('audit and reveal through the gateway ($name)', (driver) 
     const inner = createDbVault({ db: h.db, provider, crypto: nodeVaultCrypto, timeoutMs: 3000 });
     keyring = inner.keyring;
     vault = {
-      tokenize: (c, i) => inner.tokenize(c, i),
+      tokenize: (c, i, v) => inner.tokenize(c, i, v),
       resolve: (c, t) => {
         resolves++;
         return inner.resolve(c, t);

@@ -20,6 +20,8 @@ export interface RestoreAudit {
   readonly policy: Policy;
   /** Tokens minted or found for values in this request's own text. */
   readonly minted: readonly Token[];
+  /** DEK version of each minted token's stored value, as the vault's tokenize reported it (no extra query). */
+  readonly mintedVersions?: ReadonlyMap<Token, number>;
   /** Placeholders the caller pasted into its input (to be decrypted after this call). */
   readonly presented: readonly Token[];
   /** The OpenAI `user` field as sent upstream (already masked). */
@@ -37,10 +39,11 @@ export function outcomeOf(policy: Policy, role: string, token: Token): TokenOutc
 export const AUDIT_TEXT_MAX = 200;
 
 /**
- * `known` (token → DEK version, no decryption) gives every token of the event its key version
- * (`kv`: the DEK its stored value is encrypted under — the one a decryption uses) and lets the
- * event say which pasted placeholders do not exist for the tenant (another tenant's, or made
- * up): those are recorded as denied.
+ * Every token of the event carries its key version (`kv`: the DEK its stored value is encrypted
+ * under). For placeholders pasted into the input, `known` (token → DEK version, no decryption)
+ * gives it — the version a decryption uses — and says which do not exist for the tenant
+ * (another tenant's, or made up): those are recorded as denied. For tokens of the request's
+ * own text it comes with the tokens from the vault (`mintedVersions`), at no extra query.
  */
 export function createRestoreAuditor(
   store: AuditStore,
@@ -51,11 +54,9 @@ export function createRestoreAuditor(
     const tokens: AuditToken[] = [];
     const role = a.ctx.principal.role;
     let versions: Map<Token, number> | null = null;
-    // One look-up for every token of the event: the DEK version of each stored value (minted
-    // or presented), and which presented placeholders do not exist for the tenant.
-    if (known && (a.presented.length > 0 || a.minted.length > 0)) {
+    if (known && a.presented.length > 0) {
       try {
-        versions = await known(a.ctx.principal.tenantId, [...new Set([...a.minted, ...a.presented])]);
+        versions = await known(a.ctx.principal.tenantId, a.presented);
       } catch (e) {
         throw isVeilError(e) ? e : vaultUnavailable(e);
       }
@@ -64,7 +65,7 @@ export function createRestoreAuditor(
       if (seen.has(t)) return;
       seen.add(t);
       const outcome = outcomeOf(a.policy, role, t);
-      const kv = versions?.get(t);
+      const kv = presented ? versions?.get(t) : a.mintedVersions?.get(t);
       if (presented && versions && kv === undefined) {
         tokens.push({ token: t, type: tokenType(t), outcome: 'denied', reason: 'unknown' });
         return;

@@ -518,12 +518,14 @@ export async function sanitizeWith<T>(
   let tokens: Token[] = [];
   const reusedTokens = [...new Set(existing.flat().map((p) => p.token))];
   let resolvedExisting = new Map<Token, string>();
+  /** DEK version of each token's stored value, for the audit event (filled by the vault). */
+  const mintedVersions = new Map<Token, number>();
   // With an audit trail, the event is written after tokenizing and before decrypting; without
   // one, both run at once.
   const decrypt = (ts: Token[]) => (ts.length > 0 ? services.vault.resolve(ctx, ts) : Promise.resolve(new Map<Token, string>()));
   try {
     if (services.audit) {
-      tokens = items.length > 0 ? await services.vault.tokenize(ctx, items) : [];
+      tokens = items.length > 0 ? await services.vault.tokenize(ctx, items, mintedVersions) : [];
     } else {
       [tokens, resolvedExisting] = await Promise.all([
         items.length > 0 ? services.vault.tokenize(ctx, items) : Promise.resolve([] as Token[]),
@@ -556,7 +558,7 @@ export async function sanitizeWith<T>(
   if (services.audit && endpoint !== 'embeddings') {
     // `user` is masked by now: the event names the end user by placeholder, never by value.
     const user = copy.user;
-    const write = services.audit({ ctx, endpoint, policy: services.policy, minted: tokens, presented: reusedTokens, endUser: typeof user === 'string' ? user : undefined });
+    const write = services.audit({ ctx, endpoint, policy: services.policy, minted: tokens, mintedVersions, presented: reusedTokens, endUser: typeof user === 'string' ? user : undefined });
     // Placeholders the role may not see are never decrypted.
     const toDecrypt = reusedTokens.filter((t) => restoreAction(services.policy, ctx.principal.role, tokenType(t)) !== 'placeholder');
     if (toDecrypt.length > 0) {

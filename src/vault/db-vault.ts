@@ -100,13 +100,13 @@ export const PG_ROWS_PER_STATEMENT = 2000;
 export const PGLITE_ROWS_PER_STATEMENT = 100;
 
 // Hot statements: fixed text (arrays instead of IN lists), so PostgreSQL prepares each once.
-const SQL_LOOKUP = 'select token, blind_index from mappings where tenant_id = $1 and blind_index = any($2::bytea[])';
+const SQL_LOOKUP = 'select token, blind_index, dek_version from mappings where tenant_id = $1 and blind_index = any($2::bytea[])';
 const SQL_RESOLVE =
   'select token, type, blind_index, dek_version, iv, ciphertext from mappings where tenant_id = $1 and token = any($2::text[])';
 const SQL_INSERT =
   'insert into mappings (tenant_id, token, type, blind_index, dek_version, iv, ciphertext) ' +
   'select $1, * from unnest($2::text[], $3::text[], $4::bytea[], $5::int[], $6::bytea[], $7::bytea[]) ' +
-  'on conflict do nothing returning token, blind_index';
+  'on conflict do nothing returning token, blind_index, dek_version';
 const MAX_TOKEN_ATTEMPTS = 5;
 
 export function mappingAad(tenantId: string, token: string, type: string, dekVersion: number): Uint8Array {
@@ -143,6 +143,12 @@ async function mapYielding<T, R>(xs: readonly T[], fn: (x: T, i: number) => Prom
   return out;
 }
 
+/** A token and the DEK version its stored value was under when this process found or stored it. */
+interface Found {
+  token: Token;
+  version: number;
+}
+
 export function createDbVault(opts: DbVaultOptions): DbVault {
   const { db } = opts;
   const log = opts.logger ?? silentLogger;
@@ -162,9 +168,9 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
   let closed = false;
   const tokenCacheMax = opts.tokenCacheMax ?? 100_000;
   const tokenCache =
-    tokenCacheMax > 0 ? createTtlCache<string, Token>({ max: tokenCacheMax, ttlMs: opts.tokenCacheTtlMs ?? 300_000, now: opts.now }) : null;
-  const cacheGet = (key: string): Token | undefined => tokenCache?.get(key);
-  const cachePut = (key: string, token: Token) => void tokenCache?.set(key, token);
+    tokenCacheMax > 0 ? createTtlCache<string, Found>({ max: tokenCacheMax, ttlMs: opts.tokenCacheTtlMs ?? 300_000, now: opts.now }) : null;
+  const cacheGet = (key: string): Found | undefined => tokenCache?.get(key);
+  const cachePut = (key: string, found: Found) => void tokenCache?.set(key, found);
 
   /**
    * Runs `fn` under a watchdog of `timeoutMs` that `fn` re-arms (`progress`) after each step
@@ -201,12 +207,12 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     }
   }
 
-  async function lookup(tenantId: string, blinds: Uint8Array[], progress: () => void): Promise<Map<string, Token>> {
-    const found = new Map<string, Token>();
+  async function lookup(tenantId: string, blinds: Uint8Array[], progress: () => void): Promise<Map<string, Found>> {
+    const found = new Map<string, Found>();
     for (const part of chunks(blinds, rowsPerStatement)) {
-      const rows = await db.query<{ token: string; blind_index: Uint8Array }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
+      const rows = await db.query<{ token: string; blind_index: Uint8Array; dek_version: number }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
       progress();
-      for (const r of rows) found.set(toHex(r.blind_index), r.token as Token);
+      for (const r of rows) found.set(toHex(r.blind_index), { token: r.token as Token, version: Number(r.dek_version) });
     }
     return found;
   }
@@ -219,8 +225,8 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
   }
 
   /** Inserts new mappings; returns blind hex → token (the winner's token on a race). */
-  async function insertNew(tenantId: string, pending: Pending[], progress: () => void): Promise<Map<string, Token>> {
-    const result = new Map<string, Token>();
+  async function insertNew(tenantId: string, pending: Pending[], progress: () => void): Promise<Map<string, Found>> {
+    const result = new Map<string, Found>();
     let todo = pending;
     for (let attempt = 0; todo.length > 0; attempt++) {
       if (attempt >= MAX_TOKEN_ATTEMPTS) throw new Error('could not allocate unique token ids');
@@ -235,7 +241,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
         });
       const inserted = new Set<string>();
       for (const part of chunks(rows, rowsPerStatement)) {
-        const got = await db.query<{ token: string; blind_index: Uint8Array }>(
+        const got = await db.query<{ token: string; blind_index: Uint8Array; dek_version: number }>(
           SQL_INSERT,
           [
             tenantId,
@@ -252,7 +258,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
         for (const g of got) {
           const hex = toHex(g.blind_index);
           inserted.add(hex);
-          result.set(hex, g.token as Token);
+          result.set(hex, { token: g.token as Token, version: Number(g.dek_version) });
         }
       }
       const lost = todo.filter((p) => !inserted.has(p.hex));
@@ -266,7 +272,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     return result;
   }
 
-  async function tokenize(ctx: RequestContext, items: readonly TokenizeItem[]): Promise<Token[]> {
+  async function tokenize(ctx: RequestContext, items: readonly TokenizeItem[], versions?: Map<Token, number>): Promise<Token[]> {
     if (items.length === 0) return [];
     const tenantId = ctx.principal.tenantId;
     return guarded('tokenize', tenantId, async (progress) => {
@@ -290,7 +296,7 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
           byInput.set(f.input, p);
           return p;
         });
-      const known = new Map<string, Token>();
+      const known = new Map<string, Found>();
       const uncached: Pending[] = [];
       for (const p of pendingAll) {
         const t = cacheGet(`${tenantId}:${p.hex}`);
@@ -298,10 +304,10 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
         else uncached.push(p);
       }
       if (uncached.length > 0) {
-        for (const [hex, token] of await lookup(tenantId, uncached.map((p) => p.blind), progress)) known.set(hex, token);
+        for (const [hex, found] of await lookup(tenantId, uncached.map((p) => p.blind), progress)) known.set(hex, found);
         const missing = uncached.filter((p) => !known.has(p.hex));
         if (missing.length > 0) {
-          for (const [hex, token] of await insertNew(tenantId, missing, progress)) known.set(hex, token);
+          for (const [hex, found] of await insertNew(tenantId, missing, progress)) known.set(hex, found);
         }
         for (const p of uncached) {
           const t = known.get(p.hex);
@@ -309,9 +315,10 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
         }
       }
       return order.map((input) => {
-        const t = known.get(byInput.get(input)!.hex);
-        if (!t) throw new Error('token missing after insert');
-        return t;
+        const f = known.get(byInput.get(input)!.hex);
+        if (!f) throw new Error('token missing after insert');
+        versions?.set(f.token, f.version);
+        return f.token;
       });
     });
   }

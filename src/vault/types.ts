@@ -19,8 +19,12 @@ export interface TokenizeItem {
  * gateway fails closed.
  */
 export interface Vault {
-  /** Returns one token per item, in order. */
-  tokenize(ctx: RequestContext, items: readonly TokenizeItem[]): Promise<Token[]>;
+  /**
+   * Returns one token per item, in order. With `versions`, a vault that encrypts records in it
+   * the DEK version of each returned token's stored value, as this process found or stored it
+   * (for the audit trail; a rotation may re-encrypt it later).
+   */
+  tokenize(ctx: RequestContext, items: readonly TokenizeItem[], versions?: Map<Token, number>): Promise<Token[]>;
   /**
    * Returns the stored value of every token that exists for this tenant; unknown tokens are
    * absent from the map. The value is the first value tokenized for the token (as written).
