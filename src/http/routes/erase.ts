@@ -14,7 +14,7 @@ import { ENTITY_TYPES, type Principal } from '../../core/types.js';
 import { adminRequired, badRequest, isVeilError, vaultUnavailable } from '../../core/errors.js';
 import { eraseSubject, EraseInputError, type EraseDeps } from '../../compliance/erase.js';
 
-const EraseBody = z.union([
+export const EraseBody = z.union([
   z.object({ type: z.enum(ENTITY_TYPES), value: z.string().min(1).max(10_000) }).strict(),
   z.object({ token: z.string().min(1).max(200) }).strict(),
 ]);

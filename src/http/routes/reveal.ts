@@ -23,7 +23,7 @@ import type { Token, Vault } from '../../vault/types.js';
 
 export const REVEAL_MAX_TOKENS = 1000;
 
-const RevealBody = z.object({
+export const RevealBody = z.object({
   tokens: z.array(z.string().max(200)).min(1).max(REVEAL_MAX_TOKENS),
   purpose: z.string().min(1).max(AUDIT_TEXT_MAX).optional(),
 });
