@@ -2,7 +2,7 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { DEFAULT_MAX_SSE_EVENT_BYTES } from '../http/app.js';
 import { VeilError } from '../core/errors.js';
 import { sanitizeWith } from '../sanitize/sanitize.js';
-import { restoreEventStream } from './event-stream.js';
+import { restoreEventStream } from '../restore/stream.js';
 import { anthropicErrorType, collectMessagesSlots, MessagesStream, restoreMessage } from './messages.js';
 import { awaitAudit, type SurfaceEnv, type SurfaceKit } from './routes.js';
 

@@ -13,7 +13,7 @@ import { findPlaceholders, tokenType } from '../core/token.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
 import type { Token } from '../vault/types.js';
 import { createRestoreAuditor } from '../audit/restore.js';
-import { restoreEventStream } from './event-stream.js';
+import { restoreEventStream } from '../restore/stream.js';
 import { registerMessages } from './messages-route.js';
 import { collectResponsesSlots, jsonOutput, ResponsesStream, restoreResponseObject } from './responses.js';
 
