@@ -7,7 +7,7 @@
  * `veil_audit_unavailable` (the mapping is gone; the event could not be recorded).
  */
 import type { Hono } from 'hono';
-import { limitBody, readJson } from '../middleware/body.js';
+import { readJson } from '../middleware/body.js';
 import type { Env } from '../context.js';
 import { z } from 'zod';
 import { ENTITY_TYPES, type Principal } from '../../core/types.js';
@@ -20,11 +20,10 @@ export const EraseBody = z.union([
 ]);
 
 export function registerEraseRoute(app: Hono<Env>, deps: { erase: EraseDeps; maxBodyBytes: number; maxJsonDepth: number }): void {
-  const limit = limitBody(deps.maxBodyBytes);
-  app.post('/v1/veil/erase', limit, async (c) => {
+  app.post('/v1/veil/erase', async (c) => {
     const principal = c.get('principal');
     if (principal.role !== 'admin') throw adminRequired('Erasure');
-    const raw = await readJson(c, deps.maxJsonDepth);
+    const raw = await readJson(c, deps);
     const parsed = EraseBody.safeParse(raw);
     if (!parsed.success) throw badRequest('Invalid erase request: send {"type": "<ENTITY_TYPE>", "value": "…"} or {"token": "[TYPE_…]"}.');
     try {

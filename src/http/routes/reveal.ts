@@ -9,12 +9,12 @@
  * `veil_audit_unavailable`, nothing decrypted) → decrypt only the allowed tokens.
  */
 import type { Hono } from 'hono';
-import { limitBody, readJson } from '../middleware/body.js';
+import { parseWith, readJson } from '../middleware/body.js';
 import type { Env } from '../context.js';
 import { z } from 'zod';
 import { AUDIT_TEXT_MAX } from '../../audit/restore.js';
 import type { AuditToken } from '../../audit/chain.js';
-import { badRequest, isVeilError, revealRateLimited, vaultUnavailable } from '../../core/errors.js';
+import { isVeilError, revealRateLimited, vaultUnavailable } from '../../core/errors.js';
 import type { Compliance } from '../../compliance/index.js';
 import type { EntityType, Principal } from '../../core/types.js';
 import { parseToken, tokenType } from '../../core/token.js';
@@ -45,28 +45,21 @@ export interface RevealItem {
 
 /** Registers the route on the gateway app (behind its /v1 authentication middleware). */
 export function registerRevealRoute(app: Hono<Env>, deps: RevealDeps): void {
-  const limit = limitBody(deps.maxBodyBytes);
-  app.post('/v1/veil/reveal', limit, async (c) => {
-    const raw = await readJson(c, deps.maxJsonDepth);
-    const parsed = RevealBody.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const param = issue.path.join('.') || null;
-      throw badRequest(`Invalid reveal request: ${param ?? 'body'}: ${issue.message}`, param);
-    }
+  app.post('/v1/veil/reveal', async (c) => {
+    const body = parseWith(RevealBody, await readJson(c, deps), 'reveal');
     const principal = c.get('principal');
     const requestId = c.get('requestId');
     const header = c.req.header('x-veil-purpose');
-    const purpose = parsed.data.purpose ?? (header ? header.slice(0, AUDIT_TEXT_MAX) : undefined);
+    const purpose = body.purpose ?? (header ? header.slice(0, AUDIT_TEXT_MAX) : undefined);
     const { compliance, vault } = deps;
 
-    const wait = compliance.revealLimiter.take(principal.keyId ?? `principal:${principal.tenantId}:${principal.principalId}`, parsed.data.tokens.length);
+    const wait = compliance.revealLimiter.take(principal.keyId ?? `principal:${principal.tenantId}:${principal.principalId}`, body.tokens.length);
     if (wait > 0) {
       throw revealRateLimited(wait);
     }
 
     const policy = await deps.policyFor(principal.tenantId);
-    const items = parsed.data.tokens.map((presented) => {
+    const items = body.tokens.map((presented) => {
       const bare = /^\[.*\]$/.test(presented) ? presented.slice(1, -1) : presented;
       return { presented, token: parseToken(bare) };
     });
