@@ -81,12 +81,15 @@ const ERROR_TEXT: Record<number, string> = {
 };
 const V1_ERRORS = [400, 401, 403, 413, 503];
 
+/** Why the caller restores or reveals, written to the audit trail (at most 200 characters kept). */
+const PURPOSE_HEADER = { name: 'x-veil-purpose', in: 'header', required: false, description: 'Purpose recorded in the audit trail.', schema: { type: 'string' } };
+
 /** One `POST` with a JSON body validated by `body`. */
 const post = (summary: string, body: string, result: string, extra: { description?: string; errors?: number[]; parameters?: unknown[] } = {}) => ({
   post: {
     summary,
     ...(extra.description ? { description: extra.description } : {}),
-    ...(extra.parameters ? { parameters: extra.parameters } : {}),
+    parameters: [...(extra.parameters ?? []), PURPOSE_HEADER],
     requestBody: { required: true, ...json(body) },
     responses: { '200': { description: 'OK', ...json(result) }, ...errors(...(extra.errors ?? V1_ERRORS)) },
   },
@@ -129,9 +132,10 @@ export function openApiDocument(features: OpenApiFeatures): Record<string, unkno
     });
   }
   if (features.collections) {
-    schemas.DocumentsRequest = schemaOf(DocumentsBody, 'input');
+    // rules JSON Schema cannot state (zod refinements), checked by the route
+    schemas.DocumentsRequest = { ...schemaOf(DocumentsBody, 'input'), description: 'Document ids must be unique within the request; metadata has at most 64 fields.' };
     schemas.DocumentsResult = schemaOf(DocumentsResult, 'output');
-    schemas.QueryRequest = schemaOf(QueryBody, 'input');
+    schemas.QueryRequest = { ...schemaOf(QueryBody, 'input'), description: '`filter` has at most 64 fields.' };
     schemas.QueryResult = schemaOf(QueryResult, 'output');
     schemas.DeleteResult = schemaOf(DeleteResult, 'output');
     paths['/v1/veil/collections/{name}/documents'] = post('Store documents', 'DocumentsRequest', 'DocumentsResult', {
