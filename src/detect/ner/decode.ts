@@ -1,10 +1,11 @@
 /**
  * From per-token class probabilities to entity spans: word-level BIO decoding (the label of a
  * word is read from its first piece), per-entity scores, span clean-up (an entity never ends
- * inside a word; no surrounding spaces or stray punctuation) and per-type thresholds.
- * Pure; Workers-safe.
+ * inside a word; no surrounding spaces or stray punctuation) and per-type thresholds; overlaps
+ * by the one rule of src/detect/resolve.ts. Pure; Workers-safe.
  */
 import type { EntityType } from '../../core/types.js';
+import { resolveSpans } from '../resolve.js';
 import type { Span } from '../types.js';
 import type { AlignedToken } from './align.js';
 import type { ResolvedLabel } from './labels.js';
@@ -208,7 +209,7 @@ export function decodeSpans(
     if (!c) continue;
     spans.push({ start: c[0], end: c[1], type: o.type, score, source: 'ner' });
   }
-  return joinAdjacent(text, resolveOverlaps(spans));
+  return joinAdjacent(text, resolveSpans(text, spans));
 }
 
 /**
@@ -230,25 +231,6 @@ export function joinAdjacent(text: string, spans: readonly Span[]): Span[] {
       }
     }
     out.push(s);
-  }
-  return out;
-}
-
-/** Sorts by start; overlapping spans of one type are united, otherwise the higher score wins. */
-export function resolveOverlaps(spans: readonly Span[]): Span[] {
-  const sorted = [...spans].sort((a, b) => a.start - b.start || b.end - a.end);
-  const out: Span[] = [];
-  for (const s of sorted) {
-    const prev = out[out.length - 1];
-    if (!prev || s.start >= prev.end) {
-      out.push(s);
-      continue;
-    }
-    if (prev.type === s.type) {
-      out[out.length - 1] = { ...prev, end: Math.max(prev.end, s.end), score: Math.max(prev.score, s.score) };
-    } else if (s.score > prev.score) {
-      out[out.length - 1] = s;
-    }
   }
   return out;
 }
