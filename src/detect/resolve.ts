@@ -100,30 +100,33 @@ function uniteModelSpans(spans: Span[]): Span[] {
   return out;
 }
 
+/**
+ * In `items` sorted by end (sorted, disjoint spans or word tokens), the index of the first one
+ * ending after `pos` (`items.length` when none does). Binary search.
+ */
+export function firstEndingAfter<T>(items: readonly T[], pos: number, end: (item: T) => number = (i) => (i as { end: number }).end): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (end(items[mid]!) > pos) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Sorted, non-overlapping intervals with O(log n) lookups. */
 class Kept {
   private readonly spans: Span[] = [];
 
-  /** Index of the first kept span ending after `pos`. */
-  private firstEndingAfter(pos: number): number {
-    let lo = 0;
-    let hi = this.spans.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.spans[mid]!.end > pos) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
   intersecting(start: number, end: number): Span[] {
     const out: Span[] = [];
-    for (let i = this.firstEndingAfter(start); i < this.spans.length && this.spans[i]!.start < end; i++) out.push(this.spans[i]!);
+    for (let i = firstEndingAfter(this.spans, start); i < this.spans.length && this.spans[i]!.start < end; i++) out.push(this.spans[i]!);
     return out;
   }
 
   add(s: Span): void {
-    this.spans.splice(this.firstEndingAfter(s.start), 0, s);
+    this.spans.splice(firstEndingAfter(this.spans, s.start), 0, s);
   }
 
   list(): Span[] {
