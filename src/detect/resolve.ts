@@ -20,6 +20,8 @@
  * Parts of a cut span are trimmed of whitespace and punctuation at their edges when the text is
  * given, and dropped when no letter or digit is left.
  *
+ * ({@link joinRuns} is the one way to join neighbouring spans of one type; it never overlaps.)
+ *
  * So the output is a subset of the input (each output span lies inside input spans of its type
  * and source), never touches a placeholder, does not depend on the order of the input, and
  * resolving it again changes nothing. Cost: O(n log n) plus, inside each group of spans that
@@ -183,6 +185,21 @@ export function resolveSpans(text: string | undefined, spans: readonly Span[]): 
     if (j === i + 1) out.push(list[i]!);
     else for (const s of resolveGroup(text, list.slice(i, j))) out.push(s);
     i = j;
+  }
+  return out;
+}
+
+/**
+ * Joins consecutive spans of one type (sorted, disjoint) into one where `joinable` accepts the
+ * pair (the gap between them is the caller's rule), scored by `score`; every other span passes
+ * as it is. Joining never creates an overlap.
+ */
+export function joinRuns(spans: readonly Span[], joinable: (prev: Span, next: Span) => boolean, score: (prev: Span, next: Span) => number): Span[] {
+  const out: Span[] = [];
+  for (const s of spans) {
+    const prev = out.at(-1);
+    if (prev && prev.type === s.type && s.start >= prev.end && joinable(prev, s)) out[out.length - 1] = { ...prev, end: s.end, score: score(prev, s) };
+    else out.push(s);
   }
   return out;
 }

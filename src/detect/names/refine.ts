@@ -30,7 +30,7 @@
  */
 import { abortError } from '../../core/errors.js';
 import type { EntityType } from '../../core/types.js';
-import { firstEndingAfter, resolveSpans } from '../resolve.js';
+import { firstEndingAfter, joinRuns, resolveSpans } from '../resolve.js';
 import type { Span } from '../types.js';
 import {
   CONTEXT_WORDS,
@@ -1021,14 +1021,11 @@ function sameValues(w: Work, { single, multi }: ValueIndex): void {
 
 /** Joins PERSON spans separated only by spaces (or a hyphen) into one. */
 function joinAdjacent(w: Work): void {
-  const out: Span[] = [];
-  for (const sp of w.spans) {
-    const prev = out.at(-1);
-    if (prev && prev.type === 'PERSON' && sp.type === 'PERSON' && tight(w.text, prev.end, sp.start) && !/\n/.test(w.text.slice(prev.end, sp.start))) {
-      out[out.length - 1] = { ...prev, end: sp.end, score: Math.max(prev.score, sp.score) };
-    } else out.push(sp);
-  }
-  w.spans = out;
+  w.spans = joinRuns(
+    w.spans,
+    (prev, sp) => sp.type === 'PERSON' && tight(w.text, prev.end, sp.start) && !/\n/.test(w.text.slice(prev.end, sp.start)),
+    (prev, sp) => Math.max(prev.score, sp.score),
+  );
 }
 
 /** Longest piece of text the passes handle in one go; larger texts are cut at line breaks. */

@@ -5,7 +5,7 @@
  * by the one rule of src/detect/resolve.ts. Pure; Workers-safe.
  */
 import type { EntityType } from '../../core/types.js';
-import { resolveSpans } from '../resolve.js';
+import { joinRuns, resolveSpans } from '../resolve.js';
 import type { Span } from '../types.js';
 import type { AlignedToken } from './align.js';
 import type { ResolvedLabel } from './labels.js';
@@ -217,20 +217,13 @@ export function decodeSpans(
  * one PERSON); ADDRESS pieces may also be separated by commas and line breaks.
  */
 export function joinAdjacent(text: string, spans: readonly Span[]): Span[] {
-  const out: Span[] = [];
-  for (const s of spans) {
-    const prev = out[out.length - 1];
-    if (prev && prev.type === s.type && s.start >= prev.end) {
-      const gap = text.slice(prev.end, s.start);
-      const ok = s.type === 'ADDRESS' ? /^[\s,]{0,4}$/.test(gap) : /^[ \t]{0,2}$/.test(gap);
-      if (ok) {
-        const a = prev.end - prev.start;
-        const b = s.end - s.start;
-        out[out.length - 1] = { ...prev, end: s.end, score: (prev.score * a + s.score * b) / (a + b) };
-        continue;
-      }
-    }
-    out.push(s);
-  }
-  return out;
+  return joinRuns(
+    spans,
+    (prev, s) => (s.type === 'ADDRESS' ? /^[\s,]{0,4}$/ : /^[ \t]{0,2}$/).test(text.slice(prev.end, s.start)),
+    (prev, s) => {
+      const a = prev.end - prev.start;
+      const b = s.end - s.start;
+      return (prev.score * a + s.score * b) / (a + b);
+    },
+  );
 }
