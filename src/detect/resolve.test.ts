@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findPlaceholders } from '../core/token.js';
 import { ENTITY_TYPES, type EntityType } from '../core/types.js';
+import { expectWellFormed } from '../../test/helpers/spans.js';
 import { resolveSpans } from './resolve.js';
 import type { Span } from './types.js';
 
@@ -114,12 +115,8 @@ describe('resolveSpans properties', () => {
       fc.property(caseArb, ([text, spans]) => {
         const out = resolveSpans(text, spans);
         const ph = findPlaceholders(text);
-        let prevEnd = 0;
+        expectWellFormed(text, out);
         for (const s of out) {
-          expect(s.start).toBeGreaterThanOrEqual(prevEnd);
-          expect(s.end).toBeGreaterThan(s.start);
-          expect(s.end).toBeLessThanOrEqual(text.length);
-          prevEnd = s.end;
           for (const p of ph) expect(s.end <= p.start || p.end <= s.start).toBe(true);
           for (let i = s.start; i < s.end; i++) {
             expect(spans.some((n) => n.type === s.type && n.source === s.source && n.start <= i && i < n.end)).toBe(true);
