@@ -4,15 +4,16 @@ import { resolveSpans } from './resolve.js';
 import type { Detector, Span } from './types.js';
 
 export interface CompositeOptions {
-  /** Spans of a type scoring below its threshold are dropped before merging (default: none). */
+  /** Spans of a type scoring below its threshold are dropped before resolving (default: none). */
   readonly minScore?: Partial<Record<EntityType, number>>;
 }
 
 /**
  * Runs every detector on the same batch in parallel, drops spans under the per-type score
- * threshold and resolves the rest with {@link resolveSpans} (the one overlap rule). Fails closed: if any detector rejects,
- * or answers with the wrong number of span lists, the composite rejects and no partial result
- * is returned. `ready()` and `close()` fan out to every detector.
+ * threshold and resolves the rest with {@link resolveSpans} (the one overlap rule). Fails
+ * closed: if any detector rejects, or answers with the wrong number of span lists, the
+ * composite rejects and no partial result is returned. `ready()` and `close()` fan out to
+ * every detector.
  */
 export function createCompositeDetector(detectors: readonly Detector[], opts: CompositeOptions = {}): Detector {
   const minScore = opts.minScore ?? {};
