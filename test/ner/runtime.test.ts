@@ -197,7 +197,7 @@ describe.skipIf(!HAVE_MODEL)('NER detector (real model, worker threads)', () => 
   });
 
   it('a worker that dies fails the pending calls closed (503 error) and is restarted', async () => {
-    const det = createNerDetector({ modelDir: MODEL }, { crashOnText: '__crash__' });
+    const det = createNerDetector({ modelDir: MODEL }, new URL('../../src/runtime/node/ner/crash-worker.test-helper.mjs', import.meta.url));
     try {
       await det.ready!();
       const err = await det.detect(['__crash__']).then(
