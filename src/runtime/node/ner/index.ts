@@ -78,7 +78,7 @@ export function defaultNerWorkers(): number {
 
 /**
  * The detector. `workerEntry` is the worker script, {@link WORKER_ENTRY} unless a test runs a
- * stand-in that wraps it (./crash-worker.test-helper.mjs: a worker that dies on cue).
+ * stand-in that wraps it (test/helpers/ner-crash-worker.mjs: a worker that dies on cue).
  */
 export function createNerDetector(opts: NerDetectorOptions, workerEntry: URL = WORKER_ENTRY): Detector {
   const log = opts.logger ?? silentLogger;

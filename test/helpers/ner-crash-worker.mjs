@@ -1,5 +1,5 @@
-// Test stand-in for the NER worker (never shipped: excluded from the build): the real worker
-// (./worker-bootstrap.mjs → ./worker.ts) except that a job containing the text CRASH_TEXT makes
+// Test stand-in for the NER worker (test code only, never shipped): the real worker
+// (src/runtime/node/ner/worker-bootstrap.mjs → worker.ts) except that a job containing the text CRASH_TEXT makes
 // the thread exit mid-request, to prove that the detector fails the call closed and restarts
 // the worker. Its listener is registered before the real worker's, so it runs first.
 import { parentPort } from 'node:worker_threads';
@@ -9,4 +9,4 @@ const CRASH_TEXT = '__crash__';
 parentPort?.on('message', (m) => {
   if (m?.type === 'detect' && m.texts.includes(CRASH_TEXT)) process.exit(3);
 });
-await import('./worker-bootstrap.mjs');
+await import('../../src/runtime/node/ner/worker-bootstrap.mjs');
