@@ -55,51 +55,54 @@ export interface MappingStatements {
   rowsPerStatement: number;
 }
 
-/** Tokens already stored for these blind indexes: blind hex → token. */
-export async function lookupTokens(
+type TokenRow = { token: string; blind_index: Uint8Array };
+
+/** Runs `statement` on each part of `items`, then `progress()`; blind hex → token of every row returned. */
+async function tokensByBlind<T>(
   s: MappingStatements,
-  tenantId: string,
-  blinds: readonly Uint8Array[],
+  items: readonly T[],
+  statement: (part: T[]) => Promise<TokenRow[]>,
   progress: () => void,
 ): Promise<Map<string, Token>> {
   const found = new Map<string, Token>();
-  for (const part of chunks(blinds, s.rowsPerStatement)) {
-    const rows = await s.db.query<{ token: string; blind_index: Uint8Array }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
+  for (const part of chunks(items, s.rowsPerStatement)) {
+    const rows = await statement(part);
     progress();
     for (const r of rows) found.set(toHex(r.blind_index), r.token as Token);
   }
   return found;
 }
 
+/** Tokens already stored for these blind indexes: blind hex → token. */
+export function lookupTokens(
+  s: MappingStatements,
+  tenantId: string,
+  blinds: readonly Uint8Array[],
+  progress: () => void,
+): Promise<Map<string, Token>> {
+  return tokensByBlind(s, blinds, (part) => s.db.query<TokenRow>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup'), progress);
+}
+
 /**
  * Inserts rows, skipping any whose blind index or token is taken; returns blind hex → token of
  * the rows written.
  */
-export async function insertMappings(
+export function insertMappings(
   s: MappingStatements,
   tenantId: string,
   rows: readonly NewMapping[],
   progress: () => void,
 ): Promise<Map<string, Token>> {
-  const written = new Map<string, Token>();
-  for (const part of chunks(rows, s.rowsPerStatement)) {
-    const got = await s.db.query<{ token: string; blind_index: Uint8Array }>(
-      SQL_INSERT,
-      [
-        tenantId,
-        part.map((r) => r.token),
-        part.map((r) => r.type),
-        part.map((r) => r.blindIndex),
-        part.map((r) => r.dekVersion),
-        part.map((r) => r.iv),
-        part.map((r) => r.ciphertext),
-      ],
-      'veil_vault_insert',
-    );
-    progress();
-    for (const g of got) written.set(toHex(g.blind_index), g.token as Token);
-  }
-  return written;
+  const columns = (part: NewMapping[]) => [
+    tenantId,
+    part.map((r) => r.token),
+    part.map((r) => r.type),
+    part.map((r) => r.blindIndex),
+    part.map((r) => r.dekVersion),
+    part.map((r) => r.iv),
+    part.map((r) => r.ciphertext),
+  ];
+  return tokensByBlind(s, rows, (part) => s.db.query<TokenRow>(SQL_INSERT, columns(part), 'veil_vault_insert'), progress);
 }
 
 /** The rows of these tokens, one statement's worth at a time. */
