@@ -22,6 +22,7 @@ import type { Token, TokenizeItem, Vault } from '../vault/types.js';
 import type { RestoreAuditor } from '../audit/restore.js';
 import { Restorer } from '../restore/restorer.js';
 import { findPlaceholders, placeholder, tokenType } from '../core/token.js';
+import { yielder } from '../core/yield.js';
 
 export interface MaskServices {
   readonly detector: Detector;
@@ -329,24 +330,6 @@ function collect(endpoint: Endpoint, body: JsonObject): SlotCollector {
       break;
   }
   return c;
-}
-
-/**
- * Cooperative yield: long loops call `tick()` per item; every ~`sliceMs` of work it returns a
- * promise that resolves on a later macrotask, so other requests (and /healthz) run between
- * slices of a huge request. `setTimeout` rather than `setImmediate`: the core runs on Workers.
- */
-function yielder(sliceMs = 8): () => Promise<void> | null {
-  let since = performance.now();
-  return () => {
-    if (performance.now() - since < sliceMs) return null;
-    return new Promise<void>((resolve) =>
-      setTimeout(() => {
-        since = performance.now();
-        resolve();
-      }, 0),
-    );
-  };
 }
 
 /** `text` with each `[start, end)` of `edits` (sorted, non-overlapping) replaced, in one pass. */
