@@ -21,7 +21,7 @@ import { createLocalProvider } from '../src/keys/local.js';
 import { openBackup, verifyBackup, writeBackup } from '../src/runtime/node/backup-file.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import type { Token } from '../src/vault/types.js';
-import { cliTargets, runCliCaptured } from './vault/harness.js';
+import { cliTargets, runCliCaptured } from './helpers/db.js';
 
 const master = randomBytes(32);
 const provider = createLocalProvider(master);

@@ -23,7 +23,7 @@ import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault, type DbVault } from '../src/vault/db-vault.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
-import { cliTargets, DRIVERS, postgresDriver, runCliCaptured, TEST_DATABASE_URL, type Harness } from './vault/harness.js';
+import { cliTargets, DRIVERS, postgresDriver, runCliCaptured, TEST_DATABASE_URL, type Harness } from './helpers/db.js';
 
 const EMAIL = 'jane.roe@example.com';
 

@@ -19,7 +19,7 @@ import { createDbVault } from '../src/vault/db-vault.js';
 import type { Token, Vault } from '../src/vault/types.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
-import { DRIVERS, type Harness } from './vault/harness.js';
+import { DRIVERS, type Harness } from './helpers/db.js';
 
 const CARD = '4111 1111 1111 1111';
 const EMAIL = 'jane.roe@example.com';

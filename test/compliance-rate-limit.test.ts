@@ -17,7 +17,7 @@ import { createApiKeyStore } from '../src/tenants/api-keys.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
-import { DRIVERS, type Harness, postgresDriver, TEST_DATABASE_URL, useHarness } from './vault/harness.js';
+import { DRIVERS, type Harness, postgresDriver, TEST_DATABASE_URL, useHarness } from './helpers/db.js';
 
 /** Waits until the database's clock is at least `margin` seconds before the end of a window, so a test's takes fall in one window. */
 async function inOneWindow(db: Db, margin: number): Promise<void> {

@@ -12,7 +12,7 @@ import { nodeVaultCrypto } from '../src/keys/crypto.node.js';
 import { createDbVault } from '../src/vault/db-vault.js';
 import { defaultHandler, type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
-import { DRIVERS, type Harness } from './vault/harness.js';
+import { DRIVERS, type Harness } from './helpers/db.js';
 
 const CARD = '4111 1111 1111 1111';
 const EMAIL = 'jane.roe@example.com';

@@ -2,7 +2,7 @@
  * End to end through real HTTP: the official `openai` client → Veil (createApp on
  * @hono/node-server) → a fake OpenAI-compatible upstream on loopback (test/fakes/upstream.ts,
  * the stand-in the network forces). Detection is the real pattern detector; the vault is the
- * in-memory one (the encrypted vault has its own suite in test/vault).
+ * in-memory one (the encrypted vault has its own suite in src/vault/db-vault.test.ts).
  */
 import fc from 'fast-check';
 import OpenAI from 'openai';

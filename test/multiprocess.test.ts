@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startProcess } from '../bench/lib.js';
 import { type FakeUpstream, lastUserText, startFakeUpstream } from './fakes/upstream.js';
-import { createTestDatabase, TEST_DATABASE_URL } from './vault/harness.js';
+import { createTestDatabase, TEST_DATABASE_URL } from './helpers/db.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 

@@ -2,7 +2,7 @@
  * `veil policy show|set|reset` in-process (`runCli` with `CliIo.db`) against real PGlite and
  * (with TEST_DATABASE_URL) PostgreSQL. One database per driver for the whole file: creating a
  * fresh PGlite data dir (initdb) takes ~20 s on a busy machine, and one per command made this
- * file time out. Opening a data dir from the CLI is covered by test/vault/cli.test.ts.
+ * file time out. Opening a data dir from the CLI is covered by test/cli.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { HELP, runCli } from '../src/runtime/node/cli/index.js';
 import { DEFAULT_POLICY } from '../src/policy/index.js';
 import { mergePolicy } from '../src/policy/override.js';
 import { createPolicyStore } from '../src/policy/store.js';
-import { DRIVERS, type Harness } from './vault/harness.js';
+import { DRIVERS, type Harness } from './helpers/db.js';
 
 const files = mkdtempSync(join(tmpdir(), 'veil-policy-files-'));
 const file = (name: string, text: string) => {

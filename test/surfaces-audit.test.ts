@@ -16,7 +16,7 @@ import { createDbVault } from '../src/vault/db-vault.js';
 import { surfacesHandler } from './fakes/surfaces-upstream.js';
 import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
 import { type Gateway, startGateway } from './helpers/gateway.js';
-import { type Harness, pgliteDriver } from './vault/harness.js';
+import { type Harness, pgliteDriver } from './helpers/db.js';
 
 const EMAIL = 'jane.roe@example.com';
 let h: Harness;

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResult } from '../src/tenants/auth.js';
 import { type FakeUpstream, type Handler, smallPieces, startFakeUpstream } from './fakes/upstream.js';
-import { type Gateway, startGateway } from './helpers/gateway.js';
+import { type Gateway, postOversized, startGateway } from './helpers/gateway.js';
 
 const EMAIL = 'jane.doe@example.com';
 const SSN = '219-09-9999';
@@ -133,6 +133,15 @@ describe('POST /v1/messages', () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'We could not parse the JSON body of your request. Make sure it is valid JSON.' } });
     await expect(client(gw).messages.create({ model: 'claude-fake', max_tokens: 1, messages: [] })).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+  });
+
+  it('an oversized body (Content-Length or chunked) is a 413 request_too_large in Anthropic shape, never forwarded', async () => {
+    const before = upstream.received.length;
+    for (const chunked of [false, true]) {
+      const r = await postOversized(`${gw.url}/messages`, 300 * 1024, chunked, { 'x-api-key': 'sk-ant-caller' });
+      expect(r).toEqual({ status: 413, body: { type: 'error', error: { type: 'request_too_large', message: 'Request body is larger than the 262144 byte limit.' } } });
+    }
+    expect(upstream.received.length).toBe(before);
   });
 
   it('Veil keys are accepted in x-api-key, never forwarded; a wrong key is a 401 authentication_error', async () => {

@@ -11,7 +11,7 @@ import type { AuthResult } from '../src/tenants/auth.js';
 import { OPEN_PRINCIPAL } from '../src/core/types.js';
 import { type FakeUpstream, type Handler, smallPieces, startFakeUpstream } from './fakes/upstream.js';
 import { responseEvents, responseObject } from './fakes/responses-wire.js';
-import { type Gateway, startGateway } from './helpers/gateway.js';
+import { type Gateway, postOversized, startGateway } from './helpers/gateway.js';
 import { DEFAULT_POLICY, type Policy } from '../src/policy/index.js';
 import { createMemoryVault } from '../src/vault/memory.js';
 import type { Vault } from '../src/vault/types.js';
@@ -289,6 +289,15 @@ describe('hostile upstream streams', () => {
     const before = upstream.received.length;
     await expect(gw.client().responses.create({ model: 'gpt-fake', input: 42 as any })).rejects.toMatchObject({ status: 400, param: 'input' });
     await expect(gw.client().responses.create({ model: 'gpt-fake', input: [{ role: 'user', content: [7] }] as any })).rejects.toMatchObject({ status: 400 });
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('an oversized body (Content-Length or chunked) is a 413 request_too_large, never forwarded', async () => {
+    const before = upstream.received.length;
+    for (const chunked of [false, true]) {
+      const r = await postOversized(`${gw.url}/responses`, 300 * 1024, chunked);
+      expect([r.status, r.body.error.code, r.body.error.type]).toEqual([413, 'request_too_large', 'invalid_request_error']);
+    }
     expect(upstream.received.length).toBe(before);
   });
 

@@ -2,8 +2,8 @@
  * The entity table: per type, everything Veil decides by type, in one row —
  *   sensitivity  its class in the default policy (src/policy: what is masked, what each role sees)
  *   normalize    how two spellings become one token (src/vault/normalize.ts)
- *   rank         which pattern type wins over the same characters (src/detect/patterns), higher
- *                wins; 0 for types patterns never produce
+ *   rank         which type wins over the same characters (src/detect/resolve.ts, after
+ *                pattern-before-model), higher wins; 0 for the model's name, place and org types
  *   mask         the partial mask a role that gets `masked` sees (src/policy maskValue)
  * A new type is its name in ENTITY_TYPES (src/core/types.ts) plus one row here; the compiler
  * refuses a type without a row. Pure data.

@@ -131,11 +131,10 @@ export const nestingTooDeep = (param: string, max: number) =>
 
 export const unauthorized = (message = 'Invalid or missing API key.') => veilError('invalid_api_key', message);
 
-export const missingUpstreamKey = () =>
-  veilError(
-    'missing_api_key',
-    'Missing API key: send your upstream API key as "Authorization: Bearer …", or configure VEIL_UPSTREAM_API_KEY on the gateway.',
-  );
+/** Open mode and no upstream key from the caller; `message` names the header the caller's SDK uses and the setting. */
+export const missingUpstreamKey = (
+  message = 'Missing API key: send your upstream API key as "Authorization: Bearer …", or configure VEIL_UPSTREAM_API_KEY on the gateway.',
+) => veilError('missing_api_key', message);
 
 /** The key is valid but its tenant has been disabled (`veil tenants disable`). */
 export const tenantDisabled = () =>

@@ -1,20 +1,19 @@
 import { abortError } from '../core/errors.js';
 import type { EntityType } from '../core/types.js';
-import { type MergePriority, mergeSpans } from './merge.js';
+import { resolveSpans } from './resolve.js';
 import type { Detector, Span } from './types.js';
 
 export interface CompositeOptions {
-  /** Spans of a type scoring below its threshold are dropped before merging (default: none). */
+  /** Spans of a type scoring below its threshold are dropped before resolving (default: none). */
   readonly minScore?: Partial<Record<EntityType, number>>;
-  /** Tie-break between overlapping spans of equal score (see merge.ts). */
-  readonly priority?: MergePriority;
 }
 
 /**
  * Runs every detector on the same batch in parallel, drops spans under the per-type score
- * threshold and merges the rest with {@link mergeSpans}. Fails closed: if any detector rejects,
- * or answers with the wrong number of span lists, the composite rejects and no partial result
- * is returned. `ready()` and `close()` fan out to every detector.
+ * threshold and resolves the rest with {@link resolveSpans} (the one overlap rule). Fails
+ * closed: if any detector rejects, or answers with the wrong number of span lists, the
+ * composite rejects and no partial result is returned. `ready()` and `close()` fan out to
+ * every detector.
  */
 export function createCompositeDetector(detectors: readonly Detector[], opts: CompositeOptions = {}): Detector {
   const minScore = opts.minScore ?? {};
@@ -31,8 +30,8 @@ export function createCompositeDetector(detectors: readonly Detector[], opts: Co
       });
       if (signal?.aborted) throw abortError(signal);
       return texts.map((text, t) => {
-        const lists: Span[][] = results.map((r) => r[t]!.filter((s) => s.score >= (minScore[s.type] ?? 0)));
-        return mergeSpans(lists, opts.priority, text);
+        const all: Span[] = results.flatMap((r) => r[t]!.filter((s) => s.score >= (minScore[s.type] ?? 0)));
+        return resolveSpans(text, all);
       });
     },
     async ready() {

@@ -1,7 +1,7 @@
 /**
  * The gateway as a Hono app: `createApp(services)` wires the middleware (src/http/middleware/:
  * request id + access log, errors, auth, body limits) and the routes (src/http/routes/: health,
- * metrics, the /v1 proxy, model listing, and with a database the audited reveal and erasure). No module state: every dependency comes in
+ * metrics, /openapi.json, the /v1 proxy, model listing, and with a database the audited reveal and erasure). No module state: every dependency comes in
  * `services`, so tests build as many independent gateways as they like, and the same factory
  * serves Node (src/runtime/node/main.ts) and Workers (src/runtime/workers.ts).
  */
@@ -27,6 +27,7 @@ import { onError, unknownEndpoint } from './middleware/errors.js';
 import { healthRoutes } from './routes/health.js';
 import { type MetricsAccess, metricsRoute } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
+import { openApiRoute } from './routes/openapi.js';
 import { proxyRoutes } from './routes/proxy.js';
 import type { Upstream } from './upstream.js';
 
@@ -96,6 +97,12 @@ export function createApp(services: Services): Hono<Env> {
 
   healthRoutes(app, { detector: services.detector, ready: async () => services.ready?.(), log });
   metricsRoute(app, { metrics, auth: services.auth, access: services.metricsAccess ?? 'admin' });
+  openApiRoute(app, {
+    reveal: services.compliance !== undefined,
+    erase: services.compliance?.erase !== undefined,
+    collections: services.rag !== undefined,
+    metrics: services.metricsAccess ?? 'admin',
+  });
 
   // Everything under /v1 needs a caller (open mode, or a valid Veil key).
   app.use('/v1/messages/*', anthropicErrors); // Anthropic-shaped errors there (src/surfaces)

@@ -14,7 +14,7 @@ import {
   ReEncryptCommand,
   type KMSClientConfig,
 } from '@aws-sdk/client-kms';
-import { assertTenantId, KeyProviderError, type KeyProviderErrorCode, type MasterKeyProvider } from './provider.js';
+import { assertTenantId, KeyProviderError, roundTripCheck, type KeyProviderErrorCode, type MasterKeyProvider } from './provider.js';
 
 export interface AwsKmsProviderOptions {
   /** KMS key id, key ARN, alias name (alias/…) or alias ARN of a symmetric ENCRYPT_DECRYPT key. */
@@ -229,14 +229,7 @@ export function createAwsKmsProvider(opts: AwsKmsProviderOptions): MasterKeyProv
      * credentials may use it for exactly what the vault needs (DescribeKey permission is not
      * required by a minimal key policy, so it is not used).
      */
-    async check() {
-      const probe = '__veil_check__';
-      const { plaintext, wrapped } = await generateKek(probe);
-      const back = await unwrapKek(probe, wrapped);
-      const ok = back.length === plaintext.length && back.every((b, i) => b === plaintext[i]);
-      plaintext.fill(0);
-      back.fill(0);
-      if (!ok) throw new KeyProviderError('unavailable', `KMS key ${keyId} failed its start-up round trip.`);
-    },
+    check: () =>
+      roundTripCheck({ generateKek, unwrapKek }, () => new KeyProviderError('unavailable', `KMS key ${keyId} failed its start-up round trip.`)),
   };
 }

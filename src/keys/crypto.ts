@@ -84,6 +84,11 @@ function aesKey(key: Uint8Array): Promise<CryptoKey> {
   return k;
 }
 
+/** The Web Crypto parameters of one AES-256-GCM call (16-byte tag). */
+function gcm(iv: Uint8Array, aad: Uint8Array): AesGcmParams {
+  return { name: 'AES-GCM', iv: bs(iv), additionalData: bs(aad), tagLength: GCM_TAG_BYTES * 8 };
+}
+
 /**
  * AES-256-GCM encryption. Returns ciphertext || 16-byte tag.
  * Throws CryptoError unless the key is 32 bytes and the IV 12 bytes.
@@ -101,11 +106,7 @@ export async function aesGcmEncrypt(
   if (key.length !== AES_KEY_BYTES) throw new CryptoError(`AES-GCM key must be ${AES_KEY_BYTES} bytes (got ${key.length}).`);
   if (iv.length !== GCM_IV_BYTES) throw new CryptoError(`AES-GCM IV must be ${GCM_IV_BYTES} bytes (got ${iv.length}).`);
   const ck = await aesKey(key);
-  const out = await subtle().encrypt(
-    { name: 'AES-GCM', iv: bs(iv), additionalData: bs(aad), tagLength: GCM_TAG_BYTES * 8 },
-    ck,
-    bs(plaintext),
-  );
+  const out = await subtle().encrypt(gcm(iv, aad), ck, bs(plaintext));
   return new Uint8Array(out);
 }
 
@@ -132,11 +133,7 @@ export async function aesGcmDecrypt(
   }
   try {
     const ck = await aesKey(key);
-    const out = await subtle().decrypt(
-      { name: 'AES-GCM', iv: bs(iv), additionalData: bs(aad), tagLength: GCM_TAG_BYTES * 8 },
-      ck,
-      bs(ciphertextAndTag),
-    );
+    const out = await subtle().decrypt(gcm(iv, aad), ck, bs(ciphertextAndTag));
     return new Uint8Array(out);
   } catch {
     throw new DecryptError();

@@ -16,7 +16,7 @@ import {
   toHex,
   utf8,
 } from './crypto.js';
-import { assertTenantId, KeyProviderError, type MasterKeyProvider } from './provider.js';
+import { assertTenantId, KeyProviderError, roundTripCheck, type MasterKeyProvider } from './provider.js';
 import { sha256Sync } from './sha256-sync.js';
 
 export const LOCAL_WRAP_VERSION = 1;
@@ -114,14 +114,7 @@ export function createLocalProvider(masterKey: Uint8Array, opts: LocalProviderOp
         kek.fill(0);
       }
     },
-    async check() {
-      const probe = '__veil_check__';
-      const { plaintext, wrapped } = await generateKek(probe);
-      const back = await unwrap(probe, wrapped);
-      const ok = back.length === plaintext.length && back.every((b, i) => b === plaintext[i]);
-      plaintext.fill(0);
-      back.fill(0);
-      if (!ok) throw new KeyProviderError('wrong_key', 'The local master key failed its start-up round trip.');
-    },
+    check: () =>
+      roundTripCheck({ generateKek, unwrapKek: unwrap }, () => new KeyProviderError('wrong_key', 'The local master key failed its start-up round trip.')),
   };
 }

@@ -54,3 +54,20 @@ export function assertTenantId(tenantId: unknown): asserts tenantId is string {
     throw new TypeError('tenantId must be a non-empty string of at most 256 characters.');
   }
 }
+
+/**
+ * The start-up round trip both providers use as `check()`: a new KEK for a probe tenant must
+ * unwrap to the same bytes; otherwise `failure()` is thrown. Both copies are zeroed.
+ */
+export async function roundTripCheck(
+  provider: Pick<MasterKeyProvider, 'generateKek' | 'unwrapKek'>,
+  failure: () => KeyProviderError,
+): Promise<void> {
+  const probe = '__veil_check__';
+  const { plaintext, wrapped } = await provider.generateKek(probe);
+  const back = await provider.unwrapKek(probe, wrapped);
+  const ok = back.length === plaintext.length && back.every((b, i) => b === plaintext[i]);
+  plaintext.fill(0);
+  back.fill(0);
+  if (!ok) throw failure();
+}

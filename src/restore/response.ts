@@ -5,7 +5,7 @@
 import { jsonStringEscape, type Restorer, type StreamRestorer } from './restorer.js';
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function restoreField(obj: Obj, key: string, r: Restorer, json = false): void {
   const v = obj[key];
@@ -46,6 +46,38 @@ export function restoreTextCompletion<T>(body: T, r: Restorer): T {
   if (r.size === 0 || !isObj(body) || !Array.isArray(body.choices)) return body;
   for (const choice of body.choices) if (isObj(choice)) restoreField(choice, 'text', r);
   return body;
+}
+
+/**
+ * Restores every string leaf of a parsed JSON value in place (depth-bounded), for events and
+ * bodies without a known shape; `jsonKey(key, parent)` says which leaves hold JSON text (their
+ * restored values are JSON-string-escaped). True if any changed.
+ */
+export function restoreLeaves(
+  root: Obj | unknown[],
+  restorer: Restorer,
+  jsonKey: (key: string | number, parent: Obj | unknown[]) => boolean = () => false,
+): boolean {
+  if (restorer.size === 0) return false;
+  let changed = false;
+  const walk = (node: Obj | unknown[], depth: number) => {
+    if (depth > 128) return;
+    const keys: (string | number)[] = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node);
+    for (const k of keys) {
+      const v = (node as Record<string | number, unknown>)[k];
+      if (typeof v === 'string') {
+        const r = restorer.restore(v, jsonKey(k, node) ? jsonStringEscape : undefined);
+        if (r !== v) {
+          (node as Record<string | number, unknown>)[k] = r;
+          changed = true;
+        }
+      } else if (typeof v === 'object' && v !== null) {
+        walk(v as Obj, depth + 1);
+      }
+    }
+  };
+  walk(root, 0);
+  return changed;
 }
 
 interface ChoiceState {

@@ -141,8 +141,18 @@ export class SseParser {
 
 const encoder = new TextEncoder();
 
+/** An event to write: its `event:` name (none for chat's plain `data:` events) and data. */
+export interface OutEvent {
+  readonly event: string | null;
+  readonly data: string;
+}
+
+export function encodeEvent(e: OutEvent): Uint8Array {
+  return encoder.encode(`${e.event !== null ? `event: ${e.event}\n` : ''}data: ${e.data}\n\n`);
+}
+
 export function sseData(data: string): Uint8Array {
-  return encoder.encode(`data: ${data}\n\n`);
+  return encodeEvent({ event: null, data });
 }
 
 export const SSE_DONE = sseData('[DONE]');

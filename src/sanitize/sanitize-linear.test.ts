@@ -1,7 +1,8 @@
 /**
- * Sanitization cost and spans that touch placeholders (issue 7, availability). The real pattern
- * detector and the in-memory vault; where a span crossing a placeholder is needed, a scripted
- * detector returns it (it stands for the NER model, which may return such a span).
+ * Sanitization cost, spans that touch placeholders (issue 7, availability) and overlapping spans
+ * (issue 8: sanitize re-checks any detector's spans with the one overlap rule). The real pattern
+ * detector and the in-memory vault; where a span crossing a placeholder or another span is
+ * needed, a scripted detector returns it (it stands for a detector that may return such spans).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -51,14 +52,14 @@ describe('spans touching a placeholder are masked around it', () => {
     expect(s.restorer.restore(sent)).toBe(text);
   });
 
-  it('property: any span over words and placeholders masks every word inside it and nothing else', async () => {
+  it('property: any span (pattern or model) over words and placeholders masks every word inside it and nothing else', async () => {
     const piece = fc.oneof(
       fc.integer({ min: 0, max: 999 }).map((i) => ({ kind: 'word' as const, s: `w${i}x` })),
       fc.constantFrom('[PERSON_7QX2M4AB]', '[EMAIL_0000AAAA]', '[LOCATION_ZZZZ9999]').map((s) => ({ kind: 'ph' as const, s })),
     );
     const sep = fc.constantFrom(' ', ', ', '-', '');
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(piece, sep), { minLength: 1, maxLength: 12 }), fc.nat(), fc.nat(), async (parts, a, b) => {
+      fc.asyncProperty(fc.array(fc.tuple(piece, sep), { minLength: 1, maxLength: 12 }), fc.nat(), fc.nat(), fc.constantFrom('pattern' as const, 'ner' as const), async (parts, a, b, source) => {
         // unique words so "not in the output" is meaningful
         let text = '';
         const words: { s: string; start: number; end: number }[] = [];
@@ -69,7 +70,7 @@ describe('spans touching a placeholder are masked around it', () => {
         });
         const lo = Math.min(a, b) % text.length;
         const hi = lo + 1 + (Math.max(a, b) % (text.length - lo));
-        const services = { detector: scripted(() => [{ start: lo, end: hi, type: 'PERSON', score: 0.9, source: 'ner' }]), vault: createMemoryVault(), policy: DEFAULT_POLICY };
+        const services = { detector: scripted(() => [{ start: lo, end: hi, type: 'PERSON', score: 0.9, source }]), vault: createMemoryVault(), policy: DEFAULT_POLICY };
         const s = await sanitizeRequest('chat', { messages: [{ role: 'user', content: text }] }, services, ctx);
         const sent = contentOf(s.body);
         for (const w of words) {
@@ -84,5 +85,20 @@ describe('spans touching a placeholder are masked around it', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('a detector that breaks its promise of disjoint spans', () => {
+  it('the one overlap rule decides (pattern beats model, the model span keeps its part outside), the text stays whole', async () => {
+    const text = 'Reach Ann Lee 415-555-2671 today';
+    const phone = { start: text.indexOf('415'), end: text.indexOf(' today'), type: 'PHONE' as const, score: 1, source: 'pattern' as const };
+    // the model's PERSON runs into the phone number; the phone covers less than half of it
+    const person = { start: text.indexOf('Ann'), end: text.indexOf('-2671'), type: 'PERSON' as const, score: 0.9, source: 'ner' as const };
+    const services = { detector: scripted(() => [person, phone]), vault: createMemoryVault(), policy: DEFAULT_POLICY };
+    const s = await sanitizeRequest('chat', { messages: [{ role: 'user', content: text }] }, services, ctx);
+    const sent = contentOf(s.body);
+    expect(sent).toMatch(/^Reach \[PERSON_[0-9A-Z]{8}\] \[PHONE_[0-9A-Z]{8}\] today$/);
+    expect(s.counts).toEqual({ PERSON: 1, PHONE: 1 });
+    expect(s.restorer.restore(sent)).toBe(text);
   });
 });

@@ -15,12 +15,14 @@ import {
   vaultUnavailable,
 } from '../core/errors.js';
 import type { EntityType, RequestContext } from '../core/types.js';
+import { resolveSpans } from '../detect/resolve.js';
 import type { Detector, Span } from '../detect/types.js';
 import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
 import type { Token, TokenizeItem, Vault } from '../vault/types.js';
 import type { RestoreAuditor } from '../audit/restore.js';
 import { Restorer } from '../restore/restorer.js';
 import { findPlaceholders, placeholder, tokenType } from '../core/token.js';
+import { yielder } from '../core/yield.js';
 
 export interface MaskServices {
   readonly detector: Detector;
@@ -330,55 +332,6 @@ function collect(endpoint: Endpoint, body: JsonObject): SlotCollector {
   return c;
 }
 
-const TRIM_EDGE = /[\s\p{P}\p{S}]/u;
-const HAS_WORD = /[\p{L}\p{N}]/u;
-
-/**
- * The parts of `[start, end)` outside the placeholders (sorted, non-overlapping; `from` is the
- * first one that may intersect), trimmed of whitespace and punctuation at their edges; parts
- * with no letter or digit are dropped. A name around a placeholder (`Maria [PERSON_…] Gonzalez`)
- * is still masked on both sides. Cost: O(placeholders inside the span + span length).
- */
-function clipAroundPlaceholders(
-  text: string,
-  start: number,
-  end: number,
-  ph: readonly { start: number; end: number }[],
-  from: number,
-): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let cursor = start;
-  const piece = (a: number, b: number) => {
-    while (a < b && TRIM_EDGE.test(text[a]!)) a++;
-    while (b > a && TRIM_EDGE.test(text[b - 1]!)) b--;
-    if (b > a && HAS_WORD.test(text.slice(a, b))) out.push([a, b]);
-  };
-  for (let k = from; k < ph.length && ph[k]!.start < end; k++) {
-    piece(cursor, Math.min(ph[k]!.start, end));
-    cursor = Math.max(cursor, ph[k]!.end);
-  }
-  if (cursor < end) piece(cursor, end);
-  return out;
-}
-
-/**
- * Cooperative yield: long loops call `tick()` per item; every ~`sliceMs` of work it returns a
- * promise that resolves on a later macrotask, so other requests (and /healthz) run between
- * slices of a huge request. `setTimeout` rather than `setImmediate`: the core runs on Workers.
- */
-function yielder(sliceMs = 8): () => Promise<void> | null {
-  let since = performance.now();
-  return () => {
-    if (performance.now() - since < sliceMs) return null;
-    return new Promise<void>((resolve) =>
-      setTimeout(() => {
-        since = performance.now();
-        resolve();
-      }, 0),
-    );
-  };
-}
-
 /** `text` with each `[start, end)` of `edits` (sorted, non-overlapping) replaced, in one pass. */
 function applyEdits(text: string, edits: readonly { start: number; end: number; with: string }[]): string {
   const parts: string[] = [];
@@ -484,34 +437,29 @@ export async function sanitizeWith<T>(
   const tick = yielder();
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i]!;
-    const ph = existing[i]!;
-    let lastEnd = 0;
-    let k = 0; // first placeholder that ends after the current span's start
-    const sorted = [...(spans[i] ?? [])].sort((a, b) => a.start - b.start || b.end - a.end);
-    for (const span of sorted) {
-      const pause = tick();
-      if (pause) await pause;
+    const found = spans[i] ?? [];
+    for (const span of found) {
       if (span.start < 0 || span.end > text.length || span.start >= span.end) {
         throw detectionUnavailable(new Error('detector returned a span outside its text'));
       }
-      if (!shouldMask(services.policy, span.type)) continue;
-      if (span.start < lastEnd) continue; // detectors promise no overlaps; never corrupt the text if one breaks it
-      lastEnd = span.end;
-      while (k < ph.length && ph[k]!.end <= span.start) k++;
-      // a span touching a placeholder is masked around it, never skipped
-      const pieces = k < ph.length && ph[k]!.start < span.end ? clipAroundPlaceholders(text, span.start, span.end, ph, k) : [[span.start, span.end] as [number, number]];
-      for (const [start, end] of pieces) {
-        const value = text.slice(start, end);
-        const key = `${span.type}\u0000${value}`;
-        let idx = itemIndex.get(key);
-        if (idx === undefined) {
-          idx = items.length;
-          items.push({ type: span.type, value });
-          itemIndex.set(key, idx);
-        }
-        plan.push({ slot: i, start, end, item: idx });
-        counts[span.type] = (counts[span.type] ?? 0) + 1;
+    }
+    // Detectors promise disjoint spans clear of placeholders; the one overlap rule holds it
+    // whatever detector this is (never corrupt the text), masking a name around a placeholder
+    // (`Maria [PERSON_…] Gonzalez`) on both sides.
+    const masked = found.filter((span) => shouldMask(services.policy, span.type));
+    for (const span of resolveSpans(text, masked)) {
+      const pause = tick();
+      if (pause) await pause;
+      const value = text.slice(span.start, span.end);
+      const key = `${span.type}\u0000${value}`;
+      let idx = itemIndex.get(key);
+      if (idx === undefined) {
+        idx = items.length;
+        items.push({ type: span.type, value });
+        itemIndex.set(key, idx);
       }
+      plan.push({ slot: i, start: span.start, end: span.end, item: idx });
+      counts[span.type] = (counts[span.type] ?? 0) + 1;
     }
   }
 

@@ -1,10 +1,8 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import { DEFAULT_MAX_SSE_EVENT_BYTES } from '../http/app.js';
-import { VeilError } from '../core/errors.js';
-import { sanitizeWith } from '../sanitize/sanitize.js';
-import { restoreEventStream } from './event-stream.js';
+import type { Env } from '../http/context.js';
+import { misconfigured, missingUpstreamKey, upstreamBadResponse, upstreamTimeout, upstreamUnreachable, type VeilError } from '../core/errors.js';
 import { anthropicErrorType, collectMessagesSlots, MessagesStream, restoreMessage } from './messages.js';
-import { awaitAudit, type SurfaceEnv, type SurfaceKit } from './routes.js';
+import { awaitAudit, STREAM_HEADERS, type SurfaceKit } from './routes.js';
 
 /**
  * `POST /v1/messages` and `POST /v1/messages/count_tokens` (Anthropic Messages API) on the
@@ -58,35 +56,24 @@ export const anthropicErrors: MiddlewareHandler = async (c, next) => {
   c.res = new Response(JSON.stringify({ type: 'error', error: { type: anthropicErrorType(res.status), message: err.message } }), { status: res.status, headers });
 };
 
-function upstreamFailure(e: unknown, timedOut: boolean): VeilError {
-  return timedOut
-    ? new VeilError('The upstream API did not answer in time.', { status: 504, type: 'upstream_error', code: 'upstream_timeout', cause: e })
-    : new VeilError('The upstream API could not be reached.', { status: 502, type: 'upstream_error', code: 'upstream_unreachable', cause: e });
-}
+const upstreamFailure = (e: unknown, timedOut: boolean): VeilError => (timedOut ? upstreamTimeout(e) : upstreamUnreachable(e));
 
-export function registerMessages(app: Hono<SurfaceEnv>, kit: SurfaceKit): void {
-  const { services, metrics } = kit;
-  const opts = services.anthropic ?? DEFAULT_ANTHROPIC_UPSTREAM;
+export function registerMessages(app: Hono<Env>, kit: SurfaceKit): void {
+  const opts = kit.services.anthropic ?? DEFAULT_ANTHROPIC_UPSTREAM;
   const doFetch = opts.fetch ?? fetch;
-  const log = services.logger;
 
-  const handle = (path: '/v1/messages' | '/v1/messages/count_tokens') => async (c: Context<SurfaceEnv>) => {
+  const handle = (path: '/v1/messages' | '/v1/messages/count_tokens') => async (c: Context<Env>) => {
     const callerKey = c.get('forwardBearer');
     const apiKey = opts.apiKey ?? callerKey;
     if (!apiKey) {
       // open mode with no key sent: the caller must send one; a Veil key is never forwarded
       const sentKey = c.req.header('x-api-key') !== undefined || c.req.header('authorization') !== undefined;
       throw sentKey
-        ? new VeilError('This Veil gateway uses API keys but has no VEIL_ANTHROPIC_UPSTREAM_API_KEY configured.', { status: 500, type: 'server_error', code: 'veil_misconfigured', retryable: false })
-        : new VeilError('Missing API key: send your Anthropic API key as "x-api-key", or configure VEIL_ANTHROPIC_UPSTREAM_API_KEY on the gateway.', { status: 401, type: 'authentication_error', code: 'missing_api_key', retryable: false });
+        ? misconfigured('This Veil gateway uses API keys but has no VEIL_ANTHROPIC_UPSTREAM_API_KEY configured.')
+        : missingUpstreamKey('Missing API key: send your Anthropic API key as "x-api-key", or configure VEIL_ANTHROPIC_UPSTREAM_API_KEY on the gateway.');
     }
-    const body = await kit.readJson(c);
-    const controller = kit.abortOnLeave(c);
-    const ctx = kit.context(c, controller.signal);
-    const policy = await services.policyFor(ctx.principal.tenantId);
-    const t0 = performance.now();
-    const s = await sanitizeWith(collectMessagesSlots, body, kit.maskServices(policy), ctx, 'messages');
-    metrics.observeSanitize(performance.now() - t0, s.counts);
+    const req = await kit.sanitize(c, collectMessagesSlots, 'messages');
+    const { s, controller } = req;
     const streaming = path === '/v1/messages' && (s.body as { stream?: unknown }).stream === true;
 
     const headers: Record<string, string> = {
@@ -119,17 +106,8 @@ export function registerMessages(app: Hono<SurfaceEnv>, kit: SurfaceKit): void {
     const type = response.headers.get('content-type') ?? '';
     if (streaming && response.ok && response.body && type.includes('text/event-stream')) {
       clearTimeout(timer); // the idle timeout governs from here
-      const requestId = ctx.requestId;
-      const out = restoreEventStream(response.body, new MessagesStream(s.restorer), {
-        idleTimeoutMs: services.limits.streamIdleTimeoutMs,
-        abortUpstream: () => controller.abort(),
-        maxEventChars: services.limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
-        onEnd: (o) => {
-          metrics.observeStream(o.status);
-          if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });
-        },
-      });
-      return new Response(out, { status: 200, headers: { ...pass, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' } });
+      const out = kit.restoredStream(response.body, new MessagesStream(s.restorer), req);
+      return new Response(out, { status: 200, headers: { ...pass, ...STREAM_HEADERS } });
     }
     let text: string;
     try {
@@ -144,7 +122,7 @@ export function registerMessages(app: Hono<SurfaceEnv>, kit: SurfaceKit): void {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new VeilError('The upstream API sent a response that is not JSON.', { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+      throw upstreamBadResponse();
     }
     // errors pass as the upstream wrote them (they quote placeholders at most)
     if (response.ok) restoreMessage(json, s.restorer);

@@ -1,7 +1,7 @@
-import { badRequest } from '../core/errors.js';
+import { badRequest, type VeilError } from '../core/errors.js';
 import { jsonStringEscape, type Restorer, type StreamRestorer } from '../restore/restorer.js';
 import { type Json, type JsonObject, SlotCollector } from '../sanitize/sanitize.js';
-import { type EventSurface, isObj, type OutEvent, restoreLeaves } from './event-stream.js';
+import { isObj, NamedEventRestorer, type OutEvent, restoreLeaves } from './event-stream.js';
 
 /**
  * The Anthropic Messages API (`POST /v1/messages`) described as data for the shared core:
@@ -108,43 +108,16 @@ interface Held {
   readonly r: StreamRestorer;
 }
 
+const indexPrefix = (index: unknown) => `${JSON.stringify(index ?? null)}\u0000`;
+
 /** Streaming restoration of one `/v1/messages` stream (see the file comment). */
-export class MessagesStream implements EventSurface {
-  private readonly held = new Map<string, Held>();
-  complete = false;
-
-  constructor(private readonly restorer: Restorer) {}
-
-  private release(h: Held): OutEvent | null {
-    const rest = h.r.flush();
-    if (rest.length === 0) return null;
+export class MessagesStream extends NamedEventRestorer<Held> {
+  protected released(h: Held, rest: string): OutEvent {
     const spec = DELTA_FIELD[h.kind]!;
     return { event: 'content_block_delta', data: JSON.stringify({ type: 'content_block_delta', index: h.index, delta: { type: h.kind, [spec.field]: rest } }) };
   }
 
-  private releaseIndex(index: unknown): OutEvent[] {
-    const out: OutEvent[] = [];
-    const prefix = `${JSON.stringify(index ?? null)}\u0000`;
-    for (const [k, h] of this.held) {
-      if (!k.startsWith(prefix)) continue;
-      this.held.delete(k);
-      const rel = this.release(h);
-      if (rel) out.push(rel);
-    }
-    return out;
-  }
-
-  event(name: string | null, data: string): OutEvent[] {
-    let ev: unknown;
-    try {
-      ev = JSON.parse(data);
-    } catch {
-      return [{ event: name, data: this.restorer.restore(data) }];
-    }
-    if (!isObj(ev)) {
-      const holder = { v: ev };
-      return [{ event: name, data: restoreLeaves(holder, this.restorer) ? JSON.stringify(holder.v) : data }];
-    }
+  protected object(name: string | null, ev: Obj, data: string): OutEvent[] {
     const type = typeof ev.type === 'string' ? ev.type : (name ?? '');
     if (type === 'content_block_delta' && isObj(ev.delta) && typeof ev.delta.type === 'string' && DELTA_FIELD[ev.delta.type]) {
       const delta = ev.delta as Obj;
@@ -152,7 +125,7 @@ export class MessagesStream implements EventSurface {
       const spec = DELTA_FIELD[kind]!;
       const v = delta[spec.field];
       if (typeof v === 'string') {
-        const key = `${JSON.stringify(ev.index ?? null)}\u0000${kind}`;
+        const key = `${indexPrefix(ev.index)}${kind}`;
         let h = this.held.get(key);
         if (!h) this.held.set(key, (h = { index: ev.index, kind, r: this.restorer.stream(spec.json ? jsonStringEscape : undefined) }));
         const out = h.r.push(v);
@@ -162,8 +135,10 @@ export class MessagesStream implements EventSurface {
       }
     }
     const out: OutEvent[] = [];
-    if (type === 'content_block_stop') out.push(...this.releaseIndex(ev.index));
-    else if (type === 'message_stop' || type === 'error') {
+    if (type === 'content_block_stop') {
+      const prefix = indexPrefix(ev.index);
+      out.push(...this.release((k) => k.startsWith(prefix)));
+    } else if (type === 'message_stop' || type === 'error') {
       out.push(...this.end());
       this.complete = true;
     }
@@ -172,19 +147,8 @@ export class MessagesStream implements EventSurface {
     return out;
   }
 
-  end(): OutEvent[] {
-    const out: OutEvent[] = [];
-    for (const h of this.held.values()) {
-      const rel = this.release(h);
-      if (rel) out.push(rel);
-    }
-    this.held.clear();
-    return out;
-  }
-
-  failure(message: string, _code: string): OutEvent {
-    void _code;
-    return { event: 'error', data: JSON.stringify({ type: 'error', error: { type: 'api_error', message } }) };
+  failure(err: VeilError): OutEvent {
+    return { event: 'error', data: JSON.stringify({ type: 'error', error: { type: 'api_error', message: err.message } }) };
   }
 }
 

@@ -1,7 +1,7 @@
-import { badRequest } from '../core/errors.js';
+import { badRequest, type VeilError } from '../core/errors.js';
 import { jsonStringEscape, type Restorer, type StreamRestorer } from '../restore/restorer.js';
 import { collectCommonSlots, type Json, type JsonObject, SlotCollector } from '../sanitize/sanitize.js';
-import { type EventSurface, isObj, type OutEvent, restoreLeaves } from './event-stream.js';
+import { isObj, NamedEventRestorer, type OutEvent, restoreLeaves } from './event-stream.js';
 
 /**
  * The OpenAI Responses API (`POST /v1/responses`, `GET /v1/responses/{id}`) described as data
@@ -172,38 +172,24 @@ const partKey = (type: string, ev: Obj) =>
   `${type}\u0000${JSON.stringify([ev.item_id ?? null, ev.output_index ?? null, ev.content_index ?? ev.summary_index ?? null])}`;
 
 /** Streaming restoration of one `/v1/responses` stream (see the file comment). */
-export class ResponsesStream implements EventSurface {
-  private readonly held = new Map<string, Held>();
-  complete = false;
+export class ResponsesStream extends NamedEventRestorer<Held> {
   private lastSeq: unknown = undefined;
 
   constructor(
-    private readonly restorer: Restorer,
+    restorer: Restorer,
     private readonly structured: boolean,
-  ) {}
+  ) {
+    super(restorer);
+  }
 
-  private release(h: Held): OutEvent | null {
-    const rest = h.r.flush();
-    if (rest.length === 0) return null;
+  protected released(h: Held, rest: string): OutEvent {
     const { delta: _d, obfuscation: _o, ...ids } = h.template;
-    void _d;
-    void _o;
     const ev: Obj = { ...ids, delta: rest };
     if (this.lastSeq !== undefined) ev.sequence_number = this.lastSeq;
     return { event: h.type, data: JSON.stringify(ev) };
   }
 
-  event(name: string | null, data: string): OutEvent[] {
-    let ev: unknown;
-    try {
-      ev = JSON.parse(data);
-    } catch {
-      return [{ event: name, data: this.restorer.restore(data) }];
-    }
-    if (!isObj(ev)) {
-      const holder = { v: ev };
-      return [{ event: name, data: restoreLeaves(holder, this.restorer) ? JSON.stringify(holder.v) : data }];
-    }
+  protected object(name: string | null, ev: Obj, data: string): OutEvent[] {
     const type = typeof ev.type === 'string' ? ev.type : (name ?? '');
     if (ev.sequence_number !== undefined) this.lastSeq = ev.sequence_number;
     const spec = DELTAS[type];
@@ -223,12 +209,7 @@ export class ResponsesStream implements EventSurface {
     const deltaType = DONE_TO_DELTA.get(type);
     if (deltaType) {
       const key = partKey(deltaType, ev);
-      const h = this.held.get(key);
-      if (h) {
-        this.held.delete(key);
-        const rel = this.release(h);
-        if (rel) out.push(rel);
-      }
+      out.push(...this.release((k) => k === key));
     } else if (TERMINAL.has(type)) {
       out.push(...this.end());
       this.complete = true;
@@ -238,18 +219,8 @@ export class ResponsesStream implements EventSurface {
     return out;
   }
 
-  end(): OutEvent[] {
-    const out: OutEvent[] = [];
-    for (const h of this.held.values()) {
-      const rel = this.release(h);
-      if (rel) out.push(rel);
-    }
-    this.held.clear();
-    return out;
-  }
-
-  failure(message: string, code: string): OutEvent {
-    const ev: Obj = { type: 'error', code, message, param: null };
+  failure(err: VeilError): OutEvent {
+    const ev: Obj = { type: 'error', code: err.code, message: err.message, param: null };
     if (typeof this.lastSeq === 'number') ev.sequence_number = this.lastSeq + 1;
     return { event: 'error', data: JSON.stringify(ev) };
   }

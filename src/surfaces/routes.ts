@@ -1,80 +1,77 @@
-import type { Context, Hono } from 'hono';
-import type { Services } from '../http/app.js';
-import { DEFAULT_DETECT_TIMEOUT_MS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_SSE_EVENT_BYTES } from '../http/app.js';
-import { readBody } from '../http/middleware/body.js';
-import type { Metrics } from '../http/metrics.js';
-import { ClientAbortedError, mapUpstreamError, passthroughHeaders } from '../http/upstream.js';
-import { badRequest, detectionUnavailable, invalidJson, isVeilError, piiInPath, tooDeep, VeilError, vaultUnavailable } from '../core/errors.js';
-import { jsonDeeperThan } from '../core/json-depth.js';
-import type { Principal, RequestContext } from '../core/types.js';
-import { Restorer } from '../restore/restorer.js';
-import { sanitizeWith } from '../sanitize/sanitize.js';
-import { findPlaceholders, tokenType } from '../core/token.js';
-import { maskValue, type Policy, restoreAction, shouldMask } from '../policy/index.js';
-import type { Token } from '../vault/types.js';
-import { createRestoreAuditor } from '../audit/restore.js';
-import { restoreEventStream } from './event-stream.js';
-import { registerMessages } from './messages-route.js';
-import { collectResponsesSlots, jsonOutput, ResponsesStream, restoreResponseObject } from './responses.js';
-
 /**
  * HTTP routes of the extra client surfaces, registered by createApp after its `/v1/*` auth
  * middleware (so `principal` and `forwardBearer` are set): the OpenAI Responses API here, the
  * Anthropic Messages API in ./messages-route.ts. Each route reads the body under the gateway's
- * limits, sanitizes with the shared core (sanitizeWith + the surface's slot description),
- * forwards, and restores plain bodies or streams (./event-stream.ts). Errors are thrown as
- * VeilErrors and rendered by createApp's error handler.
+ * limits (src/http/middleware/body.ts), sanitizes with the shared core (sanitizeWith + the
+ * surface's slot description), forwards, and restores plain bodies or streams (the one driver,
+ * src/restore/stream.ts). Errors are thrown as VeilErrors and rendered by createApp's error handler.
  */
+import type { Context, Hono } from 'hono';
+import type { Services } from '../http/app.js';
+import { DEFAULT_DETECT_TIMEOUT_MS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_SSE_EVENT_BYTES } from '../http/app.js';
+import { type Env, requestContext, upstreamAbort } from '../http/context.js';
+import { readJson } from '../http/middleware/body.js';
+import type { Metrics } from '../http/metrics.js';
+import { refusePiiInPath } from '../http/routes/models.js';
+import { ClientAbortedError, mapUpstreamError, passthroughHeaders } from '../http/upstream.js';
+import { isVeilError, upstreamBadResponse, vaultUnavailable } from '../core/errors.js';
+import type { RequestContext } from '../core/types.js';
+import { Restorer } from '../restore/restorer.js';
+import { type EventRestorer, restoreEventStream } from '../restore/stream.js';
+import { type JsonObject, type SanitizeResult, type SlotCollector, sanitizeWith } from '../sanitize/sanitize.js';
+import { findPlaceholders, tokenType } from '../core/token.js';
+import { maskValue, type Policy, restoreAction } from '../policy/index.js';
+import type { Token } from '../vault/types.js';
+import { createRestoreAuditor } from '../audit/restore.js';
+import { registerMessages } from './messages-route.js';
+import { collectResponsesSlots, jsonOutput, ResponsesStream, restoreResponseObject } from './responses.js';
 
-export type SurfaceEnv = {
-  Variables: { requestId: string; principal: Principal; forwardBearer: string | null };
-};
+/** A surface request once read and sanitized: what the route forwards and restores with. */
+export interface Sanitized {
+  readonly s: SanitizeResult<unknown>;
+  /** Fired when the caller leaves; aborts the upstream call. */
+  readonly controller: AbortController;
+  readonly ctx: RequestContext;
+}
 
 export interface SurfaceKit {
   readonly services: Services;
-  readonly metrics: Metrics;
-  readJson(c: Context<SurfaceEnv>): Promise<unknown>;
-  /** An AbortController fired when the caller leaves. */
-  abortOnLeave(c: Context<SurfaceEnv>): AbortController;
-  context(c: Context<SurfaceEnv>, signal: AbortSignal): RequestContext;
-  maskServices(policy: Policy): Parameters<typeof sanitizeWith>[2];
-  /** A Restorer for the strict placeholders in `texts` that belong to the caller's tenant, per role. */
+  /** Reads the body under the gateway's limits and sanitizes it with the surface's slot description. */
+  sanitize(c: Context<Env>, collect: (body: JsonObject) => SlotCollector, endpoint: string): Promise<Sanitized>;
+  /** The upstream's SSE body restored through `restoration`, with the gateway's stream limits, metrics and logs. */
+  restoredStream(body: ReadableStream<Uint8Array>, restoration: EventRestorer, req: Sanitized): ReadableStream<Uint8Array>;
+  /** A Restorer for the strict placeholders in `root` that belong to the caller's tenant, per role. */
   restorerForStored(ctx: RequestContext, policy: Policy, root: unknown): Promise<Restorer>;
-  /** 400 `veil_pii_in_path` when a path parameter holds a validated identifier (see createApp). */
-  refusePiiInPath(ctx: RequestContext, policy: Policy, value: string): Promise<void>;
 }
 
 export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
   // the audit trail (src/audit) when the gateway has one: restore events as on the chat paths
   const audit = services.compliance ? createRestoreAuditor(services.compliance.audit, services.compliance.known) : undefined;
+  const { limits, logger: log } = services;
   return {
     services,
-    metrics,
-    async readJson(c) {
-      const type = c.req.header('content-type') ?? '';
-      if (type && !/^application\/json\b/i.test(type)) throw badRequest('The request body must be JSON (Content-Type: application/json).');
-      const text = await readBody(c.req.raw, c.req.header('content-length'), services.limits.maxBodyBytes);
-      const maxDepth = services.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
-      if (jsonDeeperThan(text, maxDepth)) throw tooDeep(maxDepth);
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw invalidJson();
-      }
+    async sanitize(c, collect, endpoint) {
+      const body = await readJson(c, { maxBodyBytes: limits.maxBodyBytes, maxJsonDepth: limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH });
+      const controller = upstreamAbort(c);
+      const ctx = requestContext(c, controller.signal);
+      const policy = await services.policyFor(ctx.principal.tenantId);
+      const t0 = performance.now();
+      const mask = { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, ...(audit ? { audit } : {}) };
+      const s = await sanitizeWith(collect, body, mask, ctx, endpoint);
+      metrics.observeSanitize(performance.now() - t0, s.counts);
+      return { s, controller, ctx };
     },
-    abortOnLeave(c) {
-      const controller = new AbortController();
-      const signal = c.req.raw.signal;
-      if (signal.aborted) controller.abort();
-      else signal.addEventListener('abort', () => controller.abort(), { once: true });
-      return controller;
-    },
-    context(c, signal) {
-      const purpose = c.req.header('x-veil-purpose');
-      return { principal: c.get('principal'), requestId: c.get('requestId'), signal, ...(purpose ? { purpose: purpose.slice(0, 200) } : {}) };
-    },
-    maskServices(policy) {
-      return { detector: services.detector, vault: services.vault, policy, detectTimeoutMs: services.limits.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, ...(audit ? { audit } : {}) };
+    restoredStream(body, restoration, { controller, ctx }) {
+      const requestId = ctx.requestId;
+      return restoreEventStream(body, restoration, {
+        idleTimeoutMs: limits.streamIdleTimeoutMs,
+        abortUpstream: () => controller.abort(),
+        maxEventChars: limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
+        onEnd: (o) => {
+          metrics.observeStream(o.status);
+          if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });
+        },
+      });
     },
     async restorerForStored(ctx, policy, root) {
       const tokens = new Set<Token>();
@@ -107,20 +104,10 @@ export function surfaceKit(services: Services, metrics: Metrics): SurfaceKit {
       }
       return new Restorer(display);
     },
-    async refusePiiInPath(ctx, policy, value) {
-      let spans;
-      try {
-        [spans] = await services.detector.detect([value], ctx.signal);
-      } catch (e) {
-        throw isVeilError(e) ? e : detectionUnavailable(e);
-      }
-      const types = [...new Set((spans ?? []).filter((sp) => sp.source === 'pattern' && shouldMask(policy, sp.type)).map((sp) => sp.type))];
-      if (types.length > 0) throw piiInPath(types);
-    },
   };
 }
 
-const STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
+export const STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 
 async function upstreamJson(response: Response, controller: AbortController): Promise<unknown | 'aborted'> {
   try {
@@ -128,9 +115,7 @@ async function upstreamJson(response: Response, controller: AbortController): Pr
   } catch (e) {
     const mapped = mapUpstreamError(e);
     if (controller.signal.aborted) return 'aborted';
-    throw isVeilError(mapped)
-      ? mapped
-      : new VeilError('The upstream API sent a response that is not JSON.', { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+    throw isVeilError(mapped) ? mapped : upstreamBadResponse();
   }
 }
 
@@ -146,19 +131,13 @@ export async function awaitAudit(audited: Promise<void> | undefined, response: R
 }
 
 /** Registers `/v1/responses` (and, from ./messages-route.ts, `/v1/messages`) on the gateway app. */
-export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metrics: Metrics): void {
+export function registerSurfaces(app: Hono<Env>, services: Services, metrics: Metrics): void {
   const kit = surfaceKit(services, metrics);
-  const log = services.logger;
 
   app.post('/v1/responses', async (c) => {
     const client = services.upstream.client(c.get('forwardBearer'));
-    const body = await kit.readJson(c);
-    const controller = kit.abortOnLeave(c);
-    const ctx = kit.context(c, controller.signal);
-    const policy = await services.policyFor(ctx.principal.tenantId);
-    const t0 = performance.now();
-    const s = await sanitizeWith(collectResponsesSlots, body, kit.maskServices(policy), ctx, 'responses');
-    metrics.observeSanitize(performance.now() - t0, s.counts);
+    const req = await kit.sanitize(c, collectResponsesSlots, 'responses');
+    const { s, controller } = req;
     const streaming = (s.body as { stream?: unknown }).stream === true;
     const structured = jsonOutput(s.body);
     let response: Response;
@@ -172,16 +151,7 @@ export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metr
     await awaitAudit(s.audited, response);
     const headers = passthroughHeaders(response.headers);
     if (streaming && response.body && (response.headers.get('content-type') ?? '').includes('text/event-stream')) {
-      const requestId = ctx.requestId;
-      const out = restoreEventStream(response.body, new ResponsesStream(s.restorer, structured), {
-        idleTimeoutMs: services.limits.streamIdleTimeoutMs,
-        abortUpstream: () => controller.abort(),
-        maxEventChars: services.limits.maxSseEventBytes ?? DEFAULT_MAX_SSE_EVENT_BYTES,
-        onEnd: (o) => {
-          metrics.observeStream(o.status);
-          if (o.status !== 'done') log.warn('stream ended early', { requestId, status: o.status, events: o.events });
-        },
-      });
+      const out = kit.restoredStream(response.body, new ResponsesStream(s.restorer, structured), req);
       return new Response(out, { status: 200, headers: { ...headers, ...STREAM_HEADERS } });
     }
     const json = await upstreamJson(response, controller);
@@ -192,13 +162,13 @@ export function registerSurfaces(app: Hono<SurfaceEnv>, services: Services, metr
 
   // Stored responses: the upstream holds only sanitized text; placeholders of the caller's
   // tenant are restored as the caller's role may see them, any other text passes as stored.
-  const stored = (method: 'get' | 'post' | 'delete', suffix: string) => async (c: Context<SurfaceEnv>) => {
+  const stored = (method: 'get' | 'post' | 'delete', suffix: string) => async (c: Context<Env>) => {
     const id = c.req.param('id') ?? '';
     const client = services.upstream.client(c.get('forwardBearer'));
-    const controller = kit.abortOnLeave(c);
-    const ctx = kit.context(c, controller.signal);
+    const controller = upstreamAbort(c);
+    const ctx = requestContext(c, controller.signal);
     const policy = await services.policyFor(ctx.principal.tenantId);
-    await kit.refusePiiInPath(ctx, policy, id);
+    await refusePiiInPath(services.detector, policy, id, ctx.signal);
     const query = new URL(c.req.url).search;
     const path = `/responses/${encodeURIComponent(id)}${suffix}`;
     let response: Response;

@@ -12,10 +12,16 @@
  * Fails closed: any database or key-service failure rejects with `vaultUnavailable` (503), a
  * value that does not authenticate rejects with `veil_vault_integrity` (503) — never a wrong
  * value. Tokens of another tenant simply do not exist. Nothing here logs a value.
+ *
+ * Pieces, one job each: src/keys/keyring.ts (keys), mappings.ts (the table's statements),
+ * token-cache.ts (blind index → token in memory), step-watchdog.ts (the per-step time bound),
+ * src/core/yield.ts (event-loop turns during per-value crypto). This file runs the two
+ * pipelines: tokenize (distinct inputs → blind indexes → cache → lookup → insert new) and
+ * resolve (select → decrypt → re-check the blind index).
  */
-import { createTtlCache } from '../core/cache.js';
+import { mapYielding } from '../core/yield.js';
 import { isVeilError, vaultIntegrity, vaultUnavailable } from '../core/errors.js';
-import { silentLogger, type EntityType, type Logger, type RequestContext } from '../core/types.js';
+import { silentLogger, type EntityType, type Logger } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import {
   GCM_IV_BYTES,
@@ -32,8 +38,13 @@ import {
 import type { MasterKeyProvider } from '../keys/provider.js';
 import { makeToken, parseToken, randomTokenId, tokenType } from '../core/token.js';
 import { createKeyring, type Keyring, type KeyringOptions } from '../keys/keyring.js';
+import { insertMappings, lookupTokens, mappingAad, selectMappings, type MappingRow, type MappingStatements } from './mappings.js';
 import { blindInput } from './normalize.js';
+import { withStepWatchdog } from './step-watchdog.js';
+import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { Token, TokenizeItem, Vault } from './types.js';
+
+export { mappingAad } from './mappings.js';
 
 export interface DbVaultOptions {
   db: Db;
@@ -99,62 +110,168 @@ export const PG_ROWS_PER_STATEMENT = 2000;
 /** Rows per statement on PGlite: one insert of this many rows holds the event loop a few ms. */
 export const PGLITE_ROWS_PER_STATEMENT = 100;
 
-// Hot statements: fixed text (arrays instead of IN lists), so PostgreSQL prepares each once.
-const SQL_LOOKUP = 'select token, blind_index, dek_version from mappings where tenant_id = $1 and blind_index = any($2::bytea[])';
-const SQL_RESOLVE =
-  'select token, type, blind_index, dek_version, iv, ciphertext from mappings where tenant_id = $1 and token = any($2::text[])';
-const SQL_INSERT =
-  'insert into mappings (tenant_id, token, type, blind_index, dek_version, iv, ciphertext) ' +
-  'select $1, * from unnest($2::text[], $3::text[], $4::bytea[], $5::int[], $6::bytea[], $7::bytea[]) ' +
-  'on conflict do nothing returning token, blind_index, dek_version';
 const MAX_TOKEN_ATTEMPTS = 5;
 
-export function mappingAad(tenantId: string, token: string, type: string, dekVersion: number): Uint8Array {
-  return utf8(`veil:map:v1|${tenantId}|${token}|${type}|${dekVersion}`);
-}
-
+/** A stored value whose row does not check out (wrong type, missing DEK, edited blind index). */
 class IntegrityFailure extends Error {}
 
-function chunks<T>(xs: readonly T[], n: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
-  return out;
+/** What the pipelines below need: statements, keys and per-field crypto. */
+interface VaultDeps extends MappingStatements {
+  keyring: Keyring;
+  cx: VaultCrypto;
+  tokenCache: TokenCache;
 }
 
-/** Work between event-loop turns in {@link mapYielding}: per-value crypto of 10k values would hold the loop. */
-const SLICE_MS = 8;
-const SLICE_ITEMS = 128;
+/** A distinct (type, normalized value) of a tokenize call, with its blind index. */
+interface Pending {
+  type: EntityType;
+  value: string;
+  blind: Uint8Array;
+  hex: string;
+}
 
 /**
- * `Promise.all(xs.map(fn))` in slices of {@link SLICE_ITEMS}, giving the event loop a turn
- * (a timer, so it works on Workers too) whenever more than {@link SLICE_MS} ms of work ran.
+ * Maps any failure of a vault call to its 503: VeilErrors pass through, a value that does not
+ * authenticate is `vaultIntegrity`, anything else (database, key service, timeout) is
+ * `vaultUnavailable`. Logs the op, tenant and error name/code only.
  */
-async function mapYielding<T, R>(xs: readonly T[], fn: (x: T, i: number) => Promise<R> | R): Promise<R[]> {
-  if (xs.length <= SLICE_ITEMS) return Promise.all(xs.map(fn));
-  const out: R[] = [];
-  let since = performance.now();
-  for (let i = 0; i < xs.length; i += SLICE_ITEMS) {
-    if (performance.now() - since > SLICE_MS) {
-      await new Promise((r) => setTimeout(r, 0));
-      since = performance.now();
-    }
-    out.push(...(await Promise.all(xs.slice(i, i + SLICE_ITEMS).map((x, j) => fn(x, i + j)))));
+function toVaultError(e: unknown, op: string, tenantId: string, log: Logger): Error {
+  if (isVeilError(e)) return e;
+  if (e instanceof IntegrityFailure || e instanceof DecryptError) {
+    log.error('vault integrity check failed', { op, tenantId });
+    return vaultIntegrity();
   }
-  return out;
+  const code = (e as { code?: unknown }).code;
+  log.error('vault unavailable', { op, tenantId, error: (e as Error)?.name ?? 'Error', code: typeof code === 'string' ? code : null });
+  return vaultUnavailable(e);
 }
 
-/** A token and the DEK version its stored value was under when this process found or stored it. */
-interface Found {
-  token: Token;
-  version: number;
+/** One entry per distinct blind input, first spelling kept (the one stored), and each item's input in order. */
+function distinctInputs(items: readonly TokenizeItem[]): { order: string[]; firsts: { input: string; type: EntityType; value: string }[] } {
+  const seen = new Set<string>();
+  const order: string[] = [];
+  const firsts: { input: string; type: EntityType; value: string }[] = [];
+  for (const it of items) {
+    const input = blindInput(it.type, it.value);
+    order.push(input);
+    if (!seen.has(input)) {
+      seen.add(input);
+      firsts.push({ input, type: it.type, value: it.value });
+    }
+  }
+  return { order, firsts };
+}
+
+/** Encrypts one new mapping row under its assigned DEK, with a fresh random token. */
+async function sealNew(d: VaultDeps, tenantId: string, p: Pending, dek: { version: number; key: Uint8Array }) {
+  const token = makeToken(p.type, randomTokenId());
+  const iv = randomBytes(GCM_IV_BYTES);
+  const ciphertext = await d.cx.encrypt(dek.key, iv, utf8(p.value), mappingAad(tenantId, token, p.type, dek.version));
+  return { token, type: p.type, blindIndex: p.blind, dekVersion: dek.version, iv, ciphertext };
+}
+
+/** Inserts new mappings; returns blind hex → token (the winner's token on a race). */
+async function insertNew(d: VaultDeps, tenantId: string, pending: Pending[], progress: () => void, versions?: Map<Token, number>): Promise<Map<string, Token>> {
+  const result = new Map<string, Token>();
+  let todo = pending;
+  for (let attempt = 0; todo.length > 0; attempt++) {
+    if (attempt >= MAX_TOKEN_ATTEMPTS) throw new Error('could not allocate unique token ids');
+    const deks = await d.keyring.reserveEncryptions(tenantId, todo.length);
+    progress();
+    const rows = await mapYielding(todo, (p, i) => sealNew(d, tenantId, p, deks[i]!));
+    const inserted = await insertMappings(d, tenantId, rows, progress, versions);
+    for (const [hex, token] of inserted) result.set(hex, token);
+    const lost = todo.filter((p) => !inserted.has(p.hex));
+    if (lost.length === 0) break;
+    // Either another request stored the same value first (take its token) or the random
+    // token id collided with an existing one (retry those with new ids).
+    const winners = await lookupTokens(d, tenantId, lost.map((p) => p.blind), progress, versions);
+    for (const [hex, token] of winners) result.set(hex, token);
+    todo = lost.filter((p) => !winners.has(p.hex));
+  }
+  return result;
+}
+
+/** Tokens of distinct values: from the token cache, else the database, else newly inserted (then cached). */
+async function tokensFor(
+  d: VaultDeps,
+  tenantId: string,
+  pending: readonly Pending[],
+  progress: () => void,
+  versions = new Map<Token, number>(),
+): Promise<Map<string, Token>> {
+  const known = new Map<string, Token>();
+  const uncached: Pending[] = [];
+  for (const p of pending) {
+    const t = d.tokenCache.get(tenantId, p.hex);
+    if (t) {
+      known.set(p.hex, t);
+      const v = d.tokenCache.version(tenantId, p.hex);
+      if (v !== undefined) versions.set(t, v);
+    } else uncached.push(p);
+  }
+  if (uncached.length === 0) return known;
+  for (const [hex, token] of await lookupTokens(d, tenantId, uncached.map((p) => p.blind), progress, versions)) known.set(hex, token);
+  const missing = uncached.filter((p) => !known.has(p.hex));
+  if (missing.length > 0) {
+    for (const [hex, token] of await insertNew(d, tenantId, missing, progress, versions)) known.set(hex, token);
+  }
+  for (const p of uncached) {
+    const t = known.get(p.hex);
+    if (t) d.tokenCache.put(tenantId, p.hex, t, versions.get(t));
+  }
+  return known;
+}
+
+async function tokenizeSteps(d: VaultDeps, tenantId: string, items: readonly TokenizeItem[], progress: () => void, versions?: Map<Token, number>): Promise<Token[]> {
+  const blindKey = await d.keyring.blindKey(tenantId);
+  progress();
+  const { order, firsts } = distinctInputs(items);
+  const pending = await mapYielding(firsts, async (f): Promise<Pending> => {
+    const blind = await d.cx.hmac(blindKey, utf8(f.input));
+    return { type: f.type, value: f.value, blind, hex: toHex(blind) };
+  });
+  const hexOf = new Map(firsts.map((f, i) => [f.input, pending[i]!.hex]));
+  const known = await tokensFor(d, tenantId, pending, progress, versions);
+  return order.map((input) => {
+    const t = known.get(hexOf.get(input)!);
+    if (!t) throw new Error('token missing after insert');
+    return t;
+  });
+}
+
+/**
+ * Decrypts a row and checks it: the GCM tag binds tenant, token, type and DEK version; the blind
+ * index is not under the tag, so it is re-derived from the authenticated value (a row whose
+ * blind_index was edited, e.g. swapped with another row's, which makes tokenize hand out the
+ * other value's token, fails instead of restoring a wrong value).
+ */
+async function openRow(d: VaultDeps, tenantId: string, blindKey: Uint8Array, r: MappingRow): Promise<string> {
+  const token = r.token as Token;
+  if (tokenType(token) !== r.type) throw new IntegrityFailure();
+  const version = Number(r.dek_version);
+  const key = await d.keyring.dek(tenantId, version);
+  if (!key) throw new IntegrityFailure();
+  const value = fromUtf8(await d.cx.decrypt(key, r.iv, r.ciphertext, mappingAad(tenantId, token, r.type, version)));
+  const blind = await d.cx.hmac(blindKey, utf8(blindInput(r.type as EntityType, value)));
+  if (!timingSafeEqual(blind, r.blind_index)) throw new IntegrityFailure();
+  return value;
+}
+
+async function resolveSteps(d: VaultDeps, tenantId: string, wanted: readonly Token[], progress: () => void): Promise<Map<Token, string>> {
+  const out = new Map<Token, string>();
+  const blindKey = await d.keyring.blindKey(tenantId);
+  progress();
+  for await (const rows of selectMappings(d, tenantId, wanted, progress)) {
+    await mapYielding(rows, async (r) => void out.set(r.token as Token, await openRow(d, tenantId, blindKey, r)));
+  }
+  return out;
 }
 
 export function createDbVault(opts: DbVaultOptions): DbVault {
   const { db } = opts;
   const log = opts.logger ?? silentLogger;
   const timeoutMs = opts.timeoutMs ?? 5_000;
-  const rowsPerStatement = Math.max(1, opts.maxRowsPerStatement ?? (db.kind === 'pglite' ? PGLITE_ROWS_PER_STATEMENT : PG_ROWS_PER_STATEMENT));
-  const cx = opts.crypto ?? webVaultCrypto;
   const keyring = createKeyring({
     db,
     provider: opts.provider,
@@ -165,209 +282,41 @@ export function createDbVault(opts: DbVaultOptions): DbVault {
     dekReserveBatch: opts.dekReserveBatch,
     now: opts.now,
   });
+  const tokenCache = createTokenCache({ max: opts.tokenCacheMax ?? 100_000, ttlMs: opts.tokenCacheTtlMs ?? 300_000, now: opts.now });
+  const deps: VaultDeps = {
+    db,
+    rowsPerStatement: Math.max(1, opts.maxRowsPerStatement ?? (db.kind === 'pglite' ? PGLITE_ROWS_PER_STATEMENT : PG_ROWS_PER_STATEMENT)),
+    keyring,
+    cx: opts.crypto ?? webVaultCrypto,
+    tokenCache,
+  };
   let closed = false;
-  const tokenCacheMax = opts.tokenCacheMax ?? 100_000;
-  const tokenCache =
-    tokenCacheMax > 0 ? createTtlCache<string, Found>({ max: tokenCacheMax, ttlMs: opts.tokenCacheTtlMs ?? 300_000, now: opts.now }) : null;
-  const cacheGet = (key: string): Found | undefined => tokenCache?.get(key);
-  const cachePut = (key: string, found: Found) => void tokenCache?.set(key, found);
 
-  /**
-   * Runs `fn` under a watchdog of `timeoutMs` that `fn` re-arms (`progress`) after each step
-   * it completes; maps every failure to a 503 VeilError.
-   */
+  /** Runs one vault call under the per-step watchdog; every failure becomes a 503 VeilError. */
   async function guarded<T>(op: string, tenantId: string, fn: (progress: () => void) => Promise<T>): Promise<T> {
     if (closed) throw vaultUnavailable(new Error('vault closed'));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let fire: (e: Error) => void = () => {};
-    let done = false;
-    const arm = () => {
-      clearTimeout(timer);
-      if (done) return;
-      timer = setTimeout(() => fire(new Error(`vault ${op}: a step took longer than ${timeoutMs} ms`)), timeoutMs);
-    };
-    const timeout = new Promise<never>((_, reject) => {
-      fire = reject;
-    });
-    arm();
     try {
-      return await Promise.race([fn(arm), timeout]);
+      return await withStepWatchdog(timeoutMs, `vault ${op}`, fn);
     } catch (e) {
-      if (isVeilError(e)) throw e;
-      if (e instanceof IntegrityFailure || e instanceof DecryptError) {
-        log.error('vault integrity check failed', { op, tenantId });
-        throw vaultIntegrity();
-      }
-      const code = (e as { code?: unknown }).code;
-      log.error('vault unavailable', { op, tenantId, error: (e as Error)?.name ?? 'Error', code: typeof code === 'string' ? code : null });
-      throw vaultUnavailable(e);
-    } finally {
-      done = true;
-      clearTimeout(timer);
+      throw toVaultError(e, op, tenantId, log);
     }
-  }
-
-  async function lookup(tenantId: string, blinds: Uint8Array[], progress: () => void): Promise<Map<string, Found>> {
-    const found = new Map<string, Found>();
-    for (const part of chunks(blinds, rowsPerStatement)) {
-      const rows = await db.query<{ token: string; blind_index: Uint8Array; dek_version: number }>(SQL_LOOKUP, [tenantId, part], 'veil_vault_lookup');
-      progress();
-      for (const r of rows) found.set(toHex(r.blind_index), { token: r.token as Token, version: Number(r.dek_version) });
-    }
-    return found;
-  }
-
-  interface Pending {
-    type: EntityType;
-    value: string;
-    blind: Uint8Array;
-    hex: string;
-  }
-
-  /** Inserts new mappings; returns blind hex → token (the winner's token on a race). */
-  async function insertNew(tenantId: string, pending: Pending[], progress: () => void): Promise<Map<string, Found>> {
-    const result = new Map<string, Found>();
-    let todo = pending;
-    for (let attempt = 0; todo.length > 0; attempt++) {
-      if (attempt >= MAX_TOKEN_ATTEMPTS) throw new Error('could not allocate unique token ids');
-      const deks = await keyring.reserveEncryptions(tenantId, todo.length);
-      progress();
-      const rows = await mapYielding(todo, async (p, i) => {
-          const dek = deks[i]!;
-          const token = makeToken(p.type, randomTokenId());
-          const iv = randomBytes(GCM_IV_BYTES);
-          const ciphertext = await cx.encrypt(dek.key, iv, utf8(p.value), mappingAad(tenantId, token, p.type, dek.version));
-          return { tenantId, token, type: p.type, blindIndex: p.blind, dekVersion: dek.version, iv, ciphertext };
-        });
-      const inserted = new Set<string>();
-      for (const part of chunks(rows, rowsPerStatement)) {
-        const got = await db.query<{ token: string; blind_index: Uint8Array; dek_version: number }>(
-          SQL_INSERT,
-          [
-            tenantId,
-            part.map((r) => r.token),
-            part.map((r) => r.type),
-            part.map((r) => r.blindIndex),
-            part.map((r) => r.dekVersion),
-            part.map((r) => r.iv),
-            part.map((r) => r.ciphertext),
-          ],
-          'veil_vault_insert',
-        );
-        progress();
-        for (const g of got) {
-          const hex = toHex(g.blind_index);
-          inserted.add(hex);
-          result.set(hex, { token: g.token as Token, version: Number(g.dek_version) });
-        }
-      }
-      const lost = todo.filter((p) => !inserted.has(p.hex));
-      if (lost.length === 0) break;
-      // Either another request stored the same value first (take its token) or the random
-      // token id collided with an existing one (retry those with new ids).
-      const winners = await lookup(tenantId, lost.map((p) => p.blind), progress);
-      for (const [hex, token] of winners) result.set(hex, token);
-      todo = lost.filter((p) => !winners.has(p.hex));
-    }
-    return result;
-  }
-
-  async function tokenize(ctx: RequestContext, items: readonly TokenizeItem[], versions?: Map<Token, number>): Promise<Token[]> {
-    if (items.length === 0) return [];
-    const tenantId = ctx.principal.tenantId;
-    return guarded('tokenize', tenantId, async (progress) => {
-      const blindKey = await keyring.blindKey(tenantId);
-      progress();
-      // One entry per distinct (type, normalized value); the first spelling is the one stored.
-      const byInput = new Map<string, Pending>();
-      const order: string[] = [];
-      const firsts: { input: string; type: EntityType; value: string }[] = [];
-      for (const it of items) {
-        const input = blindInput(it.type, it.value);
-        order.push(input);
-        if (!byInput.has(input)) {
-          byInput.set(input, undefined as unknown as Pending);
-          firsts.push({ input, type: it.type, value: it.value });
-        }
-      }
-      const pendingAll = await mapYielding(firsts, async (f) => {
-          const blind = await cx.hmac(blindKey, utf8(f.input));
-          const p: Pending = { type: f.type, value: f.value, blind, hex: toHex(blind) };
-          byInput.set(f.input, p);
-          return p;
-        });
-      const known = new Map<string, Found>();
-      const uncached: Pending[] = [];
-      for (const p of pendingAll) {
-        const t = cacheGet(`${tenantId}:${p.hex}`);
-        if (t) known.set(p.hex, t);
-        else uncached.push(p);
-      }
-      if (uncached.length > 0) {
-        for (const [hex, found] of await lookup(tenantId, uncached.map((p) => p.blind), progress)) known.set(hex, found);
-        const missing = uncached.filter((p) => !known.has(p.hex));
-        if (missing.length > 0) {
-          for (const [hex, found] of await insertNew(tenantId, missing, progress)) known.set(hex, found);
-        }
-        for (const p of uncached) {
-          const t = known.get(p.hex);
-          if (t) cachePut(`${tenantId}:${p.hex}`, t);
-        }
-      }
-      return order.map((input) => {
-        const f = known.get(byInput.get(input)!.hex);
-        if (!f) throw new Error('token missing after insert');
-        versions?.set(f.token, f.version);
-        return f.token;
-      });
-    });
-  }
-
-  async function resolve(ctx: RequestContext, tokens: readonly Token[]): Promise<Map<Token, string>> {
-    const out = new Map<Token, string>();
-    const wanted = [...new Set(tokens)].filter((t) => parseToken(t) !== null);
-    if (wanted.length === 0) return out;
-    const tenantId = ctx.principal.tenantId;
-    return guarded('resolve', tenantId, async (progress) => {
-      const blindKey = await keyring.blindKey(tenantId);
-      progress();
-      for (const part of chunks(wanted, rowsPerStatement)) {
-        const rows = await db.query<{ token: string; type: string; blind_index: Uint8Array; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array }>(
-          SQL_RESOLVE,
-          [tenantId, part],
-          'veil_vault_resolve',
-        );
-        progress();
-        await mapYielding(rows, async (r) => {
-            const token = r.token as Token;
-            if (tokenType(token) !== r.type) throw new IntegrityFailure();
-            const version = Number(r.dek_version);
-            const key = await keyring.dek(tenantId, version);
-            if (!key) throw new IntegrityFailure();
-            const pt = await cx.decrypt(key, r.iv, r.ciphertext, mappingAad(tenantId, token, r.type, version));
-            const value = fromUtf8(pt);
-            // The blind index is not under the GCM tag: re-derive it from the authenticated value,
-            // so a row whose blind_index was edited (e.g. swapped with another row's, which makes
-            // tokenize hand out the other value's token) fails instead of restoring a wrong value.
-            const blind = await cx.hmac(blindKey, utf8(blindInput(r.type as EntityType, value)));
-            if (!timingSafeEqual(blind, r.blind_index)) throw new IntegrityFailure();
-            out.set(token, value);
-          });
-      }
-      return out;
-    });
   }
 
   return {
     keyring,
-    tokenize,
-    resolve,
+    async tokenize(ctx, items, versions) {
+      if (items.length === 0) return [];
+      const tenantId = ctx.principal.tenantId;
+      return guarded('tokenize', tenantId, (progress) => tokenizeSteps(deps, tenantId, items, progress, versions));
+    },
+    async resolve(ctx, tokens) {
+      const wanted = [...new Set(tokens)].filter((t) => parseToken(t) !== null);
+      if (wanted.length === 0) return new Map();
+      const tenantId = ctx.principal.tenantId;
+      return guarded('resolve', tenantId, (progress) => resolveSteps(deps, tenantId, wanted, progress));
+    },
     forgetTenant(tenantId, keys = false) {
-      if (tenantId === null) tokenCache?.clear();
-      else {
-        const prefix = `${tenantId}:`;
-        for (const k of [...(tokenCache?.keys() ?? [])]) if (k.startsWith(prefix)) tokenCache!.delete(k);
-      }
+      tokenCache.forget(tenantId);
       if (keys) keyring.clear();
     },
     async close() {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/lib.js';
 import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
-import { createTestDatabase, TEST_DATABASE_URL } from '../vault/harness.js';
+import { createTestDatabase, TEST_DATABASE_URL } from '../helpers/db.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/runtime/node/cli/index.js';
-import { DRIVERS, type Harness } from '../vault/harness.js';
+import { DRIVERS, type Harness } from '../helpers/db.js';
 
 const MASTER = Buffer.alloc(32, 11).toString('base64');
 

@@ -13,7 +13,7 @@ import { openDatabase } from '../../src/db/open.node.js';
 import { randomBytes, toBase64 } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { runCli } from '../../src/runtime/node/cli/index.js';
-import { cliTargets, runCliCaptured } from '../vault/harness.js';
+import { cliTargets, runCliCaptured } from '../helpers/db.js';
 
 describe.each(cliTargets('veil-audit-cli-'))('veil audit ($name)', (target) => {
   it('verify, export (time window), tail, prune; tampering exits 1 naming the event', async () => {

@@ -11,7 +11,7 @@ import type { AuditEventInput } from '../../src/audit/chain.js';
 import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
 import { randomBytes, toBase64 } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
-import { DRIVERS, TEST_DATABASE_URL, postgresDriver, type Harness } from '../vault/harness.js';
+import { DRIVERS, TEST_DATABASE_URL, postgresDriver, type Harness } from '../helpers/db.js';
 
 const MASTER = randomBytes(32);
 const provider = createLocalProvider(MASTER);

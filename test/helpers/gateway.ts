@@ -52,3 +52,24 @@ export async function startGateway(upstreamUrl: string, overrides: Partial<Servi
       }),
   };
 }
+
+/**
+ * POSTs a JSON-typed body of `bytes` bytes to `url`, with a Content-Length or chunked (a stream,
+ * no Content-Length), and answers the status and the parsed error body.
+ */
+export async function postOversized(url: string, bytes: number, chunked: boolean, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const piece = new TextEncoder().encode('x'.repeat(64 * 1024));
+  let sent = 0;
+  const body = chunked
+    ? new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent < bytes) {
+            controller.enqueue(piece);
+            sent += piece.byteLength;
+          } else controller.close();
+        },
+      })
+    : 'x'.repeat(bytes);
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, duplex: 'half' } as RequestInit);
+  return { status: res.status, body: await res.json() };
+}

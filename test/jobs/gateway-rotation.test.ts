@@ -16,7 +16,7 @@ import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { DRIVERS, type Harness } from '../vault/harness.js';
+import { DRIVERS, type Harness } from '../helpers/db.js';
 
 describe.each(DRIVERS)('gateway during DEK rotation ($name)', (driver) => {
   let h: Harness;

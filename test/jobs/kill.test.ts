@@ -19,7 +19,7 @@ import { getJob } from '../../src/jobs/rotate.js';
 import { fromBase64 } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
-import { createTestDatabase, ctx, runCliCaptured, TEST_DATABASE_URL } from '../vault/harness.js';
+import { createTestDatabase, ctx, runCliCaptured, TEST_DATABASE_URL } from '../helpers/db.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MASTER = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');

@@ -13,7 +13,7 @@ import { createJobRunner } from '../../src/jobs/runner.js';
 import { createAwsKmsProvider } from '../../src/keys/aws.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
 import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
-import { ctx, pgliteDriver, type Harness } from '../vault/harness.js';
+import { ctx, pgliteDriver, type Harness } from '../helpers/db.js';
 
 let kms: FakeKms;
 let h: Harness;

@@ -12,7 +12,7 @@ import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
 import type { Token } from '../../src/vault/types.js';
-import { ctx, DRIVERS, type Harness } from '../vault/harness.js';
+import { ctx, DRIVERS, type Harness } from '../helpers/db.js';
 import { createAuditStore } from '../../src/audit/store.js';
 
 const values = (prefix: string, n: number) =>

@@ -23,7 +23,7 @@ import { createDbVault } from '../../src/vault/db-vault.js';
 import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { embeddingUpstream } from './embedding-upstream.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
-import { DRIVERS } from '../vault/harness.js';
+import { DRIVERS } from '../helpers/db.js';
 
 const JANE = 'jane.roe@example.com';
 const BOB = 'bob.stone@example.org';

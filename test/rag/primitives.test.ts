@@ -16,7 +16,7 @@ import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
 import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
-import { DRIVERS, type Harness } from '../vault/harness.js';
+import { DRIVERS, type Harness } from '../helpers/db.js';
 
 const EMAIL = 'jane.roe@example.com';
 const CARD = '4111 1111 1111 1111';

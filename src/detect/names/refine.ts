@@ -30,6 +30,7 @@
  */
 import { abortError } from '../../core/errors.js';
 import type { EntityType } from '../../core/types.js';
+import { firstEndingAfter, joinRuns, resolveSpans } from '../resolve.js';
 import type { Span } from '../types.js';
 import {
   CONTEXT_WORDS,
@@ -111,15 +112,7 @@ function tight(text: string, a: number, b: number): boolean {
 
 function spanTokens(w: Work, s: Span): number[] {
   const out: number[] = [];
-  // tokens are sorted: binary search the first ending after s.start
-  let lo = 0;
-  let hi = w.toks.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (w.toks[mid]!.e > s.start) hi = mid;
-    else lo = mid + 1;
-  }
-  for (let i = lo; i < w.toks.length && w.toks[i]!.s < s.end; i++) if (w.toks[i]!.s >= s.start && w.toks[i]!.e <= s.end) out.push(i);
+  for (let i = firstEndingAfter(w.toks, s.start, (t) => t.e); i < w.toks.length && w.toks[i]!.s < s.end; i++) if (w.toks[i]!.s >= s.start && w.toks[i]!.e <= s.end) out.push(i);
   return out;
 }
 
@@ -258,28 +251,13 @@ function keepCore(w: Work, type: EntityType, core: Tok[], after: Tok | undefined
   return core.some((t) => !(plainWord(t.l) || isCommonWord(t.l) || DEGREES.has(t.l) || camel(t.w)) || ORG_PLACE_WORDS.has(t.l));
 }
 
-/** Index of the first span ending after `pos`. */
-function firstSpanFrom(spans: readonly Span[], pos: number): number {
-  let lo = 0;
-  let hi = spans.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (spans[mid]!.end > pos) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
+/** Index of the first span ending after `pos`. Spans are sorted and disjoint. */
+const firstSpanFrom = (spans: readonly Span[], pos: number): number => firstEndingAfter(spans, pos);
 
-/** Index of the span list covering offset `pos`, or -1. Spans are sorted and disjoint. */
+/** Index of the span covering offset `pos`, or -1. Spans are sorted and disjoint. */
 function spanAt(spans: readonly Span[], pos: number): number {
-  let lo = 0;
-  let hi = spans.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (spans[mid]!.end > pos) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo < spans.length && spans[lo]!.start <= pos ? lo : -1;
+  const i = firstEndingAfter(spans, pos);
+  return i < spans.length && spans[i]!.start <= pos ? i : -1;
 }
 
 /** Queues a PERSON span [start, end); {@link flush} decides against the existing spans. */
@@ -339,18 +317,8 @@ function flush(w: Work): void {
     k = j;
   }
   while (k < old.length) out.push(old[k++]!);
-  // an absorbed span can reach over a kept one: keep the list disjoint
-  const clean: Span[] = [];
-  for (const sp of out) {
-    const prev = clean.at(-1);
-    if (prev && sp.start < prev.end) {
-      if (sp.end > prev.end) {
-        if (prev.type === 'PERSON' && sp.type === 'PERSON') clean[clean.length - 1] = { ...prev, end: sp.end };
-        else clean.push({ ...sp, start: prev.end });
-      }
-    } else clean.push(sp);
-  }
-  w.spans = clean;
+  // an absorbed span can reach over a kept one: the one overlap rule keeps the list disjoint
+  w.spans = resolveSpans(w.text, out);
 }
 
 /** Grows a token range [i, j] of a name over neighbours; returns the new [i, j]. */
@@ -1053,14 +1021,11 @@ function sameValues(w: Work, { single, multi }: ValueIndex): void {
 
 /** Joins PERSON spans separated only by spaces (or a hyphen) into one. */
 function joinAdjacent(w: Work): void {
-  const out: Span[] = [];
-  for (const sp of w.spans) {
-    const prev = out.at(-1);
-    if (prev && prev.type === 'PERSON' && sp.type === 'PERSON' && tight(w.text, prev.end, sp.start) && !/\n/.test(w.text.slice(prev.end, sp.start))) {
-      out[out.length - 1] = { ...prev, end: sp.end, score: Math.max(prev.score, sp.score) };
-    } else out.push(sp);
-  }
-  w.spans = out;
+  w.spans = joinRuns(
+    w.spans,
+    (prev, sp) => sp.type === 'PERSON' && tight(w.text, prev.end, sp.start) && !/\n/.test(w.text.slice(prev.end, sp.start)),
+    (prev, sp) => Math.max(prev.score, sp.score),
+  );
 }
 
 /** Longest piece of text the passes handle in one go; larger texts are cut at line breaks. */
@@ -1108,44 +1073,52 @@ function segmentWorks(texts: readonly string[], spans: readonly (readonly Span[]
   return { works, segs };
 }
 
+/**
+ * The per-segment passes, in groups: the PERSON spans a group queues are merged ({@link flush})
+ * before the next group runs.
+ */
+const SEGMENT_PASSES: ReadonlyArray<ReadonlyArray<(w: Work) => void>> = [
+  [precision, complete],
+  [structuredNames, keyValueNames, tableNames],
+  [columnNames],
+  [sqlNames, honorificNames, lexiconNames, nameLines, nicknames],
+];
+
+/** Runs `step` on each segment, with a point for the async runner to yield after each. */
+function* eachWork(works: readonly Work[], step: (w: Work) => void): Generator<void, void, void> {
+  for (const w of works) {
+    step(w);
+    yield;
+  }
+}
+
+/** A request-wide index over every segment, then `step` on each segment with it. */
+function* withIndex<I>(works: readonly Work[], index: (works: readonly Work[]) => I, step: (w: Work, index: I) => void): Generator<void, void, void> {
+  const i = index(works);
+  yield;
+  yield* eachWork(works, (w) => step(w, i));
+}
+
 /** The passes as steps; each `yield` is a point where the async runner gives the event loop a turn. */
 function* pipeline(works: Work[]): Generator<void, void, void> {
-  for (const w of works) {
+  yield* eachWork(works, (w) => {
     w.toks = tokenize(w.text);
-    precision(w);
-    complete(w);
-    flush(w);
-    structuredNames(w);
-    keyValueNames(w);
-    tableNames(w);
-    flush(w);
-    columnNames(w);
-    flush(w);
-    sqlNames(w);
-    honorificNames(w);
-    lexiconNames(w);
-    nameLines(w);
-    nicknames(w);
-    flush(w);
-    yield;
-  }
-  const parts = nameParts(works);
-  yield;
-  for (const w of works) {
+    for (const group of SEGMENT_PASSES) {
+      for (const pass of group) pass(w);
+      flush(w);
+    }
+  });
+  yield* withIndex(works, nameParts, (w, parts) => {
     consistency(w, parts);
     flush(w);
-    yield;
-  }
-  const values = valueIndex(works);
-  yield;
-  for (const w of works) {
+  });
+  yield* withIndex(works, valueIndex, (w, values) => {
     sameValues(w, values);
     flush(w);
     complete(w);
     flush(w);
     joinAdjacent(w);
-    yield;
-  }
+  });
 }
 
 function join(texts: readonly string[], works: readonly Work[], segs: readonly Segment[]): Span[][] {

@@ -4,7 +4,7 @@
  * Text inside Veil placeholders (`[PERSON_7QX2M4AB]`) yields no tokens. One linear pass
  * (the regex has no nested ambiguity); pure, Workers-safe.
  */
-import { PLACEHOLDER_RE } from '../../core/token.js';
+import { findPlaceholders } from '../../core/token.js';
 
 export interface Tok {
   /** offsets of the word without a possessive `'s` */
@@ -33,22 +33,15 @@ const UPPER = /^\p{Lu}/u;
 const HAS_LOWER = /\p{Ll}/u;
 const HAS_UPPER = /\p{Lu}/u;
 
-export function placeholderRanges(text: string): Array<[number, number]> {
-  if (text.indexOf('[') === -1) return [];
-  const out: Array<[number, number]> = [];
-  for (const m of text.matchAll(PLACEHOLDER_RE)) out.push([m.index!, m.index! + m[0].length]);
-  return out;
-}
-
 export function tokenize(text: string): Tok[] {
-  const ph = placeholderRanges(text);
+  const ph = text.includes('[') ? findPlaceholders(text) : [];
   let p = 0;
   const out: Tok[] = [];
   for (const m of text.matchAll(WORD_RE)) {
     let s = m.index!;
     let raw = m[0];
-    while (p < ph.length && ph[p]![1] <= s) p++;
-    if (p < ph.length && ph[p]![0] < s + raw.length) continue;
+    while (p < ph.length && ph[p]!.end <= s) p++;
+    if (p < ph.length && ph[p]!.start < s + raw.length) continue;
     let poss = false;
     const tail = raw.slice(-2);
     if (raw.length > 2 && (tail === "'s" || tail === '’s')) {

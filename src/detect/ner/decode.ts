@@ -1,10 +1,11 @@
 /**
  * From per-token class probabilities to entity spans: word-level BIO decoding (the label of a
  * word is read from its first piece), per-entity scores, span clean-up (an entity never ends
- * inside a word; no surrounding spaces or stray punctuation) and per-type thresholds.
- * Pure; Workers-safe.
+ * inside a word; no surrounding spaces or stray punctuation) and per-type thresholds; overlaps
+ * by the one rule of src/detect/resolve.ts. Pure; Workers-safe.
  */
 import type { EntityType } from '../../core/types.js';
+import { joinRuns, resolveSpans } from '../resolve.js';
 import type { Span } from '../types.js';
 import type { AlignedToken } from './align.js';
 import type { ResolvedLabel } from './labels.js';
@@ -208,7 +209,7 @@ export function decodeSpans(
     if (!c) continue;
     spans.push({ start: c[0], end: c[1], type: o.type, score, source: 'ner' });
   }
-  return joinAdjacent(text, resolveOverlaps(spans));
+  return joinAdjacent(text, resolveSpans(text, spans));
 }
 
 /**
@@ -216,39 +217,13 @@ export function decodeSpans(
  * one PERSON); ADDRESS pieces may also be separated by commas and line breaks.
  */
 export function joinAdjacent(text: string, spans: readonly Span[]): Span[] {
-  const out: Span[] = [];
-  for (const s of spans) {
-    const prev = out[out.length - 1];
-    if (prev && prev.type === s.type && s.start >= prev.end) {
-      const gap = text.slice(prev.end, s.start);
-      const ok = s.type === 'ADDRESS' ? /^[\s,]{0,4}$/.test(gap) : /^[ \t]{0,2}$/.test(gap);
-      if (ok) {
-        const a = prev.end - prev.start;
-        const b = s.end - s.start;
-        out[out.length - 1] = { ...prev, end: s.end, score: (prev.score * a + s.score * b) / (a + b) };
-        continue;
-      }
-    }
-    out.push(s);
-  }
-  return out;
-}
-
-/** Sorts by start; overlapping spans of one type are united, otherwise the higher score wins. */
-export function resolveOverlaps(spans: readonly Span[]): Span[] {
-  const sorted = [...spans].sort((a, b) => a.start - b.start || b.end - a.end);
-  const out: Span[] = [];
-  for (const s of sorted) {
-    const prev = out[out.length - 1];
-    if (!prev || s.start >= prev.end) {
-      out.push(s);
-      continue;
-    }
-    if (prev.type === s.type) {
-      out[out.length - 1] = { ...prev, end: Math.max(prev.end, s.end), score: Math.max(prev.score, s.score) };
-    } else if (s.score > prev.score) {
-      out[out.length - 1] = s;
-    }
-  }
-  return out;
+  return joinRuns(
+    spans,
+    (prev, s) => (s.type === 'ADDRESS' ? /^[\s,]{0,4}$/ : /^[ \t]{0,2}$/).test(text.slice(prev.end, s.start)),
+    (prev, s) => {
+      const a = prev.end - prev.start;
+      const b = s.end - s.start;
+      return (prev.score * a + s.score * b) / (a + b);
+    },
+  );
 }

@@ -4,6 +4,7 @@
  * small request never waits behind all of a huge one) and spread one text over several
  * workers. Linear in the text; pure; Workers-safe.
  */
+import { resolveSpans } from '../resolve.js';
 import type { Span } from '../types.js';
 
 export interface Segment {
@@ -53,8 +54,8 @@ function isLowSurrogate(c: number): boolean {
 /**
  * Spans of the whole text from spans of each segment (offsets relative to their segment).
  * Each segment owns the characters up to the middle of its overlap with the next one; a span
- * is kept by the segment owning its start. What is left is sorted and overlap-free (on a clash
- * the earlier, then longer, span is kept).
+ * is kept by the segment owning its start. What is left is resolved by the one overlap rule
+ * (src/detect/resolve.ts): sorted and overlap-free.
  */
 export function joinSegmentSpans(segments: readonly Segment[], spans: readonly (readonly Span[])[]): Span[] {
   if (segments.length === 1) return [...spans[0]!];
@@ -71,13 +72,5 @@ export function joinSegmentSpans(segments: readonly Segment[], spans: readonly (
       all.push({ ...s, start, end: s.end + seg.start });
     }
   }
-  all.sort((a, b) => a.start - b.start || b.end - a.end);
-  const out: Span[] = [];
-  let lastEnd = 0;
-  for (const s of all) {
-    if (s.start < lastEnd) continue;
-    out.push(s);
-    lastEnd = s.end;
-  }
-  return out;
+  return resolveSpans(undefined, all);
 }

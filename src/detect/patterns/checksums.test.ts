@@ -69,7 +69,9 @@ describe('check digits agree with an independent implementation (stdnum)', () =>
         if (want) valid++;
         expect(mine(s), s).toBe(want);
       }),
-      { numRuns: 600 },
+      // 3,000 runs: Brazil CPF has two check digits, so 1 in 100 random values is valid and 600 runs
+      // found none about once in 400 runs of the suite (seen in CI-like runs).
+      { numRuns: 3000 },
     );
     expect(valid, 'the generator produces some valid values').toBeGreaterThan(0);
   });

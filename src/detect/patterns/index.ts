@@ -1,7 +1,6 @@
 import type { EntityType } from '../../core/types.js';
-import { entityColumn } from '../../core/entities.js';
 import { abortError } from '../../core/errors.js';
-import { PLACEHOLDER_RE } from '../../core/token.js';
+import { resolveSpans } from '../resolve.js';
 import type { Detector, Span } from '../types.js';
 import { findAddresses } from './address.js';
 import { findCards } from './card.js';
@@ -23,18 +22,16 @@ import type { Candidate } from './util.js';
  * (BANK_ACCOUNT, ROUTING, PASSPORT, DRIVER_LICENSE, NATIONAL_ID, MEDICAL_RECORD, INSURANCE_ID,
  * DOB). Pure TypeScript (no Node APIs), synchronous at the core; runs on Workers.
  *
- * Overlaps between families are resolved greedily by (rank of the type, score, length, start):
- * a more specific, validated type beats a looser one over the same characters, e.g.
- * EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT > IP > PHONE (the `rank`
- * column of the entity table, src/core/entities.ts).
- * Text inside Veil's own placeholders (`[PERSON_7QX2M4AB]`) is never reported.
+ * Overlaps between families are resolved by the one rule of src/detect/resolve.ts (rank of the
+ * type, then score, length, start): a more specific, validated type beats a looser one over the
+ * same characters, e.g. EMAIL > IBAN > CARD > SSN > ROUTING > DOB > context ids > BANK_ACCOUNT >
+ * IP > PHONE (the `rank` column of the entity table, src/core/entities.ts). Text inside Veil's
+ * own placeholders (`[PERSON_7QX2M4AB]`) is never reported (the same rule).
  *
  * The work is a sequence of steps (one per family, one per national-ID format, one per 1,024
  * '@' signs, then the merge); the detector runs texts of {@link PATTERN_YIELD_CHARS} characters or more with an
  * event-loop turn between steps, on the whole text, so spans never depend on where it yielded.
  */
-export const PATTERN_RANK: Readonly<Record<EntityType, number>> = entityColumn('rank');
-
 const SHAPE_ONLY: ReadonlySet<EntityType> = new Set<EntityType>(['NATIONAL_ID', 'VEHICLE', 'DRIVER_LICENSE']);
 
 const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext) => void> = [
@@ -51,50 +48,6 @@ const FAMILIES: ReadonlyArray<(text: string, out: Candidate[], ctx: TextContext)
   findAddresses,
   findSpokenNumbers,
 ];
-
-function better(a: Candidate, b: Candidate): number {
-  return (
-    PATTERN_RANK[b.type] - PATTERN_RANK[a.type] ||
-    b.score - a.score ||
-    b.end - b.start - (a.end - a.start) ||
-    a.start - b.start
-  );
-}
-
-/**
- * Resolves overlaps: candidates are grouped into clusters of transitively overlapping spans;
- * within a cluster the best (rank, score, length, start) are kept greedily.
- */
-export function resolveOverlaps(cands: Candidate[]): Candidate[] {
-  cands.sort((a, b) => a.start - b.start || b.end - a.end);
-  const out: Candidate[] = [];
-  let i = 0;
-  while (i < cands.length) {
-    let j = i + 1;
-    let clusterEnd = cands[i]!.end;
-    while (j < cands.length && cands[j]!.start < clusterEnd) {
-      clusterEnd = Math.max(clusterEnd, cands[j]!.end);
-      j++;
-    }
-    if (j === i + 1) out.push(cands[i]!);
-    else {
-      const cluster = cands.slice(i, j).sort(better);
-      const kept: Candidate[] = [];
-      for (const c of cluster) if (kept.every((k) => k.end <= c.start || c.end <= k.start)) kept.push(c);
-      kept.sort((a, b) => a.start - b.start);
-      out.push(...kept);
-    }
-    i = j;
-  }
-  return out;
-}
-
-function placeholderRanges(text: string): Array<[number, number]> {
-  if (text.indexOf('[') === -1) return [];
-  const r: Array<[number, number]> = [];
-  for (const m of text.matchAll(PLACEHOLDER_RE)) r.push([m.index!, m.index! + m[0].length]);
-  return r;
-}
 
 /** All pattern spans of one text, sorted by start and non-overlapping. Pure and synchronous. */
 export function findPatternSpans(text: string): Span[] {
@@ -142,27 +95,19 @@ function* patternSteps(text: string): Generator<void, Span[]> {
     yield;
   }
   if (cands.length === 0) return [];
-  const ph = placeholderRanges(text);
-  let kept = cands;
-  if (ph.length > 0) {
-    // linear sweep (candidates by start, placeholders sorted): drop candidates touching one
-    cands.sort((a, b) => a.start - b.start);
-    kept = [];
-    let k = 0;
-    for (const c of cands) {
-      while (k < ph.length && ph[k]![1] <= c.start) k++;
-      if (k < ph.length && ph[k]![0] < c.end) continue;
-      kept.push(c);
-    }
-  }
   // The same characters found by an ID shape (a check digit that holds by chance one time in
   // ten to a hundred) and right after a context word naming a type ("account number
   // 8803155009086"): the named type wins. Cards, IBANs and e-mails keep winning on structure.
+  let kept = cands;
   if (kept.some((c) => c.named)) {
     const named = new Set(kept.filter((c) => c.named).map((c) => `${c.start}:${c.end}`));
     kept = kept.filter((c) => c.named || !SHAPE_ONLY.has(c.type) || !named.has(`${c.start}:${c.end}`));
   }
-  return resolveOverlaps(kept).map((c) => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' }));
+  // overlaps and placeholders: the one rule (rank of the type, then score, length, start)
+  return resolveSpans(
+    text,
+    kept.map((c): Span => ({ start: c.start, end: c.end, type: c.type, score: c.score, source: 'pattern' })),
+  );
 }
 
 /** The `Detector` for validated patterns and context words (name `patterns`). */

@@ -8,6 +8,7 @@ import { matchDateAt } from './date.js';
 import { IBAN_LENGTHS, isValidIban } from './iban.js';
 import { createPatternDetector, findPatternSpans } from './index.js';
 import { isIPv4, isIPv6 } from './ip.js';
+import { expectWellFormed } from '../../../test/helpers/spans.js';
 import { ssnPartsOk } from './ssn.js';
 import { abaValid, luhnValid } from './util.js';
 
@@ -439,25 +440,16 @@ describe('faker-generated values are found with exact offsets', () => {
   });
 });
 
-function wellFormed(text: string, spans: Span[]) {
-  let prevEnd = 0;
-  for (const s of spans) {
-    expect(s.start).toBeGreaterThanOrEqual(prevEnd);
-    expect(s.end).toBeGreaterThan(s.start);
-    expect(s.end).toBeLessThanOrEqual(text.length);
-    prevEnd = s.end;
-  }
-}
 
 describe('property: robustness', () => {
   it('random text never crashes; spans sorted, non-overlapping, in bounds', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme-composite', maxLength: 300 }), (t) => wellFormed(t, findPatternSpans(t))),
+      fc.property(fc.string({ unit: 'grapheme-composite', maxLength: 300 }), (t) => expectWellFormed(t, findPatternSpans(t))),
       { numRuns: 500 },
     );
     const pieces = fc.constantFrom('1', '2', '9', '0', ' ', '-', '.', ':', '@', 'a', 'F', '+', '(', ')', '/', 'ssn ', 'dob ', 'acct ', 'DE', '4111', '\n', '#');
     fc.assert(
-      fc.property(fc.array(pieces, { maxLength: 200 }).map((a) => a.join('')), (t) => wellFormed(t, findPatternSpans(t))),
+      fc.property(fc.array(pieces, { maxLength: 200 }).map((a) => a.join('')), (t) => expectWellFormed(t, findPatternSpans(t))),
       { numRuns: 1000 },
     );
   });
@@ -468,7 +460,7 @@ describe('property: robustness', () => {
       fc.property(fc.array(unit, { minLength: 1, maxLength: 3 }), fc.integer({ min: 5000, max: 20000 }), (units, reps) => {
         const t = units.join('').repeat(Math.ceil(reps / units.join('').length) * 4).slice(0, 40_000);
         const t0 = performance.now();
-        wellFormed(t, findPatternSpans(t));
+        expectWellFormed(t, findPatternSpans(t));
         // Linear work is ~10-300 ms for 40 KB (the worst case is thousands of phone-shaped runs,
         // each parsed by libphonenumber); quadratic or exponential backtracking takes seconds+.
         expect(performance.now() - t0).toBeLessThan(1500);

@@ -3,13 +3,13 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/types.js';
 import type { Env } from '../context.js';
-import { limitBody, readJson } from './body.js';
+import { readJson } from './body.js';
 import { onError } from './errors.js';
 
 function app(max: number) {
   const a = new Hono<Env>();
   a.onError(onError(silentLogger));
-  a.post('/p', limitBody(max), async (c) => c.json({ got: await readJson(c, 3) }));
+  a.post('/p', async (c) => c.json({ got: await readJson(c, { maxBodyBytes: max, maxJsonDepth: 3 }) }));
   return a;
 }
 
@@ -35,6 +35,13 @@ describe('body middleware', () => {
     expect((await res.json()).error.code).toBe('request_too_large');
     const streamed = await app(100).request('/p', { method: 'POST', body: chunked(big), duplex: 'half' } as RequestInit);
     expect(streamed.status).toBe(413);
+    expect((await streamed.json()).error.code).toBe('request_too_large');
+    // exactly at the limit passes, both ways
+    const fits = JSON.stringify({ a: 'x'.repeat(100 - 8) });
+    expect(fits.length).toBe(100);
+    const json = { 'content-type': 'application/json' };
+    expect((await app(100).request('/p', { method: 'POST', body: fits, headers: { ...json, 'content-length': '100' } })).status).toBe(200);
+    expect((await app(100).request('/p', { method: 'POST', body: chunked(fits), headers: json, duplex: 'half' } as RequestInit)).status).toBe(200);
   });
 
   it('400s: not JSON content type, too deep, unparsable', async () => {

@@ -7,24 +7,23 @@
  * `veil_audit_unavailable` (the mapping is gone; the event could not be recorded).
  */
 import type { Hono } from 'hono';
-import { limitBody, readJson } from '../middleware/body.js';
+import { readJson } from '../middleware/body.js';
 import type { Env } from '../context.js';
 import { z } from 'zod';
 import { ENTITY_TYPES, type Principal } from '../../core/types.js';
 import { adminRequired, badRequest, isVeilError, vaultUnavailable } from '../../core/errors.js';
 import { eraseSubject, EraseInputError, type EraseDeps } from '../../compliance/erase.js';
 
-const EraseBody = z.union([
+export const EraseBody = z.union([
   z.object({ type: z.enum(ENTITY_TYPES), value: z.string().min(1).max(10_000) }).strict(),
   z.object({ token: z.string().min(1).max(200) }).strict(),
 ]);
 
 export function registerEraseRoute(app: Hono<Env>, deps: { erase: EraseDeps; maxBodyBytes: number; maxJsonDepth: number }): void {
-  const limit = limitBody(deps.maxBodyBytes);
-  app.post('/v1/veil/erase', limit, async (c) => {
+  app.post('/v1/veil/erase', async (c) => {
     const principal = c.get('principal');
     if (principal.role !== 'admin') throw adminRequired('Erasure');
-    const raw = await readJson(c, deps.maxJsonDepth);
+    const raw = await readJson(c, deps);
     const parsed = EraseBody.safeParse(raw);
     if (!parsed.success) throw badRequest('Invalid erase request: send {"type": "<ENTITY_TYPE>", "value": "…"} or {"token": "[TYPE_…]"}.');
     try {

@@ -19,6 +19,21 @@ export interface ModelsDeps {
   policyFor(tenantId: string): Policy | Promise<Policy>;
 }
 
+/**
+ * 400 `veil_pii_in_path` when a URL path parameter holds a validated identifier of a type the
+ * policy masks (see the file comment); also used by src/surfaces for stored-response ids.
+ */
+export async function refusePiiInPath(detector: Detector, policy: Policy, value: string, signal?: AbortSignal): Promise<void> {
+  let spans;
+  try {
+    [spans] = await detector.detect([value], signal);
+  } catch (e) {
+    throw isVeilError(e) ? e : detectionUnavailable(e);
+  }
+  const types = [...new Set((spans ?? []).filter((sp) => sp.source === 'pattern' && shouldMask(policy, sp.type)).map((sp) => sp.type))];
+  if (types.length > 0) throw piiInPath(types);
+}
+
 export function modelRoutes(app: Hono<Env>, deps: ModelsDeps): void {
   const models = async (c: Context<Env>, path: string) => {
     const client = deps.upstream.client(c.get('forwardBearer'));
@@ -33,23 +48,11 @@ export function modelRoutes(app: Hono<Env>, deps: ModelsDeps): void {
     }
   };
 
-  async function refusePiiInPath(c: Context<Env>, value: string): Promise<void> {
-    const ctx = requestContext(c, upstreamAbort(c).signal);
-    const policy = await deps.policyFor(ctx.principal.tenantId);
-    let spans;
-    try {
-      [spans] = await deps.detector.detect([value], ctx.signal);
-    } catch (e) {
-      throw isVeilError(e) ? e : detectionUnavailable(e);
-    }
-    const types = [...new Set((spans ?? []).filter((sp) => sp.source === 'pattern' && shouldMask(policy, sp.type)).map((sp) => sp.type))];
-    if (types.length > 0) throw piiInPath(types);
-  }
-
   app.get('/v1/models', (c) => models(c, '/models'));
   app.get('/v1/models/:model{.+}', async (c) => {
     const id = c.req.param('model');
-    await refusePiiInPath(c, id);
+    const ctx = requestContext(c, upstreamAbort(c).signal);
+    await refusePiiInPath(deps.detector, await deps.policyFor(ctx.principal.tenantId), id, ctx.signal);
     return models(c, `/models/${encodeURIComponent(id)}`);
   });
 }

@@ -16,7 +16,7 @@ import type { RestoreAuditor } from '../../audit/restore.js';
 import type { Vault } from '../../vault/types.js';
 import { type Env, requestContext, upstreamAbort } from '../context.js';
 import type { Metrics } from '../metrics.js';
-import { limitBody, readJson } from '../middleware/body.js';
+import { readJson } from '../middleware/body.js';
 import { completionAsSse, restoreSseStream } from '../../restore/stream.js';
 import { ClientAbortedError, mapUpstreamError, passthroughHeaders, type Upstream } from '../upstream.js';
 
@@ -55,7 +55,7 @@ export function proxyRoutes(app: Hono<Env>, deps: ProxyDeps): void {
 
   async function proxy(c: Context<Env>, endpoint: Endpoint): Promise<Response> {
     const client = deps.upstream.client(c.get('forwardBearer'));
-    const body = await readJson(c, limits.maxJsonDepth);
+    const body = await readJson(c, limits);
     const controller = upstreamAbort(c);
     const ctx = requestContext(c, controller.signal);
     const policy = await deps.policyFor(ctx.principal.tenantId);
@@ -132,8 +132,7 @@ export function proxyRoutes(app: Hono<Env>, deps: ProxyDeps): void {
     return c.newResponse(JSON.stringify(json), response.status as 200, { ...headers, 'content-type': 'application/json' });
   }
 
-  const limit = limitBody(limits.maxBodyBytes);
-  app.post('/v1/chat/completions', limit, (c) => proxy(c, 'chat'));
-  app.post('/v1/completions', limit, (c) => proxy(c, 'completions'));
-  app.post('/v1/embeddings', limit, (c) => proxy(c, 'embeddings'));
+  app.post('/v1/chat/completions', (c) => proxy(c, 'chat'));
+  app.post('/v1/completions', (c) => proxy(c, 'completions'));
+  app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
 }

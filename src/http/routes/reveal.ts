@@ -9,12 +9,12 @@
  * `veil_audit_unavailable`, nothing decrypted) → decrypt only the allowed tokens.
  */
 import type { Hono } from 'hono';
-import { limitBody, readJson } from '../middleware/body.js';
+import { parseWith, readJson } from '../middleware/body.js';
 import type { Env } from '../context.js';
 import { z } from 'zod';
 import { AUDIT_TEXT_MAX } from '../../audit/restore.js';
 import type { AuditToken } from '../../audit/chain.js';
-import { badRequest, isVeilError, revealRateLimited, vaultUnavailable } from '../../core/errors.js';
+import { isVeilError, revealRateLimited, vaultUnavailable } from '../../core/errors.js';
 import type { Compliance } from '../../compliance/index.js';
 import type { EntityType, Principal } from '../../core/types.js';
 import { parseToken, tokenType } from '../../core/token.js';
@@ -23,7 +23,7 @@ import type { Token, Vault } from '../../vault/types.js';
 
 export const REVEAL_MAX_TOKENS = 1000;
 
-const RevealBody = z.object({
+export const RevealBody = z.object({
   tokens: z.array(z.string().max(200)).min(1).max(REVEAL_MAX_TOKENS),
   purpose: z.string().min(1).max(AUDIT_TEXT_MAX).optional(),
 });
@@ -45,25 +45,18 @@ export interface RevealItem {
 
 /** Registers the route on the gateway app (behind its /v1 authentication middleware). */
 export function registerRevealRoute(app: Hono<Env>, deps: RevealDeps): void {
-  const limit = limitBody(deps.maxBodyBytes);
-  app.post('/v1/veil/reveal', limit, async (c) => {
-    const raw = await readJson(c, deps.maxJsonDepth);
-    const parsed = RevealBody.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const param = issue.path.join('.') || null;
-      throw badRequest(`Invalid reveal request: ${param ?? 'body'}: ${issue.message}`, param);
-    }
+  app.post('/v1/veil/reveal', async (c) => {
+    const body = parseWith(RevealBody, await readJson(c, deps), 'reveal');
     const principal = c.get('principal');
     const requestId = c.get('requestId');
     const header = c.req.header('x-veil-purpose');
-    const purpose = parsed.data.purpose ?? (header ? header.slice(0, AUDIT_TEXT_MAX) : undefined);
+    const purpose = body.purpose ?? (header ? header.slice(0, AUDIT_TEXT_MAX) : undefined);
     const { compliance, vault } = deps;
 
     let wait: number;
     try {
       // shared by every gateway process on the database (src/compliance/rate-limit.ts)
-      wait = await compliance.revealLimiter.take(principal.keyId ?? `principal:${principal.tenantId}:${principal.principalId}`, parsed.data.tokens.length);
+      wait = await compliance.revealLimiter.take(principal.keyId ?? `principal:${principal.tenantId}:${principal.principalId}`, body.tokens.length);
     } catch (e) {
       throw isVeilError(e) ? e : vaultUnavailable(e);
     }
@@ -72,7 +65,7 @@ export function registerRevealRoute(app: Hono<Env>, deps: RevealDeps): void {
     }
 
     const policy = await deps.policyFor(principal.tenantId);
-    const items = parsed.data.tokens.map((presented) => {
+    const items = body.tokens.map((presented) => {
       const bare = /^\[.*\]$/.test(presented) ? presented.slice(1, -1) : presented;
       return { presented, token: parseToken(bare) };
     });

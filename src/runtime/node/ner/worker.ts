@@ -14,7 +14,7 @@ export type WorkerReply =
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
-const opts = workerData as NerRuntimeOptions & { crashOnText?: string };
+const opts = workerData as NerRuntimeOptions;
 
 const send = (m: WorkerReply) => port.postMessage(m);
 
@@ -42,8 +42,6 @@ port.on('message', (m: WorkerRequest) => {
   if (m.type !== 'detect') return;
   chain = chain.then(async () => {
     try {
-      // test hook: a worker that dies mid-request (used by test/ner to prove fail-closed + restart)
-      if (opts.crashOnText !== undefined && m.texts.includes(opts.crashOnText)) process.exit(3);
       const spans = await runtime!.detect(m.texts);
       send({ type: 'result', id: m.id, spans });
     } catch (e) {

@@ -1,11 +1,11 @@
 /** The in-process token cache of the database vault (real PGlite). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/client.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
-import { createDbVault } from '../../src/vault/db-vault.js';
-import { ctx, DRIVERS, type Harness } from './harness.js';
+import type { Db } from '../db/client.js';
+import { randomBytes } from '../keys/crypto.js';
+import { createLocalProvider } from '../keys/local.js';
+import { nodeVaultCrypto } from '../keys/crypto.node.js';
+import { createDbVault } from './db-vault.js';
+import { ctx, DRIVERS, type Harness } from '../../test/helpers/db.js';
 
 const pglite = DRIVERS.find((d) => d.name === 'pglite')!;
 

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/core/config.js';
-import type { Logger } from '../../src/core/types.js';
-import { aesGcmDecrypt, fromBase64, randomBytes, toBase64, toHex, utf8 } from '../../src/keys/crypto.js';
-import { createLocalProvider, localKeyFingerprint } from '../../src/keys/local.js';
-import { KeyProviderError } from '../../src/keys/provider.js';
-import { createMasterKeyProvider, loadLocalMasterKey } from '../../src/keys/master-key.node.js';
+import { loadConfig } from '../core/config.js';
+import type { Logger } from '../core/types.js';
+import { aesGcmDecrypt, fromBase64, randomBytes, toBase64, toHex, utf8 } from './crypto.js';
+import { createLocalProvider, localKeyFingerprint } from './local.js';
+import { KeyProviderError } from './provider.js';
+import { createMasterKeyProvider, loadLocalMasterKey } from './master-key.node.js';
 
 function recordingLogger() {
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];

@@ -20,8 +20,8 @@ import {
   toBase64Url,
   toHex,
   utf8,
-} from '../../src/keys/crypto.js';
-import { sha256Sync } from '../../src/keys/sha256-sync.js';
+} from './crypto.js';
+import { sha256Sync } from './sha256-sync.js';
 
 const key = fromHex('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff');
 const iv = fromHex('000102030405060708090a0b');

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApiKeyStore } from '../../src/tenants/api-keys.js';
-import { openDatabase } from '../../src/db/open.node.js';
-import { loadConfig } from '../../src/core/config.js';
-import { cliTargets, runCliCaptured } from './harness.js';
+import { createApiKeyStore } from '../src/tenants/api-keys.js';
+import { openDatabase } from '../src/db/open.node.js';
+import { loadConfig } from '../src/core/config.js';
+import { cliTargets, runCliCaptured } from './helpers/db.js';
 
 const run = runCliCaptured;
 const targets = cliTargets('veil-cli-');

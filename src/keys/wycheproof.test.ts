@@ -17,7 +17,7 @@ import {
   hmacSha256,
   timingSafeEqual,
   toHex,
-} from '../../src/keys/crypto.js';
+} from './crypto.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const dir = resolve(repoRoot, process.env.VEIL_WYCHEPROOF_DIR ?? 'test/vectors/wycheproof');

@@ -1,5 +1,5 @@
 /**
- * Test drivers for the vault suites: PGlite (always, in memory) and PostgreSQL (when
+ * Database drivers for the tests that need one (the vault, stores, CLI and gateway suites): PGlite (always, in memory) and PostgreSQL (when
  * TEST_DATABASE_URL is set). Each PostgreSQL harness gets a fresh, uniquely named database,
  * dropped on cleanup, so parallel runs never collide. Real databases only; no mocks.
  */

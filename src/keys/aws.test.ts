@@ -5,13 +5,13 @@
  */
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/core/config.js';
-import { silentLogger } from '../../src/core/types.js';
-import { createAwsKmsProvider, mapKmsError, type AwsKmsProviderOptions } from '../../src/keys/aws.js';
-import { toBase64, toHex } from '../../src/keys/crypto.js';
-import { KeyProviderError, type MasterKeyProvider } from '../../src/keys/provider.js';
-import { createMasterKeyProvider } from '../../src/keys/master-key.node.js';
-import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
+import { loadConfig } from '../core/config.js';
+import { silentLogger } from '../core/types.js';
+import { createAwsKmsProvider, mapKmsError, type AwsKmsProviderOptions } from './aws.js';
+import { toBase64, toHex } from './crypto.js';
+import { KeyProviderError, type MasterKeyProvider } from './provider.js';
+import { createMasterKeyProvider } from './master-key.node.js';
+import { startFakeKms, type FakeKms } from '../../test/fakes/kms-server.js';
 
 const credentials = { accessKeyId: 'AKIDVEILTEST', secretAccessKey: 'veil-test-secret' };
 

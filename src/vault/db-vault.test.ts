@@ -5,14 +5,14 @@
 import { faker } from '@faker-js/faker';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isVeilError, VeilError } from '../../src/core/errors.js';
-import type { EntityType } from '../../src/core/types.js';
-import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { KeyProviderError } from '../../src/keys/provider.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import type { Token, TokenizeItem } from '../../src/vault/types.js';
-import { ctx, VAULT_SETUPS, type Harness } from './harness.js';
+import { isVeilError, VeilError } from '../core/errors.js';
+import type { EntityType } from '../core/types.js';
+import { createDbVault, type DbVault } from './db-vault.js';
+import { createLocalProvider } from '../keys/local.js';
+import { KeyProviderError } from '../keys/provider.js';
+import { randomBytes } from '../keys/crypto.js';
+import type { Token, TokenizeItem } from './types.js';
+import { ctx, VAULT_SETUPS, type Harness } from '../../test/helpers/db.js';
 
 
 async function rejection(p: Promise<unknown>): Promise<VeilError> {

@@ -4,12 +4,12 @@
  * real vault and master-key provider.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { nodeVaultCrypto } from '../../src/keys/crypto.node.js';
-import type { Db } from '../../src/db/client.js';
-import { createDbVault } from '../../src/vault/db-vault.js';
-import { ctx, type Harness, pgliteDriver } from './harness.js';
+import { randomBytes } from '../keys/crypto.js';
+import { createLocalProvider } from '../keys/local.js';
+import { nodeVaultCrypto } from '../keys/crypto.node.js';
+import type { Db } from '../db/client.js';
+import { createDbVault } from './db-vault.js';
+import { ctx, type Harness, pgliteDriver } from '../../test/helpers/db.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -1,12 +1,12 @@
 /** The per-tenant policy store on real PGlite and (with TEST_DATABASE_URL) PostgreSQL. */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKeyStore } from '../src/tenants/api-keys.js';
-import { VeilError } from '../src/core/errors.js';
-import { DEFAULT_POLICY, restoreAction, shouldMask } from '../src/policy/index.js';
-import { mergePolicy, PolicyValidationError } from '../src/policy/override.js';
-import { createPolicyStore } from '../src/policy/store.js';
-import { DRIVERS, type Harness } from './vault/harness.js';
+import { createApiKeyStore } from '../tenants/api-keys.js';
+import { VeilError } from '../core/errors.js';
+import { DEFAULT_POLICY, restoreAction, shouldMask } from './index.js';
+import { mergePolicy, PolicyValidationError } from './override.js';
+import { createPolicyStore } from './store.js';
+import { DRIVERS, type Harness } from '../../test/helpers/db.js';
 
 describe.each(DRIVERS)('policy store ($name)', (driver) => {
   let h: Harness;

@@ -23,8 +23,8 @@ import {
   padBatch,
   sequencesOf,
   type SubwordScheme,
-} from '../../src/detect/ner/index.js';
-import { encode, metaspaceTokenizer, wordpieceTokenizer } from './synthetic-tokenizer.js';
+} from './index.js';
+import { encode, metaspaceTokenizer, wordpieceTokenizer } from '../../../test/helpers/synthetic-tokenizer.js';
 
 const cased = wordpieceTokenizer();
 const uncased = wordpieceTokenizer({ lowercase: true });

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isVeilError, type VeilError } from '../../src/core/errors.js';
-import { createPool, fromPglite, fromPool, openDatabase, ping } from '../../src/db/open.node.js';
-import { randomBytes, toBase64 } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { createDbVault } from '../../src/vault/db-vault.js';
-import { createTestDatabase, ctx, TEST_DATABASE_URL } from './harness.js';
+import { isVeilError, type VeilError } from '../core/errors.js';
+import { createPool, fromPglite, fromPool, openDatabase, ping } from '../db/open.node.js';
+import { randomBytes, toBase64 } from '../keys/crypto.js';
+import { createLocalProvider } from '../keys/local.js';
+import { createDbVault } from './db-vault.js';
+import { createTestDatabase, ctx, TEST_DATABASE_URL } from '../../test/helpers/db.js';
 
 async function rejection(p: Promise<unknown>): Promise<VeilError> {
   const e = await p.then(
@@ -175,7 +175,7 @@ describe.runIf(TEST_DATABASE_URL)('vault on PostgreSQL', () => {
     const exec = promisify(execFile);
     const outs = await Promise.all(
       sets.map((values) =>
-        exec(process.execPath, ['--import', 'tsx', 'test/vault/concurrent-worker.ts'], {
+        exec(process.execPath, ['--import', 'tsx', 'test/helpers/vault-process.ts'], {
           env: { ...process.env, URL: tdb.url, MASTER: master, TENANT: 't-procs', VALUES: JSON.stringify(values), START: String(start) },
         }),
       ),

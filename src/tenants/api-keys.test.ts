@@ -1,11 +1,11 @@
 /** API keys and the authenticator on real PGlite and (with TEST_DATABASE_URL) PostgreSQL. */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isVeilError } from '../../src/core/errors.js';
-import { OPEN_PRINCIPAL } from '../../src/core/types.js';
-import { API_KEY_RE, createApiKeyStore } from '../../src/tenants/api-keys.js';
-import type { Db } from '../../src/db/client.js';
-import { DRIVERS, type Harness } from './harness.js';
+import { isVeilError } from '../core/errors.js';
+import { OPEN_PRINCIPAL } from '../core/types.js';
+import { API_KEY_RE, createApiKeyStore } from './api-keys.js';
+import type { Db } from '../db/client.js';
+import { DRIVERS, type Harness } from '../../test/helpers/db.js';
 
 /** The same database, counting the statements the key store sends (reads and writes apart). */
 function counting(db: Db) {

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isVeilError } from '../../src/core/errors.js';
-import type { Detector, Span } from '../../src/detect/types.js';
-import { createNerDetector } from '../../src/runtime/node/ner/index.js';
+import { isVeilError } from '../../../core/errors.js';
+import type { Detector, Span } from '../../../detect/types.js';
+import { createNerDetector } from './index.js';
 
 const MODEL = path.resolve('models/veil-ner');
 const HAVE_MODEL = existsSync(path.join(MODEL, 'onnx', 'model.onnx')) || existsSync(path.join(MODEL, 'onnx', 'model_quantized.onnx'));
@@ -146,7 +146,7 @@ describe.skipIf(!HAVE_MODEL)('NER detector (real model, worker threads)', () => 
   });
 
   it('long text (> 5,000 chars, many windows): spans exact, each name at most once, none misplaced', async () => {
-    // The window merge itself is tested model-independently in pure.test.ts; here the real
+    // The window merge itself is tested model-independently in src/detect/ner/ner.test.ts; here the real
     // model runs over > 20 windows (default 254 tokens, and tiny 32-token windows).
     const sentence = 'I spoke with Priya Raghunathan yesterday.';
     const text = Array.from({ length: 125 }, () => sentence).join(' ');
@@ -197,7 +197,7 @@ describe.skipIf(!HAVE_MODEL)('NER detector (real model, worker threads)', () => 
   });
 
   it('a worker that dies fails the pending calls closed (503 error) and is restarted', async () => {
-    const det = createNerDetector({ modelDir: MODEL }, { crashOnText: '__crash__' });
+    const det = createNerDetector({ modelDir: MODEL }, new URL('../../../../test/helpers/ner-crash-worker.mjs', import.meta.url));
     try {
       await det.ready!();
       const err = await det.detect(['__crash__']).then(
@@ -214,7 +214,7 @@ describe.skipIf(!HAVE_MODEL)('NER detector (real model, worker threads)', () => 
   });
 
   it('works when started under tsx in a plain Node process', async () => {
-    const script = path.resolve('test/ner/fixtures/run-detector.ts');
+    const script = path.resolve('test/helpers/run-ner-detector.ts');
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, MODEL, 'I spoke with Priya Raghunathan yesterday.'], {
       timeout: 60_000,
     });

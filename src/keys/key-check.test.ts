@@ -6,11 +6,11 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createDbVault } from '../../src/vault/db-vault.js';
-import { MasterKeyMismatchError, verifyMasterKey } from '../../src/keys/key-check.js';
-import { ctx, DRIVERS, type Harness } from './harness.js';
+import { createLocalProvider } from './local.js';
+import { randomBytes } from './crypto.js';
+import { createDbVault } from '../vault/db-vault.js';
+import { MasterKeyMismatchError, verifyMasterKey } from './key-check.js';
+import { ctx, DRIVERS, type Harness } from '../../test/helpers/db.js';
 
 describe.each(DRIVERS)('master key check on $name', (driver) => {
   let h: Harness | undefined;

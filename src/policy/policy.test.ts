@@ -1,8 +1,8 @@
 /** The policy override document: validation (zod) and merging onto the default. Pure. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ENTITY_TYPES } from '../src/core/types.js';
-import { DEFAULT_POLICY, maskValue, restoreAction, ROLES, shouldMask, type Policy } from '../src/policy/index.js';
+import { ENTITY_TYPES } from '../core/types.js';
+import { DEFAULT_POLICY, maskValue, restoreAction, ROLES, shouldMask, type Policy } from './index.js';
 import {
   DETECT_ACTIONS,
   mergePolicy,
@@ -11,7 +11,7 @@ import {
   RESTORE_ACTIONS,
   SENSITIVITIES,
   type PolicyOverride,
-} from '../src/policy/override.js';
+} from './override.js';
 
 const issues = (doc: unknown): string[] => {
   try {
