@@ -18,7 +18,7 @@
  * Nothing here logs values: ids, counts and types only (by the caller).
  */
 import type OpenAI from 'openai';
-import { badRequest, isVeilError, VeilError, veilError } from '../core/errors.js';
+import { embeddingUnusable, isVeilError, vaultIntegrity } from '../core/errors.js';
 import type { EntityType, RequestContext, Sensitivity } from '../core/types.js';
 import { fromBase64, GCM_IV_BYTES, randomBytes, toBase64, utf8, fromUtf8 } from '../keys/crypto.js';
 import type { MaskServices } from '../sanitize/sanitize.js';
@@ -71,8 +71,7 @@ interface Sealed {
   ct: string;
 }
 
-export const embeddingFailed = (why: string) =>
-  new VeilError(`The upstream embeddings API returned an unusable answer (${why}); nothing was stored.`, { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+export const embeddingFailed = embeddingUnusable;
 
 const aad = (tenant: string, collection: string, id: string, field: string, version: number) =>
   utf8(`veil:rag:v1|${tenant}|${collection}|${id}|${field}|${version}`);
@@ -204,12 +203,12 @@ export function createCollections(deps: CollectionsDeps) {
             continue;
           }
           const key = await keyring.dek(tenant, raw.v);
-          if (!key) throw new VeilError('A sealed metadata field has no key; nothing was returned.', { status: 503, type: 'server_error', code: 'veil_vault_integrity', retryable: false });
+          if (!key) throw vaultIntegrity();
           let value: MetaValue;
           try {
             value = JSON.parse(fromUtf8(await cx.decrypt(key, fromBase64(raw.iv), fromBase64(raw.ct), aad(tenant, collection, h.id, f, raw.v)))) as MetaValue;
           } catch (e) {
-            throw isVeilError(e) ? e : new VeilError('A sealed metadata field failed its integrity check; nothing was returned.', { status: 503, type: 'server_error', code: 'veil_vault_integrity', retryable: false });
+            throw isVeilError(e) ? e : vaultIntegrity();
           }
           metadata[f] = action === 'value' ? value : typeof value === 'string' ? maskValue(raw.t ?? 'PERSON', value) : '•••';
         }
@@ -225,5 +224,3 @@ export function createCollections(deps: CollectionsDeps) {
 }
 
 export type Collections = ReturnType<typeof createCollections>;
-
-export const badCollection = () => veilError('veil_bad_collection', 'A collection name is 1-64 letters, digits, "_", "-" or ".".', { param: 'name' });
