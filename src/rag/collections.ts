@@ -28,6 +28,8 @@ import type { VaultCrypto } from '../vault/db-vault.js';
 import { ClientAbortedError, mapUpstreamError } from '../http/upstream.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { Filter, Hit, StoredChunk, VectorStore } from './store.js';
+import type { AuditStore } from '../audit/store.js';
+import { auditOpens, type Open } from './audit.js';
 
 export type MetaValue = string | number | boolean | null;
 export type Metadata = Record<string, MetaValue>;
@@ -61,6 +63,12 @@ export interface CollectionsDeps {
   /** The vault's keyring (DB vault): DEKs and the blind-index key of each tenant. */
   readonly keyring: Keyring;
   readonly crypto: VaultCrypto;
+  /**
+   * The audit trail (src/audit): with it, opening sealed metadata (`restore: true`) writes a
+   * `restore` event first — one entry per field, `meta:<id>:<field>` with type, outcome and key
+   * version, never a value — and decrypts nothing when it cannot be written (503).
+   */
+  readonly audit?: Pick<AuditStore, 'append'>;
 }
 
 interface Sealed {
@@ -191,26 +199,29 @@ export function createCollections(deps: CollectionsDeps) {
       }
       const out = q.restore ? await restoreTexts(texts, mask, ctx) : texts;
       const role = ctx.principal.role;
+      // What each sealed field gives this role; audited before anything is decrypted.
+      const plan = hits.map((h) => Object.entries(h.sealed as Record<string, Sealed>).map(([f, raw]): Open => ({ id: h.id, field: f, type: raw.t, version: raw.v, action: q.restore ? actionFor(mask.policy, role, raw.t) : 'placeholder' })));
+      if (q.restore && deps.audit) await auditOpens(deps.audit, ctx, collection, plan.flat());
       const results: QueryResult[] = [];
       for (let i = 0; i < hits.length; i++) {
         const h = hits[i]!;
         const metadata: Metadata = { ...(h.metadata as Metadata) };
         const encrypted: string[] = [];
-        for (const [f, raw] of Object.entries(h.sealed as Record<string, Sealed>)) {
-          const action = q.restore ? actionFor(mask.policy, role, raw.t) : 'placeholder';
-          if (action === 'placeholder') {
-            encrypted.push(f);
+        for (const o of plan[i]!) {
+          const raw = (h.sealed as Record<string, Sealed>)[o.field]!;
+          if (o.action === 'placeholder') {
+            encrypted.push(o.field);
             continue;
           }
           const key = await keyring.dek(tenant, raw.v);
           if (!key) throw vaultIntegrity();
           let value: MetaValue;
           try {
-            value = JSON.parse(fromUtf8(await cx.decrypt(key, fromBase64(raw.iv), fromBase64(raw.ct), aad(tenant, collection, h.id, f, raw.v)))) as MetaValue;
+            value = JSON.parse(fromUtf8(await cx.decrypt(key, fromBase64(raw.iv), fromBase64(raw.ct), aad(tenant, collection, h.id, o.field, raw.v)))) as MetaValue;
           } catch (e) {
             throw isVeilError(e) ? e : vaultIntegrity();
           }
-          metadata[f] = action === 'value' ? value : typeof value === 'string' ? maskValue(raw.t ?? 'PERSON', value) : '•••';
+          metadata[o.field] = o.action === 'value' ? value : typeof value === 'string' ? maskValue(raw.t ?? 'PERSON', value) : '•••';
         }
         results.push({ id: h.id, text: out[i]!, metadata, encrypted_fields: encrypted, distance: h.distance });
       }

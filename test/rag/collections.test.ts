@@ -11,6 +11,10 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
+import { knownTokens } from '../../src/compliance/index.js';
+import { createRateLimiter } from '../../src/compliance/rate-limit.js';
+import { auditUnavailable } from '../../src/core/errors.js';
 import { createApiKeyStore } from '../../src/tenants/api-keys.js';
 import type { Db } from '../../src/db/client.js';
 import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
@@ -79,19 +83,26 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
   let s: Setup;
   let up: FakeUpstream;
   let gw: Gateway;
+  let audit: AuditStore;
+  let tenantA: string;
+  /** Set to make the audit trail refuse appends (the real store otherwise). */
+  let auditDown = false;
   const key = {} as { admin: string; user: string; restricted: string; other: string };
 
   beforeAll(async () => {
     s = await setup.open();
     up = await startFakeUpstream(embeddingUpstream);
     const keys = createApiKeyStore(s.db, { cacheTtlMs: 50 });
-    const vault = createDbVault({ db: s.db, provider: createLocalProvider(randomBytes(32)), crypto: nodeVaultCrypto, timeoutMs: 20_000 });
-    const rag = createCollections({ store: createPgVectorStore(s.db), keyring: vault.keyring, crypto: nodeVaultCrypto });
-    const a = (await keys.createTenant('A')).id;
+    const provider = createLocalProvider(randomBytes(32));
+    const vault = createDbVault({ db: s.db, provider, crypto: nodeVaultCrypto, timeoutMs: 20_000 });
+    audit = createAuditStore({ db: s.db, provider, hmac: nodeVaultCrypto.hmac, timeoutMs: 20_000 });
+    const ragAudit = { append: (t: string, e: Parameters<AuditStore['append']>[1]) => (auditDown ? Promise.reject(auditUnavailable()) : audit.append(t, e)) };
+    const rag = createCollections({ store: createPgVectorStore(s.db), keyring: vault.keyring, crypto: nodeVaultCrypto, audit: ragAudit });
+    const a = (tenantA = (await keys.createTenant('A')).id);
     const b = (await keys.createTenant('B')).id;
     for (const role of ['admin', 'user', 'restricted'] as const) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
     key.other = (await keys.issueKey({ tenantId: b, name: 'b-admin', role: 'admin' })).key;
-    gw = await startGateway(up.url, { vault, auth: keys, rag, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
+    gw = await startGateway(up.url, { vault, auth: keys, rag, compliance: { audit, known: knownTokens(s.db), revealLimiter: createRateLimiter(0) }, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
 
     const docs = [
       { id: 'd1', text: `Invoice dispute: write to ${JANE} about the refund on card ${CARD}.`, metadata: { owner: JANE, customer: CUSTOMER, category: 'billing', year: 2024 } },
@@ -143,6 +154,40 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
     expect(restricted.text).toBe('Invoice dispute: write to j•••@example.com about the refund on card •••• 1111.');
     expect(restricted.metadata.owner).toBe('j•••@example.com');
     expect(JSON.stringify(restricted)).not.toContain(JANE);
+  });
+
+  it('opening sealed metadata is audited first: one entry per field with outcome and key version, never a value; no audit, no opening', async () => {
+    const events = async () => {
+      const out: any[] = [];
+      for await (const e of audit.events(tenantA)) out.push(JSON.parse(e.body));
+      return out;
+    };
+    const before = (await events()).length;
+    const r = await call(gw, 'POST', '/veil/collections/support/query', key.restricted, { model: 'emb', query: `refund card for ${JANE}`, k: 1, restore: true, filter: { owner: JANE, year: 2024 } });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.data[0].metadata.owner).toBe('j•••@example.com');
+    const evs = (await events()).slice(before).filter((e) => e.endpoint === '/v1/veil/collections/support/query');
+    expect(evs).toHaveLength(1);
+    expect(evs[0]).toMatchObject({ kind: 'restore', role: 'restricted' });
+    const byField = Object.fromEntries(evs[0].tokens.map((t: any) => [t.t, t]));
+    expect(Object.keys(byField).sort()).toEqual(['meta:d1:customer', 'meta:d1:owner']);
+    expect(byField['meta:d1:owner']).toMatchObject({ type: 'EMAIL', o: 'masked', kv: 1 });
+    expect(byField['meta:d1:customer']).toMatchObject({ type: null, kv: 1 });
+    for (const v of [JANE, CUSTOMER, 'jane.roe']) expect(JSON.stringify(evs)).not.toContain(v);
+    // without restore nothing is opened and nothing of this kind is written
+    const n = (await events()).length;
+    await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'refund', k: 3 });
+    expect((await events()).slice(n).filter((e) => e.endpoint === '/v1/veil/collections/support/query')).toEqual([]);
+    // the audit trail refuses: 503, nothing opened
+    auditDown = true;
+    try {
+      const down = await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'refund', k: 1, restore: true, filter: { owner: JANE } });
+      expect(down.status).toBe(503);
+      expect(down.json.error.code).toBe('veil_audit_unavailable');
+      expect(JSON.stringify(down.json)).not.toContain(JANE);
+    } finally {
+      auditDown = false;
+    }
   });
 
   it('tenant isolation: another tenant never sees these chunks, even with the same collection and id', async () => {

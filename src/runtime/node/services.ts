@@ -140,7 +140,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
       closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
-      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto });
+      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore });
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
