@@ -30,6 +30,7 @@ import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { Filter, Hit, StoredChunk, VectorStore } from './store.js';
 import type { AuditStore } from '../audit/store.js';
 import { auditOpens, type Open } from './audit.js';
+import type { PendingReader } from './pending.js';
 
 export type MetaValue = string | number | boolean | null;
 export type Metadata = Record<string, MetaValue>;
@@ -69,6 +70,8 @@ export interface CollectionsDeps {
    * version, never a value — and decrypts nothing when it cannot be written (503).
    */
   readonly audit?: Pick<AuditStore, 'append'>;
+  /** Not-yet-migrated rows of a running table migration (src/rag/pending.ts), searched too. */
+  readonly pending?: PendingReader;
 }
 
 interface Sealed {
@@ -188,14 +191,32 @@ export function createCollections(deps: CollectionsDeps) {
       const [sq] = (await sanitizeTexts([q.query], mask, ctx)).items;
       const [vector] = await embed(client, model, [sq!.text], ctx.signal);
       const filter: Filter = { plain: {}, blind: q.filter ? await blindOf(tenant, collection, q.filter) : [] };
-      const hits: Hit[] = await store.query(tenant, collection, vector!, q.k, filter);
+      const stored: Hit[] = await store.query(tenant, collection, vector!, q.k, filter);
+      const pending = deps.pending ? await deps.pending.nearest(tenant, collection, vector!, q.k, q.filter) : [];
+      const hits = pending.length > 0 ? [...stored, ...pending].sort((a, b) => a.distance - b.distance).slice(0, q.k) : stored;
 
-      // Chunks imported but not yet migrated hold raw text: sanitized before anything leaves.
-      const raw = hits.map((h, i) => (h.migrated === false ? i : -1)).filter((i) => i >= 0);
+      // Chunks not yet migrated hold raw text and metadata: sanitized before anything leaves; a
+      // metadata value with PII is then treated like a sealed field (left out, or restored per role).
       const texts = hits.map((h) => h.text);
+      const rawMeta = new Map<number, Map<string, number>>(); // hit → field → index in `texts`
+      const raw = hits.map((h, i) => (h.migrated === false ? i : -1)).filter((i) => i >= 0);
       if (raw.length > 0) {
-        const s = await sanitizeTexts(raw.map((i) => texts[i]!), mask, ctx);
-        raw.forEach((i, j) => (texts[i] = s.items[j]!.text));
+        const slots: string[] = [];
+        const at: [number, string | null][] = [];
+        for (const i of raw) {
+          slots.push(texts[i]!);
+          at.push([i, null]);
+          for (const [f, v] of Object.entries(hits[i]!.metadata)) if (typeof v === 'string' && v.length > 0) (slots.push(v), at.push([i, f]));
+        }
+        const s = await sanitizeTexts(slots, mask, ctx);
+        s.items.forEach((it, j) => {
+          const [i, f] = at[j]!;
+          if (f === null) texts[i] = it.text;
+          else if (it.entities.length > 0) {
+            if (!rawMeta.has(i)) rawMeta.set(i, new Map());
+            rawMeta.get(i)!.set(f, texts.push(it.text) - 1);
+          }
+        });
       }
       const out = q.restore ? await restoreTexts(texts, mask, ctx) : texts;
       const role = ctx.principal.role;
@@ -207,6 +228,13 @@ export function createCollections(deps: CollectionsDeps) {
         const h = hits[i]!;
         const metadata: Metadata = { ...(h.metadata as Metadata) };
         const encrypted: string[] = [];
+        for (const [f, j] of rawMeta.get(i) ?? []) {
+          if (q.restore) metadata[f] = out[j]!;
+          else {
+            delete metadata[f];
+            encrypted.push(f);
+          }
+        }
         for (const o of plan[i]!) {
           const raw = (h.sealed as Record<string, Sealed>)[o.field]!;
           if (o.action === 'placeholder') {

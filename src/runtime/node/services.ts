@@ -36,6 +36,7 @@ import { listenForErasures } from './erase-listener.js';
 import { createMasterKeyProvider } from '../../keys/master-key.node.js';
 import { createCollections } from '../../rag/collections.js';
 import { createPgVectorStore } from '../../rag/store.js';
+import { createPendingReader } from '../../rag/pending.js';
 import { nerDetectorFromConfig } from './ner/index.js';
 
 const UPSTREAM_KEY_MISSING =
@@ -140,7 +141,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
       };
       closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
-      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore });
+      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore, pending: createPendingReader(db) });
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;
