@@ -7,17 +7,12 @@
  * neighbours are meaningful; it records every input, so the tests prove no PII reached it.
  * With TEST_DATABASE_URL, the real PostgreSQL (no pgvector) must refuse with a message naming it.
  */
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
 import { knownTokens } from '../../src/compliance/index.js';
 import { createRateLimiter } from '../../src/compliance/rate-limit.js';
 import { auditUnavailable } from '../../src/core/errors.js';
 import { createApiKeyStore } from '../../src/tenants/api-keys.js';
-import type { Db } from '../../src/db/client.js';
-import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { createCollections } from '../../src/rag/collections.js';
@@ -28,56 +23,12 @@ import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { embeddingUpstream } from './embedding-upstream.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { DRIVERS } from '../helpers/db.js';
+import { call, SETUPS, type Setup } from './harness.js';
 
 const JANE = 'jane.roe@example.com';
 const BOB = 'bob.stone@example.org';
 const CARD = '4111 1111 1111 1111';
 const CUSTOMER = 'Zephyrine Quillfeather';
-
-interface Setup {
-  db: Db;
-  dump(): Promise<Buffer>;
-  close(): Promise<void>;
-}
-
-async function pgliteSetup(): Promise<Setup & { client: PGlite }> {
-  const client = await PGlite.create({ extensions: { vector } });
-  const db = fromPglite(client);
-  await db.migrate();
-  return { client, db, dump: async () => Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer()), close: () => db.close() };
-}
-
-const SETUPS: { name: string; open(): Promise<Setup> }[] = [
-  { name: 'pglite', open: pgliteSetup },
-  {
-    name: 'pg driver over the wire (pglite-socket)',
-    async open() {
-      const inner = await pgliteSetup();
-      const server = new PGLiteSocketServer({ db: inner.client, port: 0, host: '127.0.0.1' });
-      await server.start();
-      const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-      const db = fromPool(createPool({ DATABASE_URL: url, VEIL_DATA_DIR: '/nonexistent', VEIL_DB_POOL_SIZE: 1, VEIL_DB_TIMEOUT_MS: 20_000 }));
-      return {
-        db,
-        dump: inner.dump,
-        async close() {
-          await db.close();
-          await server.stop();
-          await inner.close();
-        },
-      };
-    },
-  },
-];
-
-async function call(gw: Gateway, method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as any };
-}
 
 describe.each(SETUPS)('RAG collections ($name)', (setup) => {
   let s: Setup;
