@@ -74,9 +74,11 @@ export interface CollectionsDeps {
   readonly pending?: PendingReader;
 }
 
-interface Sealed {
+export interface Sealed {
   /** Entity type found in the value, or null when sealed by `encrypt_fields` only. */
   t: EntityType | null;
+  /** Tokens (`TYPE_ID`) of the values found in it, so erasure finds the field (src/rag/erase.ts). */
+  k?: string[];
   v: number;
   iv: string;
   ct: string;
@@ -84,9 +86,9 @@ interface Sealed {
 
 export const embeddingFailed = embeddingUnusable;
 
-const aad = (tenant: string, collection: string, id: string, field: string, version: number) =>
+export const aad = (tenant: string, collection: string, id: string, field: string, version: number) =>
   utf8(`veil:rag:v1|${tenant}|${collection}|${id}|${field}|${version}`);
-const blindData = (collection: string, field: string, value: MetaValue) => utf8(`veil:rag:blind:v1|${collection}|${field}|${JSON.stringify(value)}`);
+export const blindData = (collection: string, field: string, value: MetaValue) => utf8(`veil:rag:blind:v1|${collection}|${field}|${JSON.stringify(value)}`);
 
 /** Embeds sanitized texts through the upstream (float vectors, same size, one per input). */
 export async function embed(client: OpenAI, model: string, input: string[], signal?: AbortSignal): Promise<number[][]> {
@@ -146,10 +148,14 @@ export function createCollections(deps: CollectionsDeps) {
       const s = await sanitizeTexts(slots, mask, ctx);
       const texts: string[] = new Array(docs.length);
       const found = docs.map(() => new Map<string, EntityType>());
+      const tokensIn = docs.map(() => new Map<string, string[]>());
       s.items.forEach((it, j) => {
         const w = where[j]!;
         if (w.field === null) texts[w.doc] = it.text;
-        else if (it.entities.length > 0) found[w.doc]!.set(w.field, it.entities[0]!.type);
+        else if (it.entities.length > 0) {
+          found[w.doc]!.set(w.field, it.entities[0]!.type);
+          tokensIn[w.doc]!.set(w.field, it.entities.map((e) => e.placeholder.slice(1, -1)));
+        }
       });
       const force = new Set(encryptFields);
       const vectors = await embedder(texts);
@@ -174,7 +180,8 @@ export function createCollections(deps: CollectionsDeps) {
             const use = uses[j]!;
             const iv = randomBytes(GCM_IV_BYTES);
             const ct = await cx.encrypt(use.key, iv, utf8(JSON.stringify(v)), aad(tenant, collection, d.id, f, use.version));
-            sealed[f] = { t, v: use.version, iv: toBase64(iv), ct: toBase64(ct) };
+            const k = tokensIn[i]!.get(f);
+            sealed[f] = { t, ...(k ? { k } : {}), v: use.version, iv: toBase64(iv), ct: toBase64(ct) };
           }
           sealedCount += toSeal.length;
         }

@@ -10,6 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
 import { knownTokens } from '../../src/compliance/index.js';
+import { notifyingInvalidate, shredTenant } from '../../src/compliance/erase.js';
+import { createCollectionEraser } from '../../src/rag/erase.js';
 import { createRateLimiter } from '../../src/compliance/rate-limit.js';
 import { auditUnavailable } from '../../src/core/errors.js';
 import { createApiKeyStore } from '../../src/tenants/api-keys.js';
@@ -36,6 +38,7 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
   let gw: Gateway;
   let audit: AuditStore;
   let tenantA: string;
+  let tenantB: string;
   /** Set to make the audit trail refuse appends (the real store otherwise). */
   let auditDown = false;
   const key = {} as { admin: string; user: string; restricted: string; other: string };
@@ -50,10 +53,15 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
     const ragAudit = { append: (t: string, e: Parameters<AuditStore['append']>[1]) => (auditDown ? Promise.reject(auditUnavailable()) : audit.append(t, e)) };
     const rag = createCollections({ store: createPgVectorStore(s.db), keyring: vault.keyring, crypto: nodeVaultCrypto, audit: ragAudit });
     const a = (tenantA = (await keys.createTenant('A')).id);
-    const b = (await keys.createTenant('B')).id;
+    const b = (tenantB = (await keys.createTenant('B')).id);
     for (const role of ['admin', 'user', 'restricted'] as const) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
     key.other = (await keys.issueKey({ tenantId: b, name: 'b-admin', role: 'admin' })).key;
-    gw = await startGateway(up.url, { vault, auth: keys, rag, compliance: { audit, known: knownTokens(s.db), revealLimiter: createRateLimiter(0) }, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
+    gw = await startGateway(up.url, { vault, auth: keys, rag, compliance: {
+        audit,
+        known: knownTokens(s.db),
+        revealLimiter: createRateLimiter(0),
+        erase: { db: s.db, keyring: vault.keyring, audit, invalidate: notifyingInvalidate(s.db, vault.forgetTenant), collections: createCollectionEraser({ db: s.db, keyring: vault.keyring, crypto: nodeVaultCrypto }) },
+      }, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
 
     const docs = [
       { id: 'd1', text: `Invoice dispute: write to ${JANE} about the refund on card ${CARD}.`, metadata: { owner: JANE, customer: CUSTOMER, category: 'billing', year: 2024 } },
@@ -186,6 +194,41 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
     expect(pii.json.error.code).toBe('veil_pii_in_id');
     const dup = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }] });
     expect(dup.status).toBe(400);
+  });
+
+  it('erasure reaches the collection: the subject placeholders re-sanitized, its metadata fields and blind indexes removed; others untouched', async () => {
+    const d4 = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: [{ id: 'd4', text: 'Call notes, nothing personal.', metadata: { customer: 'Orlando Vexley', category: 'calls' } }], encrypt_fields: ['customer'] });
+    expect(d4.status).toBe(200);
+    const ask = async (body: Record<string, unknown>, k = key.admin) => (await call(gw, 'POST', '/veil/collections/support/query', k, { model: 'emb', query: 'refund card', k: 10, ...body })).json.data;
+    const before = await ask({});
+    const janeToken = /\[(EMAIL_[0-9A-Z]{8})\]/.exec(before.find((d: any) => d.id === 'd1').text)![1]!;
+    const cardToken = /\[(CARD_[0-9A-Z]{8})\]/.exec(before.find((d: any) => d.id === 'd1').text)![1]!;
+
+    const byValue = await call(gw, 'POST', '/veil/erase', key.admin, { type: 'EMAIL', value: JANE });
+    expect(byValue).toEqual({ status: 200, json: { object: 'veil.erasure', erased: 1, chunks: 2, fields: 2 } });
+    const after = Object.fromEntries((await ask({ restore: true })).map((d: any) => [d.id, d]));
+    expect(after.d1.text).toBe(`Invoice dispute: write to [EMAIL_ERASED] about the refund on card ${CARD}.`);
+    expect(after.d1.metadata).toEqual({ customer: CUSTOMER, category: 'billing', year: 2024 });
+    expect(after.d3.text).toBe('Password reset requested by [EMAIL_ERASED] from the mobile app.');
+    expect(after.d3.metadata).toEqual({ customer: CUSTOMER, category: 'account', year: 2023 });
+    expect(await ask({ filter: { owner: JANE } })).toEqual([]);
+    expect((await ask({ filter: { customer: CUSTOMER } })).map((d: any) => d.id).sort()).toEqual(['d1', 'd3']);
+    const left = await s.db.query<{ n: number }>("select count(*)::int as n from veil_rag_chunks where text like '%' || $1 || '%' or sealed::text like '%' || $1 || '%'", [janeToken]);
+    expect(left[0]!.n).toBe(0);
+    // tenant B's chunk holds the same value under its own placeholder: untouched
+    const b = await ask({ restore: true }, key.other);
+    expect(b[0].text).toBe(`Refund for ${JANE} on card ${CARD}, tenant B.`);
+
+    // by placeholder; and by value with no mapping, through the blind index of a field sealed by encrypt_fields
+    expect((await call(gw, 'POST', '/veil/erase', key.admin, { token: `[${cardToken}]` })).json).toEqual({ object: 'veil.erasure', erased: 1, chunks: 1, fields: 0 });
+    expect((await ask({ restore: true })).find((d: any) => d.id === 'd1').text).toBe('Invoice dispute: write to [EMAIL_ERASED] about the refund on card [CARD_ERASED].');
+    expect((await call(gw, 'POST', '/veil/erase', key.admin, { type: 'PERSON', value: 'Orlando Vexley' })).json).toEqual({ object: 'veil.erasure', erased: 0, chunks: 1, fields: 1 });
+    expect((await ask({ restore: true })).find((d: any) => d.id === 'd4').metadata).toEqual({ category: 'calls' });
+    expect(await ask({ filter: { customer: 'Orlando Vexley' } })).toEqual([]);
+    // shredding a tenant deletes its chunks
+    await shredTenant(gw.services.compliance!.erase!, tenantB, { via: 'test' });
+    expect(await s.db.query('select id from veil_rag_chunks where tenant_id = $1', [tenantB])).toEqual([]);
+    expect((await s.db.query('select id from veil_rag_chunks where tenant_id = $1', [tenantA])).length).toBe(3);
   });
 }, 240_000);
 
