@@ -9,10 +9,12 @@
  * Table and column names come from the operator's command line, are checked against
  * {@link IDENT} and always quoted. The list of active sources is cached per tenant and
  * collection for {@link SOURCES_TTL_MS}, so a migration started less than that ago may be missed
- * by a query for that long (never a duplicate: migrated ids are excluded in SQL).
+ * by a query for that long (never a duplicate: migrated ids are excluded in SQL). A source that
+ * cannot be read (dropped, no privilege) fails the query with 503 `veil_vector_store_unavailable`.
  */
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/client.js';
+import { vectorStoreUnavailable } from '../core/errors.js';
 import type { Hit } from './store.js';
 
 /** `name` or `schema.name`: letters, digits, `_`, not starting with a digit. */
@@ -85,6 +87,7 @@ export function createPendingReader(db: Db): PendingReader {
         const emb = `s.${quoteIdent(s.embeddingCol)}::vector`;
         const meta = s.metadataCol ? `s.${quoteIdent(s.metadataCol)}::jsonb` : `'{}'::jsonb`;
         // `dims` is the length of a validated embedding: typmods cannot be parameters
+        // a source that cannot be read fails the query (503): never a silently partial answer
         const rows = await db.query<{ id: string; text: string | null; metadata: unknown; distance: number }>(
           `select ${id}::text as id, ${`s.${quoteIdent(s.textCol)}`}::text as text, ${meta} as metadata, (${emb} <=> $1::vector)::float8 as distance
              from ${quoteTable(s.table)} s
@@ -94,7 +97,9 @@ export function createPendingReader(db: Db): PendingReader {
             order by ${emb} <=> $1::vector
             limit $4`,
           [`[${embedding.join(',')}]`, tenantId, collection, k, ...(filtered ? [JSON.stringify(filter)] : [])],
-        );
+        ).catch((e: unknown) => {
+          throw vectorStoreUnavailable(e);
+        });
         for (const r of rows) out.push({ id: r.id, text: r.text ?? '', metadata: flatMetadata(r.metadata), sealed: {}, migrated: false, distance: Number(r.distance) });
       }
       return out.sort((a, b) => a.distance - b.distance).slice(0, k);

@@ -105,7 +105,7 @@ describe.each(SETUPS)('migration from a pgvector table ($name)', (setup) => {
     expect(up.allRaw()).not.toMatch(/@example\./);
   });
 
-  it('while paused: restore as the role allows, exact filters on both kinds, other tenants see nothing', async () => {
+  it('while paused: restore as the role allows, exact filters on both kinds, other tenants see nothing, an unreadable source is a 503', async () => {
     const admin = await query(key.admin, { restore: true });
     for (const d of admin.json.data) {
       expect(d.text).toBe(rowText(Number(d.id)));
@@ -121,6 +121,17 @@ describe.each(SETUPS)('migration from a pgvector table ($name)', (setup) => {
     expect(jane.json.data.map((d: any) => d.id).sort()).toEqual(['12', '3', '6', '9']);
     const other = await call(gw, 'POST', '/veil/collections/kb/query', key.other, { model: 'emb', query: 'shipping delay parcel', k: 50 });
     expect(other.json.data).toEqual([]);
+    // a pending source that cannot be read fails the query rather than answering without its rows
+    // (in process only: pglite-socket drops its one connection after a failed statement)
+    if (setup.name !== 'pglite') return;
+    await s.db.query('alter table legacy_docs rename to legacy_docs_away', []);
+    try {
+      const gone = await query(key.admin);
+      expect(gone.status).toBe(503);
+      expect(gone.json.error.code).toBe('veil_vector_store_unavailable');
+    } finally {
+      await s.db.query('alter table legacy_docs_away rename to legacy_docs', []);
+    }
   });
 
   it('the CLI resumes to the end; then the collection holds every chunk sanitized and the source is untouched', async () => {
