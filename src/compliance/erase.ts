@@ -21,6 +21,7 @@ import { blindInput } from '../vault/normalize.js';
 import { parseToken } from '../core/token.js';
 import type { AuditStore } from '../audit/store.js';
 import { SYSTEM_CHAIN } from '../audit/store.js';
+import type { CollectionEraser } from '../rag/erase.js';
 
 export const ERASE_CHANNEL = 'veil_erase';
 
@@ -30,6 +31,8 @@ export interface EraseDeps {
   readonly audit: AuditStore;
   /** Makes every process forget cached tokens (and with `keys`, unwrapped keys) of the tenant. */
   invalidate(tenantId: string, keys?: boolean): Promise<void>;
+  /** RAG collections (src/rag/erase.ts): the subject's chunks re-sanitized, its metadata fields removed. */
+  readonly collections?: CollectionEraser;
 }
 
 export type EraseTarget = { type: EntityType; value: string } | { token: string };
@@ -61,9 +64,13 @@ async function tenantHasKek(db: Db, tenantId: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** Deletes the subject's mapping; returns how many rows were erased (0 or 1) and the types. */
-export async function eraseSubject(deps: EraseDeps, tenantId: string, target: EraseTarget, actor: Actor): Promise<{ erased: number }> {
+/**
+ * Deletes the subject's mapping; returns how many rows were erased (0 or 1), and with
+ * `deps.collections`, how many RAG chunks were re-sanitized and metadata fields removed first.
+ */
+export async function eraseSubject(deps: EraseDeps, tenantId: string, target: EraseTarget, actor: Actor): Promise<{ erased: number; chunks?: number; fields?: number }> {
   let rows: { token: string }[] = [];
+  let rag: { chunks: number; fields: number } | null = null;
   let by: 'value' | 'token';
   let type: string;
   if ('token' in target) {
@@ -72,6 +79,7 @@ export async function eraseSubject(deps: EraseDeps, tenantId: string, target: Er
     const token = parseToken(bare);
     if (!token) throw new EraseInputError('not a Veil placeholder (expected [TYPE_XXXXXXXX])');
     type = token.slice(0, token.lastIndexOf('_'));
+    if (deps.collections) rag = await deps.collections.erase(tenantId, { tokens: [token] });
     rows = await deps.db.query<{ token: string }>('delete from mappings where tenant_id = $1 and token = $2 returning token', [tenantId, token]);
   } else {
     by = 'value';
@@ -80,6 +88,10 @@ export async function eraseSubject(deps: EraseDeps, tenantId: string, target: Er
     // A tenant without a key has no mappings; do not create one by asking for its blind key.
     if (await tenantHasKek(deps.db, tenantId)) {
       const blind = await hmacSha256(await deps.keyring.blindKey(tenantId), utf8(blindInput(target.type, target.value)));
+      if (deps.collections) {
+        const found = await deps.db.query<{ token: string }>('select token from mappings where tenant_id = $1 and blind_index = $2', [tenantId, blind]);
+        rag = await deps.collections.erase(tenantId, { tokens: found.map((r) => r.token), value: target });
+      }
       rows = await deps.db.query<{ token: string }>('delete from mappings where tenant_id = $1 and blind_index = $2 returning token', [tenantId, blind]);
     }
   }
@@ -89,10 +101,10 @@ export async function eraseSubject(deps: EraseDeps, tenantId: string, target: Er
       kind: 'erase',
       tenantId,
       ...actorFields(actor),
-      detail: { by, type, erased: rows.length },
+      detail: { by, type, erased: rows.length, ...(rag ? { chunks: rag.chunks, fields: rag.fields } : {}) },
     },
   ]);
-  return { erased: rows.length };
+  return { erased: rows.length, ...rag };
 }
 
 export interface ShredResult {
@@ -113,6 +125,7 @@ export async function shredTenant(deps: EraseDeps, tenantId: string, actor: Acto
   // 2. The rows, now unreadable anyway.
   const mappings = await db.query('delete from mappings where tenant_id = $1 returning 1', [tenantId]);
   const apiKeys = await db.query('delete from api_keys where tenant_id = $1 returning 1', [tenantId]);
+  await deps.collections?.dropTenant(tenantId);
   await db.query('delete from principals where tenant_id = $1', [tenantId]);
   await db.query('delete from tenants where id = $1', [tenantId]);
   const result = { keys: keys.length, mappings: mappings.length, apiKeys: apiKeys.length, existed };

@@ -270,4 +270,26 @@ export function isVeilError(e: unknown): e is VeilError {
   return e instanceof VeilError;
 }
 
+/** The upstream embeddings API answered, but not with one usable vector per input (RAG collections). */
+export const embeddingUnusable = (why: string) =>
+  veilError('upstream_bad_response', `The upstream embeddings API returned an unusable answer (${why}); nothing was stored.`);
+
+/** A collection name outside `[A-Za-z0-9_.-]{1,64}`. */
+export const badCollection = () => veilError('veil_bad_collection', 'A collection name is 1-64 letters, digits, "_", "-" or ".".', { param: 'name' });
+
+/** A document id that holds an identifier: ids are stored as given, so it is refused. */
+export const piiInId = () =>
+  veilError('veil_pii_in_id', 'A document id holds personal data (an email, phone, card or other identifier); use an opaque id.', { param: 'documents.id' });
+
+/** Collections on a PostgreSQL without the pgvector extension. */
+export const pgvectorMissing = (cause?: unknown) =>
+  veilError(
+    'veil_pgvector_missing',
+    'Collections need the pgvector extension ("vector"), and this PostgreSQL does not have it. Install pgvector (every managed PostgreSQL offers it: CREATE EXTENSION vector) or use the embedded PGlite database.',
+    { cause },
+  );
+
+export const vectorStoreUnavailable = (cause?: unknown) =>
+  veilError('veil_vector_store_unavailable', 'The Veil vector store is unavailable; nothing was stored or searched.', { cause });
+
 export const internalError = (cause?: unknown) => veilError('veil_internal_error', 'Internal error in the Veil gateway.', { cause });

@@ -18,7 +18,7 @@
  * Nothing here logs values: ids, counts and types only (by the caller).
  */
 import type OpenAI from 'openai';
-import { badRequest, isVeilError, VeilError, veilError } from '../core/errors.js';
+import { embeddingUnusable, isVeilError, vaultIntegrity } from '../core/errors.js';
 import type { EntityType, RequestContext, Sensitivity } from '../core/types.js';
 import { fromBase64, GCM_IV_BYTES, randomBytes, toBase64, utf8, fromUtf8 } from '../keys/crypto.js';
 import type { MaskServices } from '../sanitize/sanitize.js';
@@ -28,6 +28,9 @@ import type { VaultCrypto } from '../vault/db-vault.js';
 import { ClientAbortedError, mapUpstreamError } from '../http/upstream.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { Filter, Hit, StoredChunk, VectorStore } from './store.js';
+import type { AuditStore } from '../audit/store.js';
+import { auditOpens, type Open } from './audit.js';
+import type { PendingReader } from './pending.js';
 
 export type MetaValue = string | number | boolean | null;
 export type Metadata = Record<string, MetaValue>;
@@ -61,22 +64,31 @@ export interface CollectionsDeps {
   /** The vault's keyring (DB vault): DEKs and the blind-index key of each tenant. */
   readonly keyring: Keyring;
   readonly crypto: VaultCrypto;
+  /**
+   * The audit trail (src/audit): with it, opening sealed metadata (`restore: true`) writes a
+   * `restore` event first — one entry per field, `meta:<id>:<field>` with type, outcome and key
+   * version, never a value — and decrypts nothing when it cannot be written (503).
+   */
+  readonly audit?: Pick<AuditStore, 'append'>;
+  /** Not-yet-migrated rows of a running table migration (src/rag/pending.ts), searched too. */
+  readonly pending?: PendingReader;
 }
 
-interface Sealed {
+export interface Sealed {
   /** Entity type found in the value, or null when sealed by `encrypt_fields` only. */
   t: EntityType | null;
+  /** Tokens (`TYPE_ID`) of the values found in it, so erasure finds the field (src/rag/erase.ts). */
+  k?: string[];
   v: number;
   iv: string;
   ct: string;
 }
 
-export const embeddingFailed = (why: string) =>
-  new VeilError(`The upstream embeddings API returned an unusable answer (${why}); nothing was stored.`, { status: 502, type: 'upstream_error', code: 'upstream_bad_response' });
+export const embeddingFailed = embeddingUnusable;
 
-const aad = (tenant: string, collection: string, id: string, field: string, version: number) =>
+export const aad = (tenant: string, collection: string, id: string, field: string, version: number) =>
   utf8(`veil:rag:v1|${tenant}|${collection}|${id}|${field}|${version}`);
-const blindData = (collection: string, field: string, value: MetaValue) => utf8(`veil:rag:blind:v1|${collection}|${field}|${JSON.stringify(value)}`);
+export const blindData = (collection: string, field: string, value: MetaValue) => utf8(`veil:rag:blind:v1|${collection}|${field}|${JSON.stringify(value)}`);
 
 /** Embeds sanitized texts through the upstream (float vectors, same size, one per input). */
 export async function embed(client: OpenAI, model: string, input: string[], signal?: AbortSignal): Promise<number[][]> {
@@ -136,10 +148,14 @@ export function createCollections(deps: CollectionsDeps) {
       const s = await sanitizeTexts(slots, mask, ctx);
       const texts: string[] = new Array(docs.length);
       const found = docs.map(() => new Map<string, EntityType>());
+      const tokensIn = docs.map(() => new Map<string, string[]>());
       s.items.forEach((it, j) => {
         const w = where[j]!;
         if (w.field === null) texts[w.doc] = it.text;
-        else if (it.entities.length > 0) found[w.doc]!.set(w.field, it.entities[0]!.type);
+        else if (it.entities.length > 0) {
+          found[w.doc]!.set(w.field, it.entities[0]!.type);
+          tokensIn[w.doc]!.set(w.field, it.entities.map((e) => e.placeholder.slice(1, -1)));
+        }
       });
       const force = new Set(encryptFields);
       const vectors = await embedder(texts);
@@ -164,7 +180,8 @@ export function createCollections(deps: CollectionsDeps) {
             const use = uses[j]!;
             const iv = randomBytes(GCM_IV_BYTES);
             const ct = await cx.encrypt(use.key, iv, utf8(JSON.stringify(v)), aad(tenant, collection, d.id, f, use.version));
-            sealed[f] = { t, v: use.version, iv: toBase64(iv), ct: toBase64(ct) };
+            const k = tokensIn[i]!.get(f);
+            sealed[f] = { t, ...(k ? { k } : {}), v: use.version, iv: toBase64(iv), ct: toBase64(ct) };
           }
           sealedCount += toSeal.length;
         }
@@ -181,37 +198,65 @@ export function createCollections(deps: CollectionsDeps) {
       const [sq] = (await sanitizeTexts([q.query], mask, ctx)).items;
       const [vector] = await embed(client, model, [sq!.text], ctx.signal);
       const filter: Filter = { plain: {}, blind: q.filter ? await blindOf(tenant, collection, q.filter) : [] };
-      const hits: Hit[] = await store.query(tenant, collection, vector!, q.k, filter);
+      const stored: Hit[] = await store.query(tenant, collection, vector!, q.k, filter);
+      const pending = deps.pending ? await deps.pending.nearest(tenant, collection, vector!, q.k, q.filter) : [];
+      const hits = pending.length > 0 ? [...stored, ...pending].sort((a, b) => a.distance - b.distance).slice(0, q.k) : stored;
 
-      // Chunks imported but not yet migrated hold raw text: sanitized before anything leaves.
-      const raw = hits.map((h, i) => (h.migrated === false ? i : -1)).filter((i) => i >= 0);
+      // Chunks not yet migrated hold raw text and metadata: sanitized before anything leaves; a
+      // metadata value with PII is then treated like a sealed field (left out, or restored per role).
       const texts = hits.map((h) => h.text);
+      const rawMeta = new Map<number, Map<string, number>>(); // hit → field → index in `texts`
+      const raw = hits.map((h, i) => (h.migrated === false ? i : -1)).filter((i) => i >= 0);
       if (raw.length > 0) {
-        const s = await sanitizeTexts(raw.map((i) => texts[i]!), mask, ctx);
-        raw.forEach((i, j) => (texts[i] = s.items[j]!.text));
+        const slots: string[] = [];
+        const at: [number, string | null][] = [];
+        for (const i of raw) {
+          slots.push(texts[i]!);
+          at.push([i, null]);
+          for (const [f, v] of Object.entries(hits[i]!.metadata)) if (typeof v === 'string' && v.length > 0) (slots.push(v), at.push([i, f]));
+        }
+        const s = await sanitizeTexts(slots, mask, ctx);
+        s.items.forEach((it, j) => {
+          const [i, f] = at[j]!;
+          if (f === null) texts[i] = it.text;
+          else if (it.entities.length > 0) {
+            if (!rawMeta.has(i)) rawMeta.set(i, new Map());
+            rawMeta.get(i)!.set(f, texts.push(it.text) - 1);
+          }
+        });
       }
       const out = q.restore ? await restoreTexts(texts, mask, ctx) : texts;
       const role = ctx.principal.role;
+      // What each sealed field gives this role; audited before anything is decrypted.
+      const plan = hits.map((h) => Object.entries(h.sealed as Record<string, Sealed>).map(([f, raw]): Open => ({ id: h.id, field: f, type: raw.t, version: raw.v, action: q.restore ? actionFor(mask.policy, role, raw.t) : 'placeholder' })));
+      if (q.restore && deps.audit) await auditOpens(deps.audit, ctx, collection, plan.flat());
       const results: QueryResult[] = [];
       for (let i = 0; i < hits.length; i++) {
         const h = hits[i]!;
         const metadata: Metadata = { ...(h.metadata as Metadata) };
         const encrypted: string[] = [];
-        for (const [f, raw] of Object.entries(h.sealed as Record<string, Sealed>)) {
-          const action = q.restore ? actionFor(mask.policy, role, raw.t) : 'placeholder';
-          if (action === 'placeholder') {
+        for (const [f, j] of rawMeta.get(i) ?? []) {
+          if (q.restore) metadata[f] = out[j]!;
+          else {
+            delete metadata[f];
             encrypted.push(f);
+          }
+        }
+        for (const o of plan[i]!) {
+          const raw = (h.sealed as Record<string, Sealed>)[o.field]!;
+          if (o.action === 'placeholder') {
+            encrypted.push(o.field);
             continue;
           }
           const key = await keyring.dek(tenant, raw.v);
-          if (!key) throw new VeilError('A sealed metadata field has no key; nothing was returned.', { status: 503, type: 'server_error', code: 'veil_vault_integrity', retryable: false });
+          if (!key) throw vaultIntegrity();
           let value: MetaValue;
           try {
-            value = JSON.parse(fromUtf8(await cx.decrypt(key, fromBase64(raw.iv), fromBase64(raw.ct), aad(tenant, collection, h.id, f, raw.v)))) as MetaValue;
+            value = JSON.parse(fromUtf8(await cx.decrypt(key, fromBase64(raw.iv), fromBase64(raw.ct), aad(tenant, collection, h.id, o.field, raw.v)))) as MetaValue;
           } catch (e) {
-            throw isVeilError(e) ? e : new VeilError('A sealed metadata field failed its integrity check; nothing was returned.', { status: 503, type: 'server_error', code: 'veil_vault_integrity', retryable: false });
+            throw isVeilError(e) ? e : vaultIntegrity();
           }
-          metadata[f] = action === 'value' ? value : typeof value === 'string' ? maskValue(raw.t ?? 'PERSON', value) : '•••';
+          metadata[o.field] = o.action === 'value' ? value : typeof value === 'string' ? maskValue(raw.t ?? 'PERSON', value) : '•••';
         }
         results.push({ id: h.id, text: out[i]!, metadata, encrypted_fields: encrypted, distance: h.distance });
       }
@@ -225,5 +270,3 @@ export function createCollections(deps: CollectionsDeps) {
 }
 
 export type Collections = ReturnType<typeof createCollections>;
-
-export const badCollection = () => veilError('veil_bad_collection', 'A collection name is 1-64 letters, digits, "_", "-" or ".".', { param: 'name' });

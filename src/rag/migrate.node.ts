@@ -5,8 +5,8 @@
  * same path as `POST /v1/veil/collections/{name}/documents` (text sanitized, PII metadata
  * sealed, blind indexes) and keeps the record's embedding, or re-embeds the sanitized text
  * (`reEmbed`: the safe choice, old vectors can be inverted back to text — README "RAG").
- * Progress (lines done) is persisted in `veil_rag_migrations` after every batch, so a killed or
- * paused run resumes where it stopped; a batch re-done after a kill replaces the same ids
+ * Progress (lines done) is persisted in `veil_rag_migrations` (src/rag/migrate.ts) after every
+ * batch, so a killed or paused run resumes where it stopped; a batch re-done after a kill replaces the same ids
  * (idempotent). Bounded: one batch in memory at a time, lines over {@link MAX_LINE_CHARS} are
  * refused. Errors name the line number, never its content. Node only (reads a file).
  */
@@ -16,7 +16,8 @@ import { z } from 'zod';
 import type { RequestContext } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import type { MaskServices } from '../sanitize/sanitize.js';
-import type { Collections, DocumentIn, Embedder, Metadata } from './collections.js';
+import type { Collections, Embedder, Metadata } from './collections.js';
+import { MigrationError, saveProgress, startProgress, storeBatch, type BatchOptions, type MigrateResult, type SourceDoc } from './migrate.js';
 
 export const MAX_LINE_CHARS = 4 * 1024 * 1024;
 
@@ -27,28 +28,13 @@ const Record_ = z.object({
   embedding: z.array(z.number()).min(1).max(16_000).optional(),
 });
 
-export interface MigrateOptions {
+export interface MigrateOptions extends BatchOptions {
   readonly file: string;
-  readonly collection: string;
   /** Names this source in the progress table (default: the file path). */
   readonly source?: string;
-  readonly batchSize: number;
-  /** Re-embed the sanitized text through `embedder` instead of keeping the record's vector. */
-  readonly reEmbed: boolean;
-  readonly encryptFields?: readonly string[];
-  readonly signal?: AbortSignal;
-  /** Called once with the starting point, then after every committed batch. */
-  onProgress?(done: number, total: number): void;
 }
 
-export interface MigrateResult {
-  readonly startedAt: number;
-  readonly done: number;
-  readonly total: number;
-  readonly batches: number;
-}
-
-export class MigrationError extends Error {}
+export { MigrationError, migrationProgress, type MigrateResult } from './migrate.js';
 
 async function countLines(file: string): Promise<number> {
   let n = 0;
@@ -57,59 +43,26 @@ async function countLines(file: string): Promise<number> {
   return n;
 }
 
-async function ensureTable(db: Db): Promise<void> {
-  await db.query(
-    `create table if not exists veil_rag_migrations (
-      tenant_id text not null, collection text not null, source text not null,
-      lines_done bigint not null default 0, total bigint not null default 0, finished boolean not null default false,
-      updated_at timestamptz not null default now(), primary key (tenant_id, collection, source))`,
-    [],
-  );
-}
-
-export async function migrationProgress(db: Db, tenantId: string, collection: string, source: string): Promise<{ done: number; total: number; finished: boolean } | null> {
-  await ensureTable(db);
-  const rows = await db.query<{ lines_done: string | number; total: string | number; finished: boolean }>(
-    'select lines_done, total, finished from veil_rag_migrations where tenant_id = $1 and collection = $2 and source = $3',
-    [tenantId, collection, source],
-  );
-  return rows[0] ? { done: Number(rows[0].lines_done), total: Number(rows[0].total), finished: rows[0].finished } : null;
-}
-
 export async function migrateJsonl(db: Db, rag: Collections, ctx: RequestContext, mask: MaskServices, upstream: Embedder | null, opts: MigrateOptions): Promise<MigrateResult> {
   const tenant = ctx.principal.tenantId;
   const source = opts.source ?? opts.file;
-  if (opts.reEmbed && !upstream) throw new MigrationError('--re-embed needs the upstream embeddings API (VEIL_UPSTREAM_BASE_URL and VEIL_UPSTREAM_API_KEY) and --model');
-  await ensureTable(db);
+  if (opts.reEmbed && !upstream) throw new MigrationError('--re-embed needs the upstream embeddings API (VEIL_UPSTREAM_URL and VEIL_UPSTREAM_API_KEY) and --model');
   const total = await countLines(opts.file);
-  const prev = await migrationProgress(db, tenant, opts.collection, source);
-  const startedAt = prev?.done ?? 0;
-  await db.query(
-    `insert into veil_rag_migrations (tenant_id, collection, source, lines_done, total) values ($1, $2, $3, $4, $5)
-     on conflict (tenant_id, collection, source) do update set total = excluded.total, updated_at = now()`,
-    [tenant, opts.collection, source, startedAt, total],
-  );
+  const startedAt = (await startProgress(db, tenant, opts.collection, source, total)).done;
   opts.onProgress?.(startedAt, total);
 
   let done = startedAt;
   let batches = 0;
   let lineNo = 0;
-  let batch: (DocumentIn & { embedding?: number[] })[] = [];
+  let batch: SourceDoc[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
     const docs = batch;
     batch = [];
-    const embedder: Embedder = opts.reEmbed
-      ? upstream!
-      : async () =>
-          docs.map((d, i) => {
-            if (!d.embedding) throw new MigrationError(`record ${done + i + 1} has no "embedding" (use --re-embed to compute it)`);
-            return d.embedding;
-          });
-    await rag.add(ctx, mask, embedder, opts.collection, docs.map((d) => ({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}) })), opts.encryptFields ?? []);
+    await storeBatch(rag, ctx, mask, upstream, opts, docs, done + 1);
     done += docs.length;
     batches++;
-    await db.query('update veil_rag_migrations set lines_done = $4, finished = $5, updated_at = now() where tenant_id = $1 and collection = $2 and source = $3', [tenant, opts.collection, source, done, done >= total]);
+    await saveProgress(db, tenant, opts.collection, source, done, done >= total, null);
     opts.onProgress?.(done, total);
   };
 
@@ -135,6 +88,6 @@ export async function migrateJsonl(db: Db, rag: Collections, ctx: RequestContext
   } finally {
     rl.close();
   }
-  if (done >= total) await db.query('update veil_rag_migrations set finished = true where tenant_id = $1 and collection = $2 and source = $3', [tenant, opts.collection, source]);
-  return { startedAt, done, total, batches };
+  if (done >= total) await saveProgress(db, tenant, opts.collection, source, done, true, null);
+  return { startedAt, done, total, batches, paused: done < total };
 }

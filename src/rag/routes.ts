@@ -12,11 +12,10 @@ import type { Principal, RequestContext } from '../core/types.js';
 import type { Services } from '../http/app.js';
 import { createRestoreAuditor } from '../audit/restore.js';
 import { readBody, type BodyLimits } from './body.js';
-import { badRequest, veilError } from '../core/errors.js';
+import { badCollection, notFound, piiInId } from '../core/errors.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { MaskServices } from '../sanitize/sanitize.js';
-import { notFound } from '../core/errors.js';
-import { badCollection, embed, type Metadata } from './collections.js';
+import { embed, type Metadata } from './collections.js';
 
 export const RAG_MAX_TEXTS = 2048;
 export const RAG_MAX_TEXT_CHARS = 1_000_000;
@@ -109,7 +108,7 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
   const refusePiiIds = async (ids: string[], mask: MaskServices, signal: AbortSignal) => {
     const spans = await services.detector.detect(ids, signal);
     if (spans.some((ss) => ss.some((sp) => sp.source === 'pattern'))) {
-      throw veilError('veil_pii_in_id', 'A document id holds personal data (an email, phone, card or other identifier); use an opaque id.', { param: 'documents.id' });
+      throw piiInId();
     }
     void mask;
   };

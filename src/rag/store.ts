@@ -12,7 +12,9 @@
  * src/rag/collections.ts: this file never sees a PII value.
  */
 import type { Db } from '../db/client.js';
-import { VeilError, veilError } from '../core/errors.js';
+import { pgvectorMissing, VeilError, vectorStoreUnavailable } from '../core/errors.js';
+
+export { pgvectorMissing, vectorStoreUnavailable };
 
 export interface StoredChunk {
   readonly id: string;
@@ -49,16 +51,6 @@ export interface VectorStore {
 
 export const MAX_DIMS = 16_000;
 const HNSW_MAX_DIMS = 2_000;
-
-export const pgvectorMissing = (cause?: unknown) =>
-  veilError(
-    'veil_pgvector_missing',
-    'Collections need the pgvector extension ("vector"), and this PostgreSQL does not have it. Install pgvector (every managed PostgreSQL offers it: CREATE EXTENSION vector) or use the embedded PGlite database.',
-    { cause },
-  );
-
-export const vectorStoreUnavailable = (cause?: unknown) =>
-  veilError('veil_vector_store_unavailable', 'The Veil vector store is unavailable; nothing was stored or searched.', { cause });
 
 const DDL = [
   `create table if not exists veil_rag_chunks (

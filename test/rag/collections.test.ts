@@ -7,13 +7,14 @@
  * neighbours are meaningful; it records every input, so the tests prove no PII reached it.
  * With TEST_DATABASE_URL, the real PostgreSQL (no pgvector) must refuse with a message naming it.
  */
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
+import { knownTokens } from '../../src/compliance/index.js';
+import { notifyingInvalidate, shredTenant } from '../../src/compliance/erase.js';
+import { createCollectionEraser } from '../../src/rag/erase.js';
+import { createRateLimiter } from '../../src/compliance/rate-limit.js';
+import { auditUnavailable } from '../../src/core/errors.js';
 import { createApiKeyStore } from '../../src/tenants/api-keys.js';
-import type { Db } from '../../src/db/client.js';
-import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { createCollections } from '../../src/rag/collections.js';
@@ -24,74 +25,43 @@ import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { embeddingUpstream } from './embedding-upstream.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { DRIVERS } from '../helpers/db.js';
+import { call, SETUPS, type Setup } from './harness.js';
 
 const JANE = 'jane.roe@example.com';
 const BOB = 'bob.stone@example.org';
 const CARD = '4111 1111 1111 1111';
 const CUSTOMER = 'Zephyrine Quillfeather';
 
-interface Setup {
-  db: Db;
-  dump(): Promise<Buffer>;
-  close(): Promise<void>;
-}
-
-async function pgliteSetup(): Promise<Setup & { client: PGlite }> {
-  const client = await PGlite.create({ extensions: { vector } });
-  const db = fromPglite(client);
-  await db.migrate();
-  return { client, db, dump: async () => Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer()), close: () => db.close() };
-}
-
-const SETUPS: { name: string; open(): Promise<Setup> }[] = [
-  { name: 'pglite', open: pgliteSetup },
-  {
-    name: 'pg driver over the wire (pglite-socket)',
-    async open() {
-      const inner = await pgliteSetup();
-      const server = new PGLiteSocketServer({ db: inner.client, port: 0, host: '127.0.0.1' });
-      await server.start();
-      const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-      const db = fromPool(createPool({ DATABASE_URL: url, VEIL_DATA_DIR: '/nonexistent', VEIL_DB_POOL_SIZE: 1, VEIL_DB_TIMEOUT_MS: 20_000 }));
-      return {
-        db,
-        dump: inner.dump,
-        async close() {
-          await db.close();
-          await server.stop();
-          await inner.close();
-        },
-      };
-    },
-  },
-];
-
-async function call(gw: Gateway, method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as any };
-}
-
 describe.each(SETUPS)('RAG collections ($name)', (setup) => {
   let s: Setup;
   let up: FakeUpstream;
   let gw: Gateway;
+  let audit: AuditStore;
+  let tenantA: string;
+  let tenantB: string;
+  /** Set to make the audit trail refuse appends (the real store otherwise). */
+  let auditDown = false;
   const key = {} as { admin: string; user: string; restricted: string; other: string };
 
   beforeAll(async () => {
     s = await setup.open();
     up = await startFakeUpstream(embeddingUpstream);
     const keys = createApiKeyStore(s.db, { cacheTtlMs: 50 });
-    const vault = createDbVault({ db: s.db, provider: createLocalProvider(randomBytes(32)), crypto: nodeVaultCrypto, timeoutMs: 20_000 });
-    const rag = createCollections({ store: createPgVectorStore(s.db), keyring: vault.keyring, crypto: nodeVaultCrypto });
-    const a = (await keys.createTenant('A')).id;
-    const b = (await keys.createTenant('B')).id;
+    const provider = createLocalProvider(randomBytes(32));
+    const vault = createDbVault({ db: s.db, provider, crypto: nodeVaultCrypto, timeoutMs: 20_000 });
+    audit = createAuditStore({ db: s.db, provider, hmac: nodeVaultCrypto.hmac, timeoutMs: 20_000 });
+    const ragAudit = { append: (t: string, e: Parameters<AuditStore['append']>[1]) => (auditDown ? Promise.reject(auditUnavailable()) : audit.append(t, e)) };
+    const rag = createCollections({ store: createPgVectorStore(s.db), keyring: vault.keyring, crypto: nodeVaultCrypto, audit: ragAudit });
+    const a = (tenantA = (await keys.createTenant('A')).id);
+    const b = (tenantB = (await keys.createTenant('B')).id);
     for (const role of ['admin', 'user', 'restricted'] as const) key[role] = (await keys.issueKey({ tenantId: a, name: `a-${role}`, role })).key;
     key.other = (await keys.issueKey({ tenantId: b, name: 'b-admin', role: 'admin' })).key;
-    gw = await startGateway(up.url, { vault, auth: keys, rag, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
+    gw = await startGateway(up.url, { vault, auth: keys, rag, compliance: {
+        audit,
+        known: knownTokens(s.db),
+        revealLimiter: createRateLimiter(0),
+        erase: { db: s.db, keyring: vault.keyring, audit, invalidate: notifyingInvalidate(s.db, vault.forgetTenant), collections: createCollectionEraser({ db: s.db, keyring: vault.keyring, crypto: nodeVaultCrypto }) },
+      }, limits: { maxBodyBytes: 1024 * 1024, streamIdleTimeoutMs: 5_000 } });
 
     const docs = [
       { id: 'd1', text: `Invoice dispute: write to ${JANE} about the refund on card ${CARD}.`, metadata: { owner: JANE, customer: CUSTOMER, category: 'billing', year: 2024 } },
@@ -145,6 +115,40 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
     expect(JSON.stringify(restricted)).not.toContain(JANE);
   });
 
+  it('opening sealed metadata is audited first: one entry per field with outcome and key version, never a value; no audit, no opening', async () => {
+    const events = async () => {
+      const out: any[] = [];
+      for await (const e of audit.events(tenantA)) out.push(JSON.parse(e.body));
+      return out;
+    };
+    const before = (await events()).length;
+    const r = await call(gw, 'POST', '/veil/collections/support/query', key.restricted, { model: 'emb', query: `refund card for ${JANE}`, k: 1, restore: true, filter: { owner: JANE, year: 2024 } });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.data[0].metadata.owner).toBe('j•••@example.com');
+    const evs = (await events()).slice(before).filter((e) => e.endpoint === '/v1/veil/collections/support/query');
+    expect(evs).toHaveLength(1);
+    expect(evs[0]).toMatchObject({ kind: 'restore', role: 'restricted' });
+    const byField = Object.fromEntries(evs[0].tokens.map((t: any) => [t.t, t]));
+    expect(Object.keys(byField).sort()).toEqual(['meta:d1:customer', 'meta:d1:owner']);
+    expect(byField['meta:d1:owner']).toMatchObject({ type: 'EMAIL', o: 'masked', kv: 1 });
+    expect(byField['meta:d1:customer']).toMatchObject({ type: null, kv: 1 });
+    for (const v of [JANE, CUSTOMER, 'jane.roe']) expect(JSON.stringify(evs)).not.toContain(v);
+    // without restore nothing is opened and nothing of this kind is written
+    const n = (await events()).length;
+    await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'refund', k: 3 });
+    expect((await events()).slice(n).filter((e) => e.endpoint === '/v1/veil/collections/support/query')).toEqual([]);
+    // the audit trail refuses: 503, nothing opened
+    auditDown = true;
+    try {
+      const down = await call(gw, 'POST', '/veil/collections/support/query', key.admin, { model: 'emb', query: 'refund', k: 1, restore: true, filter: { owner: JANE } });
+      expect(down.status).toBe(503);
+      expect(down.json.error.code).toBe('veil_audit_unavailable');
+      expect(JSON.stringify(down.json)).not.toContain(JANE);
+    } finally {
+      auditDown = false;
+    }
+  });
+
   it('tenant isolation: another tenant never sees these chunks, even with the same collection and id', async () => {
     const r = await call(gw, 'POST', '/veil/collections/support/query', key.other, { model: 'emb', query: `refund card for ${JANE}`, k: 10, restore: true });
     expect(r.json.data.map((d: any) => d.id)).toEqual(['d1']);
@@ -190,6 +194,41 @@ describe.each(SETUPS)('RAG collections ($name)', (setup) => {
     expect(pii.json.error.code).toBe('veil_pii_in_id');
     const dup = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }] });
     expect(dup.status).toBe(400);
+  });
+
+  it('erasure reaches the collection: the subject placeholders re-sanitized, its metadata fields and blind indexes removed; others untouched', async () => {
+    const d4 = await call(gw, 'POST', '/veil/collections/support/documents', key.admin, { model: 'emb', documents: [{ id: 'd4', text: 'Call notes, nothing personal.', metadata: { customer: 'Orlando Vexley', category: 'calls' } }], encrypt_fields: ['customer'] });
+    expect(d4.status).toBe(200);
+    const ask = async (body: Record<string, unknown>, k = key.admin) => (await call(gw, 'POST', '/veil/collections/support/query', k, { model: 'emb', query: 'refund card', k: 10, ...body })).json.data;
+    const before = await ask({});
+    const janeToken = /\[(EMAIL_[0-9A-Z]{8})\]/.exec(before.find((d: any) => d.id === 'd1').text)![1]!;
+    const cardToken = /\[(CARD_[0-9A-Z]{8})\]/.exec(before.find((d: any) => d.id === 'd1').text)![1]!;
+
+    const byValue = await call(gw, 'POST', '/veil/erase', key.admin, { type: 'EMAIL', value: JANE });
+    expect(byValue).toEqual({ status: 200, json: { object: 'veil.erasure', erased: 1, chunks: 2, fields: 2 } });
+    const after = Object.fromEntries((await ask({ restore: true })).map((d: any) => [d.id, d]));
+    expect(after.d1.text).toBe(`Invoice dispute: write to [EMAIL_ERASED] about the refund on card ${CARD}.`);
+    expect(after.d1.metadata).toEqual({ customer: CUSTOMER, category: 'billing', year: 2024 });
+    expect(after.d3.text).toBe('Password reset requested by [EMAIL_ERASED] from the mobile app.');
+    expect(after.d3.metadata).toEqual({ customer: CUSTOMER, category: 'account', year: 2023 });
+    expect(await ask({ filter: { owner: JANE } })).toEqual([]);
+    expect((await ask({ filter: { customer: CUSTOMER } })).map((d: any) => d.id).sort()).toEqual(['d1', 'd3']);
+    const left = await s.db.query<{ n: number }>("select count(*)::int as n from veil_rag_chunks where text like '%' || $1 || '%' or sealed::text like '%' || $1 || '%'", [janeToken]);
+    expect(left[0]!.n).toBe(0);
+    // tenant B's chunk holds the same value under its own placeholder: untouched
+    const b = await ask({ restore: true }, key.other);
+    expect(b[0].text).toBe(`Refund for ${JANE} on card ${CARD}, tenant B.`);
+
+    // by placeholder; and by value with no mapping, through the blind index of a field sealed by encrypt_fields
+    expect((await call(gw, 'POST', '/veil/erase', key.admin, { token: `[${cardToken}]` })).json).toEqual({ object: 'veil.erasure', erased: 1, chunks: 1, fields: 0 });
+    expect((await ask({ restore: true })).find((d: any) => d.id === 'd1').text).toBe('Invoice dispute: write to [EMAIL_ERASED] about the refund on card [CARD_ERASED].');
+    expect((await call(gw, 'POST', '/veil/erase', key.admin, { type: 'PERSON', value: 'Orlando Vexley' })).json).toEqual({ object: 'veil.erasure', erased: 0, chunks: 1, fields: 1 });
+    expect((await ask({ restore: true })).find((d: any) => d.id === 'd4').metadata).toEqual({ category: 'calls' });
+    expect(await ask({ filter: { customer: 'Orlando Vexley' } })).toEqual([]);
+    // shredding a tenant deletes its chunks
+    await shredTenant(gw.services.compliance!.erase!, tenantB, { via: 'test' });
+    expect(await s.db.query('select id from veil_rag_chunks where tenant_id = $1', [tenantB])).toEqual([]);
+    expect((await s.db.query('select id from veil_rag_chunks where tenant_id = $1', [tenantA])).length).toBe(3);
   });
 }, 240_000);
 

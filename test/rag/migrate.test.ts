@@ -1,5 +1,6 @@
 /**
- * `migrateJsonl` (src/rag/migrate.node.ts): a JSONL export migrated into an encrypted collection
+ * `migrateJsonl` (src/rag/migrate.node.ts) and `migrateTable` (src/rag/migrate.ts): a JSONL export,
+ * and the same records in a pgvector table, migrated into an encrypted collection
  * on an on-disk PGlite + pgvector with the real DB vault, in a child process that is SIGKILLed
  * mid-run and started again: the second run resumes from the persisted progress (it does not
  * start over), every record ends up stored exactly once, sanitized, with the PII metadata
@@ -38,15 +39,17 @@ function runChild(env: Record<string, string>, killAtDone?: number): Promise<{ o
   });
 }
 
-it('resumes after SIGKILL from the persisted progress; every record stored once, sanitized and sealed', async () => {
+it.each([
+  { source: 'JSONL export', table: undefined },
+  { source: 'pgvector table', table: 'legacy_chunks' },
+])('$source: resumes after SIGKILL from the persisted progress; every record stored once, sanitized and sealed', async ({ table }) => {
   const file = join(dir, 'export.jsonl');
   const lines: string[] = [];
   for (let i = 0; i < N; i++) {
     lines.push(JSON.stringify({ id: `c${i}`, text: `Chunk ${i}: contact user${i}@example.com about order ${i}.`, metadata: { owner: `user${i}@example.com`, n: i }, embedding: [1, i + 1, 0.5] }));
   }
   writeFileSync(file, lines.join('\n') + '\n');
-  const env = { MIG_DATA: join(dir, 'pglite'), MIG_FILE: file, MIG_KEY: toHex(randomBytes(32)), MIG_TENANT: 'tenant-m' };
-
+  const env = { MIG_DATA: join(dir, `pglite-${table ?? 'jsonl'}`), MIG_FILE: file, MIG_KEY: toHex(randomBytes(32)), MIG_TENANT: 'tenant-m', ...(table ? { MIG_TABLE: table } : {}) };
   const first = await runChild(env, 10);
   expect(first.killed).toBe(true);
   const second = await runChild(env);

@@ -1,7 +1,8 @@
 /**
  * `POST /v1/veil/erase` (admin role only): `{"type": "EMAIL", "value": "…"}` or
  * `{"token": "[EMAIL_…]"}` erases the subject's mapping in the caller's tenant
- * (src/compliance/erase.ts) and answers `{"object": "veil.erasure", "erased": 0|1}`.
+ * (src/compliance/erase.ts) and answers `{"object": "veil.erasure", "erased": 0|1}`, plus
+ * `chunks` and `fields` (RAG chunks re-sanitized, metadata fields removed) where collections exist.
  * Erasing something that does not exist is not an error (`erased: 0`), so the answer does not
  * confirm more than a reveal would. Audited; an audit failure after the deletion is a 503
  * `veil_audit_unavailable` (the mapping is gone; the event could not be recorded).
@@ -34,7 +35,7 @@ export function registerEraseRoute(app: Hono<Env>, deps: { erase: EraseDeps; max
         requestId: c.get('requestId'),
         via: '/v1/veil/erase',
       });
-      return c.json({ object: 'veil.erasure', erased: r.erased });
+      return c.json({ object: 'veil.erasure', erased: r.erased, ...(r.chunks !== undefined ? { chunks: r.chunks, fields: r.fields } : {}) });
     } catch (e) {
       if (e instanceof EraseInputError) throw badRequest(`Invalid erase request: ${e.message}.`, 'token');
       throw isVeilError(e) ? e : vaultUnavailable(e);

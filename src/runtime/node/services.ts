@@ -34,6 +34,8 @@ import { listenForErasures } from './erase-listener.js';
 import { auditStoreFromConfig, openMasterKey } from './master-key-services.js';
 import { createCollections } from '../../rag/collections.js';
 import { createPgVectorStore } from '../../rag/store.js';
+import { createPendingReader } from '../../rag/pending.js';
+import { createCollectionEraser } from '../../rag/erase.js';
 import { nerDetectorFromConfig } from './ner/index.js';
 
 const UPSTREAM_KEY_MISSING =
@@ -124,10 +126,10 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         audit: auditStore,
         known: knownTokens(db),
         revealLimiter: createDbRateLimiter(db, config.VEIL_REVEAL_RATE_PER_MIN), // one budget per key across processes
-        erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant) },
+        erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant), collections: createCollectionEraser({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto }) },
       };
       closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
-      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto });
+      rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore, pending: createPendingReader(db) });
       const store = createApiKeyStore(db);
       auth = store;
       policyFor = createPolicyStore(db).policyFor;

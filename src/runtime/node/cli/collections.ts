@@ -1,10 +1,12 @@
 /**
- * `veil collections migrate --tenant <id> --collection <name> --file <export.jsonl> [--batch 100]
- *  [--re-embed --model <embedding-model>] [--encrypt-field <name>]...`: migrates a JSONL export
- * into an encrypted collection (src/rag/migrate.node.ts) with a progress bar (rate, ETA), using
- * the same database, master key, detection (patterns + NER per VEIL_NER) and tenant policy as
- * the gateway. Resumable: run the same command again after a stop or a kill. Exit codes: 0 done,
- * 1 failure (message names the line, never its content), 2 usage.
+ * `veil collections migrate --tenant <id> --collection <name> (--file <export.jsonl> |
+ *  --from-table <table> --id-col c --text-col c --embedding-col c [--metadata-col c])
+ *  [--batch 100] [--re-embed --model <embedding-model>] [--encrypt-field <name>]...`: migrates a
+ * JSONL export (src/rag/migrate.node.ts) or a pgvector table in Veil's database (src/rag/migrate.ts)
+ * into an encrypted collection with a progress bar (rate, ETA), using the same database, master
+ * key, detection (patterns + NER per VEIL_NER) and tenant policy as the gateway. Ctrl-C (SIGINT)
+ * pauses after the batch in progress; run the same command again to resume (also after a kill).
+ * Exit codes: 0 done or paused, 1 failure (message names the record, never its content), 2 usage.
  */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -23,14 +25,19 @@ import { createMasterKeyProvider } from '../../../keys/master-key.node.js';
 import { buildDetector } from '../services.js';
 import { createCollections, embed } from '../../../rag/collections.js';
 import { migrateJsonl } from '../../../rag/migrate.node.js';
+import { migrateTable, type MigrateResult } from '../../../rag/migrate.js';
 import { createPgVectorStore } from '../../../rag/store.js';
 
 export const COLLECTIONS_HELP = `veil collections migrate --tenant <id> --collection <name> --file <export.jsonl>
-       [--batch <n>] [--re-embed --model <embedding-model>] [--encrypt-field <field>]...
-  One JSON record per line: {"id", "text", "metadata": {…}, "embedding": [...]}. Texts are
-  sanitized, PII metadata sealed; embeddings are kept unless --re-embed (recommended: vectors of
-  raw text can be inverted back to it). Progress is saved after every batch: run the same
-  command again to resume after a stop or a kill.`;
+veil collections migrate --tenant <id> --collection <name> --from-table <[schema.]table>
+       --id-col <col> --text-col <col> --embedding-col <col> [--metadata-col <jsonb col>]
+  common: [--batch <n>] [--re-embed --model <embedding-model>] [--encrypt-field <field>]...
+  JSONL: one record per line, {"id", "text", "metadata": {…}, "embedding": [...]}. A table is
+  read from Veil's own database, in id order, and left as it is; until the migration finishes,
+  collection queries also return its not-yet-migrated rows, sanitized. Texts are sanitized, PII
+  metadata sealed; embeddings are kept unless --re-embed (recommended: vectors of raw text can
+  be inverted back to it). Progress is saved after every batch: Ctrl-C pauses, and running the
+  same command again resumes (also after a kill).`;
 
 export interface CollectionsIo {
   env: Record<string, string | undefined>;
@@ -39,6 +46,8 @@ export interface CollectionsIo {
   db?: Db;
   /** Show the progress bar (default: when stderr is a TTY). */
   progress?: boolean;
+  /** Pauses the migration after the batch in progress (default: SIGINT). */
+  signal?: AbortSignal;
 }
 
 export async function runCollectionsCli(argv: string[], io: CollectionsIo): Promise<number> {
@@ -52,6 +61,11 @@ export async function runCollectionsCli(argv: string[], io: CollectionsIo): Prom
         tenant: { type: 'string' },
         collection: { type: 'string' },
         file: { type: 'string' },
+        'from-table': { type: 'string' },
+        'id-col': { type: 'string' },
+        'text-col': { type: 'string' },
+        'metadata-col': { type: 'string' },
+        'embedding-col': { type: 'string' },
         batch: { type: 'string', default: '100' },
         'encrypt-field': { type: 'string', multiple: true },
         're-embed': { type: 'boolean', default: false },
@@ -69,7 +83,9 @@ export async function runCollectionsCli(argv: string[], io: CollectionsIo): Prom
     return v.help ? 0 : 2;
   }
   const batch = Number(v.batch);
-  if (!v.tenant || !v.collection || !v.file || !Number.isInteger(batch) || batch < 1 || batch > 256 || !/^[A-Za-z0-9_.-]{1,64}$/.test(v.collection) || (v['re-embed'] && !v.model)) {
+  const table = v['from-table'];
+  const fromTable = table !== undefined && v['id-col'] && v['text-col'] && v['embedding-col'];
+  if (!v.tenant || !v.collection || !(v.file === undefined ? fromTable : table === undefined) || !Number.isInteger(batch) || batch < 1 || batch > 256 || !/^[A-Za-z0-9_.-]{1,64}$/.test(v.collection) || (v['re-embed'] && !v.model)) {
     io.err(`error: missing or invalid option\n\n${COLLECTIONS_HELP}`);
     return 2;
   }
@@ -77,6 +93,7 @@ export async function runCollectionsCli(argv: string[], io: CollectionsIo): Prom
   const config = loadConfig(io.env);
   let db: Db | undefined;
   let detector: Detector | undefined;
+  let onSigint: (() => void) | undefined;
   try {
     db = io.db ?? (await openDatabaseForCli(config, { logger: silentLogger })).db;
     const provider = await createMasterKeyProvider(config, silentLogger, io.env);
@@ -92,31 +109,39 @@ export async function runCollectionsCli(argv: string[], io: CollectionsIo): Prom
     const bar = (io.progress ?? process.stderr.isTTY) ? new cliProgress.SingleBar({ format: 'migrating [{bar}] {value}/{total} chunks | {rate}/s | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
     const t0 = performance.now();
     let from = -1;
-    const r = await migrateJsonl(db, rag, ctx, { detector, vault, policy, detectTimeoutMs: config.VEIL_DETECT_TIMEOUT_MS }, client ? (t) => embed(client, v.model!, t) : null, {
-      file: v.file,
-      collection: v.collection,
-      batchSize: batch,
-      reEmbed: v['re-embed'],
-      encryptFields: v['encrypt-field'] ?? [],
-      onProgress: (done, total) => {
-        if (!bar) return;
-        if (from < 0) {
-          from = done;
-          bar.start(total, done, { rate: 0 });
-          return;
-        }
-        const secs = (performance.now() - t0) / 1000;
-        bar.update(done, { rate: secs > 0 ? Math.round((done - from) / secs) : 0 });
-      },
-    });
+    const onProgress = (done: number, total: number) => {
+      if (!bar) return;
+      if (from < 0) {
+        from = done;
+        bar.start(total, done, { rate: 0 });
+        return;
+      }
+      const secs = (performance.now() - t0) / 1000;
+      bar.setTotal(total);
+      bar.update(done, { rate: secs > 0 ? Math.round((done - from) / secs) : 0 });
+    };
+    let signal = io.signal;
+    if (!signal) {
+      const ac = new AbortController();
+      onSigint = () => ac.abort();
+      process.once('SIGINT', onSigint);
+      signal = ac.signal;
+    }
+    const upstream = client ? (t: string[]) => embed(client, v.model!, t) : null;
+    const opts = { collection: v.collection, batchSize: batch, reEmbed: v['re-embed'], encryptFields: v['encrypt-field'] ?? [], signal, onProgress };
+    const mask = { detector, vault, policy, detectTimeoutMs: config.VEIL_DETECT_TIMEOUT_MS };
+    const r: MigrateResult = fromTable
+      ? await migrateTable(db, rag, ctx, mask, upstream, { table: table!, idCol: v['id-col']!, textCol: v['text-col']!, embeddingCol: v['embedding-col']!, metadataCol: v['metadata-col'] ?? null }, opts)
+      : await migrateJsonl(db, rag, ctx, mask, upstream, { ...opts, file: v.file! });
     bar?.stop();
     const secs = (performance.now() - t0) / 1000;
-    io.out(`migrated ${r.done - r.startedAt} chunks into "${v.collection}" (${r.done}/${r.total} done${r.startedAt > 0 ? `, resumed at ${r.startedAt}` : ''}; ${secs > 0 ? Math.round((r.done - r.startedAt) / secs) : 0} chunks/s)`);
+    io.out(`${r.paused ? 'paused: ' : ''}migrated ${r.done - r.startedAt} chunks into "${v.collection}" (${r.done}/${r.total} done${r.startedAt > 0 ? `, resumed at ${r.startedAt}` : ''}; ${secs > 0 ? Math.round((r.done - r.startedAt) / secs) : 0} chunks/s)${r.paused ? '; run the same command again to resume' : ''}`);
     return 0;
   } catch (e) {
     io.err(`error: ${(e as Error).message}`);
     return 1;
   } finally {
+    if (onSigint) process.off('SIGINT', onSigint);
     await detector?.close?.().catch(() => {});
     if (!io.db) await db?.close().catch(() => {});
   }

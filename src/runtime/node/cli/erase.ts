@@ -11,6 +11,8 @@ import { parseArgs } from 'node:util';
 import { eraseSubject, EraseInputError, notifyingInvalidate, shredTenant, type EraseDeps } from '../../../compliance/erase.js';
 import { isEntityType, type EntityType } from '../../../core/types.js';
 import { createKeyring } from '../../../keys/keyring.js';
+import { nodeVaultCrypto } from '../../../keys/crypto.node.js';
+import { createCollectionEraser } from '../../../rag/erase.js';
 import { openComplianceContext } from './audit.js';
 import { cliActor, type CliIo, CliUsageError } from './common.js';
 
@@ -19,7 +21,7 @@ async function withDeps<T>(io: CliIo, fn: (deps: EraseDeps) => Promise<T>): Prom
   const cx = await openComplianceContext(io);
   try {
     const keyring = createKeyring({ db: cx.db, provider: cx.provider });
-    return await fn({ db: cx.db, keyring, audit: cx.audit, invalidate: notifyingInvalidate(cx.db, () => {}) });
+    return await fn({ db: cx.db, keyring, audit: cx.audit, invalidate: notifyingInvalidate(cx.db, () => {}), collections: createCollectionEraser({ db: cx.db, keyring, crypto: nodeVaultCrypto }) });
   } finally {
     await cx.close();
   }
@@ -37,7 +39,8 @@ export async function runEraseCli(argv: string[], io: CliIo): Promise<number> {
   const target = o.token !== undefined ? { token: o.token } : { type: o.type as EntityType, value: o.value! };
   try {
     const r = await withDeps(io, (deps) => eraseSubject(deps, o.tenant!, target, cliActor()));
-    io.out(r.erased > 0 ? `erased ${r.erased} mapping of tenant ${o.tenant}` : `nothing to erase: no such mapping in tenant ${o.tenant}`);
+    const rag = r.chunks ? `; ${r.chunks} RAG chunks re-sanitized, ${r.fields} metadata fields removed` : '';
+    io.out(r.erased > 0 ? `erased ${r.erased} mapping of tenant ${o.tenant}${rag}` : `nothing to erase: no such mapping in tenant ${o.tenant}${rag}`);
     return 0;
   } catch (e) {
     if (e instanceof EraseInputError) throw new CliUsageError(e.message);

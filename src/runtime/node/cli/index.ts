@@ -30,8 +30,8 @@ Commands:
   keys list [--tenant <id>]                 list API keys (prefix only, never the key)
   keys revoke <key-id>                      revoke an API key
 ${JOBS_HELP}
-  collections migrate …                     migrate a JSONL export into an encrypted RAG collection
-                                            (veil collections migrate --help)
+  collections migrate …                     migrate a JSONL export or a pgvector table into an
+                                            encrypted RAG collection (veil collections migrate --help)
   policy show <tenant-id>                   print the tenant's policy override and the
                                             effective policy (override merged onto the default)
   policy set <tenant-id> --file <policy.json>
