@@ -3,7 +3,8 @@
  * scoped upsert, nearest-neighbour query with exact filters, delete — so a Milvus or Qdrant
  * adapter is one file later. {@link createPgVectorStore} implements it on pgvector through the
  * gateway's `Db` (PGlite with `@electric-sql/pglite-pgvector`, or PostgreSQL through `pg`).
- * Every statement is scoped by `tenant_id` (the caller's tenant, never the body's). Its table
+ * Every statement is scoped by `tenant_id` (the caller's tenant, never the body's); a batch of
+ * chunks is upserted with one statement (per 500), so a batch costs one round trip. Its table
  * is created on first use, not by a drizzle migration: the migrations must keep running on a
  * PostgreSQL without pgvector (collections are optional); there it fails with 503
  * `veil_pgvector_missing`, naming the extension. Cosine distance; one HNSW index per embedding
@@ -51,6 +52,8 @@ export interface VectorStore {
 
 export const MAX_DIMS = 16_000;
 const HNSW_MAX_DIMS = 2_000;
+/** Chunks per upsert statement (8 parameters each: far below PostgreSQL's 65,535). */
+const UPSERT_ROWS = 500;
 
 const DDL = [
   `create table if not exists veil_rag_chunks (
@@ -119,15 +122,30 @@ export function createPgVectorStore(db: Db): VectorStore {
   return {
     async upsert(tenantId, collection, chunks) {
       await ensure();
+      // One statement per UPSERT_ROWS chunks (atomic, one round trip); an id given twice in a
+      // batch keeps its last version, as one statement may not update a row twice.
+      const last = new Map<string, StoredChunk>();
       for (const ch of chunks) {
-        const dims = checkDims(ch.embedding);
-        await ensureIndex(dims);
+        last.delete(ch.id);
+        last.set(ch.id, ch);
+      }
+      const rows = [...last.values()];
+      const dims = rows.map((ch) => checkDims(ch.embedding));
+      for (const d of new Set(dims)) await ensureIndex(d);
+      for (let at = 0; at < rows.length; at += UPSERT_ROWS) {
+        const part = rows.slice(at, at + UPSERT_ROWS);
+        const params: unknown[] = [tenantId, collection];
+        const values = part.map((ch, i) => {
+          const n = params.length;
+          params.push(ch.id, ch.text, JSON.stringify(ch.metadata), JSON.stringify(ch.sealed), ch.blind, dims[at + i], vec(ch.embedding), ch.migrated ?? true);
+          return `($1, $2, $${n + 1}, $${n + 2}, $${n + 3}::jsonb, $${n + 4}::jsonb, $${n + 5}::bytea[], $${n + 6}::int, $${n + 7}::vector, $${n + 8}::boolean)`;
+        });
         await db.query(
           `insert into veil_rag_chunks (tenant_id, collection, id, text, metadata, sealed, blind, dims, embedding, migrated)
-           values ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::bytea[], $8, $9::vector, $10)
+           values ${values.join(', ')}
            on conflict (tenant_id, collection, id) do update set text = excluded.text, metadata = excluded.metadata, sealed = excluded.sealed,
              blind = excluded.blind, dims = excluded.dims, embedding = excluded.embedding, migrated = excluded.migrated, updated_at = now()`,
-          [tenantId, collection, ch.id, ch.text, JSON.stringify(ch.metadata), JSON.stringify(ch.sealed), ch.blind, dims, vec(ch.embedding), ch.migrated ?? true],
+          params,
         );
       }
     },

@@ -1,0 +1,70 @@
+/**
+ * The pgvector store's batched upsert (src/rag/store.ts) on real PGlite + pgvector: a batch is
+ * one statement per 500 chunks, an id given twice in one batch keeps its last version (one
+ * statement may not update a row twice), batches larger than one statement are all stored,
+ * and every row stays in its tenant. No fakes.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/client.js';
+import { fromPglite } from '../../src/db/open.node.js';
+import { createPgVectorStore, type StoredChunk, type VectorStore } from '../../src/rag/store.js';
+
+const chunk = (id: string, text: string, e: number[], extra: Partial<StoredChunk> = {}): StoredChunk => ({
+  id,
+  text,
+  metadata: { n: id },
+  sealed: {},
+  blind: [new Uint8Array([1, 2, 3])],
+  embedding: e,
+  ...extra,
+});
+
+describe('pgvector store: batched upsert', () => {
+  let db: Db;
+  let store: VectorStore;
+  const statements: string[] = [];
+  beforeAll(async () => {
+    const inner = fromPglite(await PGlite.create({ extensions: { vector } }));
+    await inner.migrate();
+    // count the insert statements the store sends (the real database answers them)
+    db = { ...inner, query: (sql: string, params: unknown[], name?: string) => (/insert into veil_rag_chunks/.test(sql) && statements.push(sql), inner.query(sql, params, name)) } as Db;
+    store = createPgVectorStore(db);
+  });
+  afterAll(() => db.close());
+
+  it('an id given twice in one batch keeps its last version; one statement per batch', async () => {
+    statements.length = 0;
+    await store.upsert('t1', 'c', [chunk('a', 'first', [1, 0, 0]), chunk('b', 'bee', [0, 1, 0]), chunk('a', 'second', [0, 0, 1], { blind: [] })]);
+    expect(statements).toHaveLength(1);
+    const hits = await store.query('t1', 'c', [0, 0, 1], 10, { plain: {}, blind: [] });
+    expect(hits.map((h) => [h.id, h.text])).toEqual([
+      ['a', 'second'],
+      ['b', 'bee'],
+    ]);
+    // the first version's blind index is gone with it
+    expect((await store.query('t1', 'c', [0, 0, 1], 10, { plain: {}, blind: [new Uint8Array([1, 2, 3])] })).map((h) => h.id)).toEqual(['b']);
+  });
+
+  it('a batch larger than one statement is stored whole, and upserting again updates in place', async () => {
+    statements.length = 0;
+    const many = Array.from({ length: 1201 }, (_, i) => chunk(`m${i}`, `text ${i}`, [1, i / 1201, 0.5]));
+    await store.upsert('t1', 'big', many);
+    expect(statements).toHaveLength(3);
+    const [row] = await db.query<{ n: number }>("select count(*)::int as n from veil_rag_chunks where tenant_id = 't1' and collection = 'big'", []);
+    expect(row?.n).toBe(1201);
+    await store.upsert('t1', 'big', [chunk('m7', 'changed', [1, 0, 0], { migrated: false })]);
+    const hit = (await store.query('t1', 'big', [1, 0, 0], 1, { plain: {}, blind: [] }))[0]!;
+    expect([hit.id, hit.text, hit.migrated]).toEqual(['m7', 'changed', false]);
+  });
+
+  it('rows stay in their tenant; an empty batch writes nothing', async () => {
+    await store.upsert('t2', 'c', [chunk('a', 'other tenant', [1, 0, 0])]);
+    expect((await store.query('t1', 'c', [0, 0.1, 1], 10, { plain: {}, blind: [] })).map((h) => h.text)).toEqual(['second', 'bee']);
+    expect((await store.query('t2', 'c', [1, 0, 0], 10, { plain: {}, blind: [] })).map((h) => h.text)).toEqual(['other tenant']);
+    statements.length = 0;
+    await store.upsert('t2', 'c', []);
+    expect(statements).toHaveLength(0);
+  });
+});
