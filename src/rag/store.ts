@@ -153,13 +153,24 @@ export function createPgVectorStore(db: Db): VectorStore {
     async query(tenantId, collection, embedding, k, filter) {
       await ensure();
       const dims = checkDims(embedding);
+      // Filters only when given: an empty containment test still costs every scanned row.
+      const params: unknown[] = [tenantId, collection, vec(embedding), k];
+      let filters = '';
+      if (filter.blind.length > 0) {
+        params.push(filter.blind);
+        filters += ` and blind @> $${params.length}::bytea[]`;
+      }
+      if (Object.keys(filter.plain).length > 0) {
+        params.push(JSON.stringify(filter.plain));
+        filters += ` and metadata @> $${params.length}::jsonb`;
+      }
       const rows = await db.query<{ id: string; text: string; metadata: Record<string, unknown>; sealed: Record<string, unknown>; migrated: boolean; distance: number }>(
         `select id, text, metadata, sealed, migrated, (embedding::vector(${dims}) <=> $3::vector(${dims}))::float8 as distance
            from veil_rag_chunks
-          where tenant_id = $1 and collection = $2 and dims = ${dims} and blind @> $4::bytea[] and metadata @> $5::jsonb
+          where tenant_id = $1 and collection = $2 and dims = ${dims}${filters}
           order by embedding::vector(${dims}) <=> $3::vector(${dims})
-          limit $6`,
-        [tenantId, collection, vec(embedding), filter.blind, JSON.stringify(filter.plain), k],
+          limit $4`,
+        params,
       );
       return rows.map((r) => ({ id: r.id, text: r.text, metadata: r.metadata, sealed: r.sealed, migrated: r.migrated, distance: Number(r.distance) }));
     },

@@ -59,6 +59,22 @@ describe('pgvector store: batched upsert', () => {
     expect([hit.id, hit.text, hit.migrated]).toEqual(['m7', 'changed', false]);
   });
 
+  it('filters: blind indexes and plain fields must all match; no filter returns every nearest chunk', async () => {
+    const B = (n: number) => new Uint8Array([n]);
+    await store.upsert('t3', 'f', [
+      { ...chunk('x', 'x', [1, 0, 0]), metadata: { lang: 'en', n: 1 }, blind: [B(1), B(2)] },
+      { ...chunk('y', 'y', [0.9, 0.1, 0]), metadata: { lang: 'fr', n: 2 }, blind: [B(1)] },
+      { ...chunk('z', 'z', [0, 1, 0]), metadata: { lang: 'en', n: 3 }, blind: [] },
+    ]);
+    const ids = async (filter: { plain: Record<string, unknown>; blind: Uint8Array[] }) => (await store.query('t3', 'f', [1, 0, 0], 10, filter)).map((h) => h.id);
+    expect(await ids({ plain: {}, blind: [] })).toEqual(['x', 'y', 'z']);
+    expect(await ids({ plain: {}, blind: [B(1)] })).toEqual(['x', 'y']);
+    expect(await ids({ plain: {}, blind: [B(1), B(2)] })).toEqual(['x']);
+    expect(await ids({ plain: { lang: 'en' }, blind: [] })).toEqual(['x', 'z']);
+    expect(await ids({ plain: { lang: 'en' }, blind: [B(1)] })).toEqual(['x']);
+    expect(await ids({ plain: { lang: 'de' }, blind: [] })).toEqual([]);
+  });
+
   it('rows stay in their tenant; an empty batch writes nothing', async () => {
     await store.upsert('t2', 'c', [chunk('a', 'other tenant', [1, 0, 0])]);
     expect((await store.query('t1', 'c', [0, 0.1, 1], 10, { plain: {}, blind: [] })).map((h) => h.text)).toEqual(['second', 'bee']);
