@@ -9,7 +9,8 @@
  * PostgreSQL without pgvector (collections are optional); there it fails with 503
  * `veil_pgvector_missing`, naming the extension. Cosine distance; one HNSW index per embedding
  * size (partial expression index, pgvector's way to mix sizes in one table; up to 2000 dims,
- * larger embeddings are searched exactly). What is stored is already sanitized/encrypted by
+ * larger embeddings are searched exactly; on PGlite, which has no autovacuum, the table is analyzed
+ * as autovacuum would, or the planner never uses the index). What is stored is already sanitized/encrypted by
  * src/rag/collections.ts: this file never sees a PII value.
  */
 import type { Db } from '../db/client.js';
@@ -113,6 +114,20 @@ export function createPgVectorStore(db: Db): VectorStore {
     return p;
   };
 
+  // PGlite runs no autovacuum: without statistics the planner never uses the HNSW index and
+  // every query reads the whole collection. Analyze as autovacuum would (after 50 + 10 % of the
+  // rows changed); PostgreSQL's own autovacuum does this there.
+  let changed = 0;
+  let rowsSeen = 0;
+  const maybeAnalyze = async (n: number) => {
+    if (db.kind !== 'pglite') return;
+    changed += n;
+    if (changed < 50 + 0.1 * rowsSeen) return;
+    rowsSeen += changed;
+    changed = 0;
+    await db.query('analyze veil_rag_chunks', []);
+  };
+
   const checkDims = (e: readonly number[]) => {
     const d = e.length;
     if (!Number.isInteger(d) || d < 1 || d > MAX_DIMS || !e.every(Number.isFinite)) throw vectorStoreUnavailable(new Error('bad embedding'));
@@ -148,6 +163,7 @@ export function createPgVectorStore(db: Db): VectorStore {
           params,
         );
       }
+      await maybeAnalyze(rows.length);
     },
 
     async query(tenantId, collection, embedding, k, filter) {

@@ -75,6 +75,25 @@ describe('pgvector store: batched upsert', () => {
     expect(await ids({ plain: { lang: 'de' }, blind: [] })).toEqual([]);
   });
 
+  it('on PGlite (no autovacuum) the table is analyzed as it grows, so queries use the HNSW index; a filtered query still returns k rows, nearest first', async () => {
+    const rnd = () => Array.from({ length: 8 }, () => Math.random() - 0.5);
+    for (let i = 0; i < 2000; i += 500) {
+      await store.upsert('t4', 'h', Array.from({ length: 500 }, (_, j) => chunk(`h${i + j}`, 't', rnd(), { metadata: { g: (i + j) % 20 === 0 ? 'rare' : 'common' } })));
+    }
+    const v = `[${rnd().join(',')}]`;
+    const plan = await db.query<{ 'QUERY PLAN': string }>(
+      `explain select id from veil_rag_chunks where tenant_id = 't4' and collection = 'h' and dims = 8 order by embedding::vector(8) <=> '${v}'::vector(8) limit 10`,
+      [],
+    );
+    expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Scan using veil_rag_hnsw_8/);
+    for (let n = 0; n < 5; n++) {
+      const hits = await store.query('t4', 'h', rnd(), 10, { plain: { g: 'rare' }, blind: [] });
+      expect(hits).toHaveLength(10);
+      expect(hits.every((h) => Number(h.id.slice(1)) % 20 === 0)).toBe(true);
+      expect(hits.map((h) => h.distance)).toEqual([...hits.map((h) => h.distance)].sort((a, b) => a - b));
+    }
+  });
+
   it('rows stay in their tenant; an empty batch writes nothing', async () => {
     await store.upsert('t2', 'c', [chunk('a', 'other tenant', [1, 0, 0])]);
     expect((await store.query('t1', 'c', [0, 0.1, 1], 10, { plain: {}, blind: [] })).map((h) => h.text)).toEqual(['second', 'bee']);
