@@ -9,9 +9,9 @@
  * PostgreSQL without pgvector (collections are optional); there it fails with 503
  * `veil_pgvector_missing`, naming the extension. Cosine distance; one HNSW index per embedding
  * size (partial expression index, pgvector's way to mix sizes in one table; up to 2000 dims,
- * larger embeddings are searched exactly; on PGlite, which has no autovacuum, the table is analyzed
- * as autovacuum would, or the planner never uses the index). What is stored is already sanitized/encrypted by
- * src/rag/collections.ts: this file never sees a PII value.
+ * larger embeddings are searched exactly; on PGlite, which has no autovacuum, the table is
+ * analyzed as autovacuum would, or the planner never uses the index). What is stored is already
+ * sanitized/encrypted by src/rag/collections.ts: this file never sees a PII value.
  */
 import type { Db } from '../db/client.js';
 import { pgvectorMissing, VeilError, vectorStoreUnavailable } from '../core/errors.js';
