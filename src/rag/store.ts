@@ -3,13 +3,15 @@
  * scoped upsert, nearest-neighbour query with exact filters, delete — so a Milvus or Qdrant
  * adapter is one file later. {@link createPgVectorStore} implements it on pgvector through the
  * gateway's `Db` (PGlite with `@electric-sql/pglite-pgvector`, or PostgreSQL through `pg`).
- * Every statement is scoped by `tenant_id` (the caller's tenant, never the body's). Its table
+ * Every statement is scoped by `tenant_id` (the caller's tenant, never the body's); a batch of
+ * chunks is upserted with one statement (per 500), so a batch costs one round trip. Its table
  * is created on first use, not by a drizzle migration: the migrations must keep running on a
  * PostgreSQL without pgvector (collections are optional); there it fails with 503
  * `veil_pgvector_missing`, naming the extension. Cosine distance; one HNSW index per embedding
  * size (partial expression index, pgvector's way to mix sizes in one table; up to 2000 dims,
- * larger embeddings are searched exactly). What is stored is already sanitized/encrypted by
- * src/rag/collections.ts: this file never sees a PII value.
+ * larger embeddings are searched exactly; on PGlite, which has no autovacuum, the table is
+ * analyzed as autovacuum would, or the planner never uses the index). What is stored is already
+ * sanitized/encrypted by src/rag/collections.ts: this file never sees a PII value.
  */
 import type { Db } from '../db/client.js';
 import { pgvectorMissing, VeilError, vectorStoreUnavailable } from '../core/errors.js';
@@ -51,6 +53,8 @@ export interface VectorStore {
 
 export const MAX_DIMS = 16_000;
 const HNSW_MAX_DIMS = 2_000;
+/** Chunks per upsert statement (8 parameters each: far below PostgreSQL's 65,535). */
+const UPSERT_ROWS = 500;
 
 const DDL = [
   `create table if not exists veil_rag_chunks (
@@ -110,6 +114,20 @@ export function createPgVectorStore(db: Db): VectorStore {
     return p;
   };
 
+  // PGlite runs no autovacuum: without statistics the planner never uses the HNSW index and
+  // every query reads the whole collection. Analyze as autovacuum would (after 50 + 10 % of the
+  // rows changed); PostgreSQL's own autovacuum does this there.
+  let changed = 0;
+  let rowsSeen = 0;
+  const maybeAnalyze = async (n: number) => {
+    if (db.kind !== 'pglite') return;
+    changed += n;
+    if (changed < 50 + 0.1 * rowsSeen) return;
+    rowsSeen += changed;
+    changed = 0;
+    await db.query('analyze veil_rag_chunks', []);
+  };
+
   const checkDims = (e: readonly number[]) => {
     const d = e.length;
     if (!Number.isInteger(d) || d < 1 || d > MAX_DIMS || !e.every(Number.isFinite)) throw vectorStoreUnavailable(new Error('bad embedding'));
@@ -119,29 +137,56 @@ export function createPgVectorStore(db: Db): VectorStore {
   return {
     async upsert(tenantId, collection, chunks) {
       await ensure();
+      // One statement per UPSERT_ROWS chunks (atomic, one round trip); an id given twice in a
+      // batch keeps its last version, as one statement may not update a row twice.
+      const last = new Map<string, StoredChunk>();
       for (const ch of chunks) {
-        const dims = checkDims(ch.embedding);
-        await ensureIndex(dims);
+        last.delete(ch.id);
+        last.set(ch.id, ch);
+      }
+      const rows = [...last.values()];
+      const dims = rows.map((ch) => checkDims(ch.embedding));
+      for (const d of new Set(dims)) await ensureIndex(d);
+      for (let at = 0; at < rows.length; at += UPSERT_ROWS) {
+        const part = rows.slice(at, at + UPSERT_ROWS);
+        const params: unknown[] = [tenantId, collection];
+        const values = part.map((ch, i) => {
+          const n = params.length;
+          params.push(ch.id, ch.text, JSON.stringify(ch.metadata), JSON.stringify(ch.sealed), ch.blind, dims[at + i], vec(ch.embedding), ch.migrated ?? true);
+          return `($1, $2, $${n + 1}, $${n + 2}, $${n + 3}::jsonb, $${n + 4}::jsonb, $${n + 5}::bytea[], $${n + 6}::int, $${n + 7}::vector, $${n + 8}::boolean)`;
+        });
         await db.query(
           `insert into veil_rag_chunks (tenant_id, collection, id, text, metadata, sealed, blind, dims, embedding, migrated)
-           values ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::bytea[], $8, $9::vector, $10)
+           values ${values.join(', ')}
            on conflict (tenant_id, collection, id) do update set text = excluded.text, metadata = excluded.metadata, sealed = excluded.sealed,
              blind = excluded.blind, dims = excluded.dims, embedding = excluded.embedding, migrated = excluded.migrated, updated_at = now()`,
-          [tenantId, collection, ch.id, ch.text, JSON.stringify(ch.metadata), JSON.stringify(ch.sealed), ch.blind, dims, vec(ch.embedding), ch.migrated ?? true],
+          params,
         );
       }
+      await maybeAnalyze(rows.length);
     },
 
     async query(tenantId, collection, embedding, k, filter) {
       await ensure();
       const dims = checkDims(embedding);
+      // Filters only when given: an empty containment test still costs every scanned row.
+      const params: unknown[] = [tenantId, collection, vec(embedding), k];
+      let filters = '';
+      if (filter.blind.length > 0) {
+        params.push(filter.blind);
+        filters += ` and blind @> $${params.length}::bytea[]`;
+      }
+      if (Object.keys(filter.plain).length > 0) {
+        params.push(JSON.stringify(filter.plain));
+        filters += ` and metadata @> $${params.length}::jsonb`;
+      }
       const rows = await db.query<{ id: string; text: string; metadata: Record<string, unknown>; sealed: Record<string, unknown>; migrated: boolean; distance: number }>(
         `select id, text, metadata, sealed, migrated, (embedding::vector(${dims}) <=> $3::vector(${dims}))::float8 as distance
            from veil_rag_chunks
-          where tenant_id = $1 and collection = $2 and dims = ${dims} and blind @> $4::bytea[] and metadata @> $5::jsonb
+          where tenant_id = $1 and collection = $2 and dims = ${dims}${filters}
           order by embedding::vector(${dims}) <=> $3::vector(${dims})
-          limit $6`,
-        [tenantId, collection, vec(embedding), filter.blind, JSON.stringify(filter.plain), k],
+          limit $4`,
+        params,
       );
       return rows.map((r) => ({ id: r.id, text: r.text, metadata: r.metadata, sealed: r.sealed, migrated: r.migrated, distance: Number(r.distance) }));
     },
