@@ -48,11 +48,23 @@ export const SETUPS: { name: string; open(): Promise<Setup> }[] = [
 ];
 
 export async function call(gw: Gateway, method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const send = () =>
+    fetch(`${gw.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (e) {
+    // The gateway runs in this process: a long synchronous step here (PGlite's dumpDataDir) can
+    // hold the event loop past the server's keep-alive timeout, so the client reuses a socket the
+    // server is closing and gets ECONNRESET before any byte of an answer (seen under load in CI).
+    // The request never reached a handler; send it once more on a fresh socket.
+    if ((e as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw e;
+    res = await send();
+  }
   return { status: res.status, json: (await res.json()) as any };
 }
 
