@@ -36,7 +36,12 @@ export const ConfigSchema = z.object({
   VEIL_KEY_PROVIDER: z.enum(['local', 'aws']).default('local'),
   VEIL_MASTER_KEY: z.string().optional(),
   VEIL_MASTER_KEY_FILE: z.string().optional(),
+  /** The previous local master key, still accepted for reads while `veil keys rotate --master` re-wraps (src/jobs/master.ts). */
+  VEIL_MASTER_KEY_PREVIOUS: z.string().optional(),
+  VEIL_MASTER_KEY_PREVIOUS_FILE: z.string().optional(),
   VEIL_KMS_KEY_ID: z.string().optional(),
+  /** The previous KMS key, still accepted for reads while `veil keys rotate --master` re-wraps. */
+  VEIL_KMS_KEY_ID_PREVIOUS: z.string().optional(),
   VEIL_KMS_ENDPOINT: z.string().url().optional(),
   VEIL_KMS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   VEIL_KMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),

@@ -37,10 +37,16 @@ export interface RotationAudit {
 export type JobState = 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
 export const JOB_STATES: readonly JobState[] = ['running', 'paused', 'cancelled', 'done', 'failed'];
 
+/** rotate_dek: re-encrypt rows (this file); rotate_kek: re-wrap DEKs (kek.ts); rotate_master: re-wrap KEKs (master.ts). */
+export type JobKind = 'rotate_dek' | 'rotate_kek' | 'rotate_master';
+
 export interface Job {
   id: string;
-  kind: 'rotate_dek';
-  tenantId: string;
+  kind: JobKind;
+  /** null for rotate_master (every tenant). */
+  tenantId: string | null;
+  /** rotate_master: the master key id everything is re-wrapped under; null otherwise. */
+  target: string | null;
   state: JobState;
   toVersion: number;
   total: number;
@@ -66,10 +72,11 @@ export class JobIntegrityError extends Error {
 const MAX_BATCH = 10_000;
 export const DEFAULT_BATCH = 1000;
 
-interface JobRow {
+export interface JobRow {
   id: string;
-  kind: 'rotate_dek';
-  tenant_id: string;
+  kind: JobKind;
+  tenant_id: string | null;
+  target: string | null;
   state: JobState;
   to_version: number;
   total: string | number;
@@ -82,13 +89,14 @@ interface JobRow {
   finished_at: Date | string | null;
 }
 
-const date = (d: Date | string) => (d instanceof Date ? d : new Date(d));
+export const date = (d: Date | string) => (d instanceof Date ? d : new Date(d));
 
-function toJob(r: JobRow): Job {
+export function toJob(r: JobRow): Job {
   return {
     id: r.id,
     kind: r.kind,
     tenantId: r.tenant_id,
+    target: r.target ?? null,
     state: r.state,
     toVersion: Number(r.to_version),
     total: Number(r.total),
@@ -100,6 +108,12 @@ function toJob(r: JobRow): Job {
     updatedAt: date(r.updated_at),
     finishedAt: r.finished_at === null ? null : date(r.finished_at),
   };
+}
+
+/** The tenant of a per-tenant job (rotate_dek, rotate_kek). */
+export function tenantOf(job: Job): string {
+  if (job.tenantId === null) throw new JobError(`job ${job.id} (${job.kind}) has no tenant`);
+  return job.tenantId;
 }
 
 export async function getJob(db: Db, id: string): Promise<Job | null> {
@@ -200,7 +214,7 @@ export async function runDekBatch(
 ): Promise<number> {
   const cx = opts.crypto ?? webVaultCrypto;
   const n = Math.max(1, Math.min(opts.batchSize ?? DEFAULT_BATCH, MAX_BATCH));
-  const t = job.tenantId;
+  const t = tenantOf(job);
   // Keys are loaded before the transaction (on PGlite a query outside an open transaction waits for it).
   const versions = await db.rows<{ version: number }>(
     sql`select version from tenant_keys where tenant_id = ${t} and kind = 'dek' and version < ${job.toVersion} and state <> 'retired'`,
@@ -279,7 +293,7 @@ export async function finishDekRotation(
   logger: Logger = silentLogger,
   audit?: RotationAudit,
 ): Promise<'done' | 'waiting' | 'stopped'> {
-  const t = job.tenantId;
+  const t = tenantOf(job);
   const result = await db.orm.transaction(async (tx) => {
     const cur = resultRows<{ state: JobState; ready: boolean; done: string | number; created_at: Date | string }>(
       await tx.execute(sql`select state, retire_after <= now() as ready, done, created_at from veil_jobs where id = ${job.id} for update`),

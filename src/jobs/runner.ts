@@ -13,11 +13,15 @@ import { silentLogger, type Logger } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import type { VaultCrypto } from '../vault/db-vault.js';
 import type { Keyring } from '../keys/keyring.js';
+import type { MasterKeyProvider } from '../keys/provider.js';
 import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, runDekBatch, runnableJobs, type Job } from './rotate.js';
+import { DEFAULT_MASTER_BATCH, finishMasterRotation, runMasterBatch } from './master.js';
 
 export interface RunnerOptions {
   db: Db;
   keyring: Keyring;
+  /** The master-key provider: needed for master-key rotation jobs (worked only when its key is the job's target). */
+  provider?: MasterKeyProvider;
   crypto?: VaultCrypto;
   logger?: Logger;
   /** Audit trail for 'rotation' events (src/audit); without it, log lines only. */
@@ -58,23 +62,43 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
   const retryMax = o.retryMaxMs ?? 30_000;
   const settlePoll = o.settlePollMs ?? 1000;
 
+  /** How each kind of job is worked; null: not by this process (a master rotation toward another key). */
+  function handler(job: Job): { batch(j: Job, size: number | undefined): Promise<number>; finish(j: Job): Promise<'done' | 'waiting' | 'stopped'>; size: number } | null {
+    if (job.kind === 'rotate_master') {
+      const p = o.provider;
+      if (!p || p.keyId !== job.target) return null;
+      return {
+        batch: (j, size) => runMasterBatch(o.db, p, j, { batchSize: size }),
+        finish: (j) => finishMasterRotation(o.db, j, log, o.audit),
+        size: o.batchSize ?? DEFAULT_MASTER_BATCH,
+      };
+    }
+    return {
+      batch: (j, size) => runDekBatch(o.db, o.keyring, j, { batchSize: size, crypto: o.crypto }),
+      finish: (j) => finishDekRotation(o.db, j, log, o.audit),
+      size: o.batchSize ?? DEFAULT_BATCH,
+    };
+  }
+
   /** Works one job until it is done, stops, waits to settle (returns 'waiting') or the signal aborts. */
   async function work(job0: Job, signal: AbortSignal | undefined, waitSettle: boolean): Promise<'finished' | 'waiting' | 'aborted'> {
     let job = job0;
     let backoff = retryMin;
+    const h = handler(job);
+    if (!h) return 'waiting';
     while (!signal?.aborted) {
       const t0 = Date.now();
       try {
         const rps = job.rowsPerSecond;
-        const size = rps ? Math.max(1, Math.min(o.batchSize ?? DEFAULT_BATCH, rps)) : o.batchSize;
-        const n = await runDekBatch(o.db, o.keyring, job, { batchSize: size, crypto: o.crypto });
+        const size = rps ? Math.max(1, Math.min(h.size, rps)) : h.size;
+        const n = await h.batch(job, size);
         backoff = retryMin;
         if (n > 0) {
           o.onBatch?.(job, n);
           if (rps) await sleep(Math.max(0, (n / rps) * 1000 - (Date.now() - t0)), signal);
           continue;
         }
-        const r = await finishDekRotation(o.db, job, log, o.audit);
+        const r = await h.finish(job);
         if (r === 'done' || r === 'stopped') {
           o.onBatch?.(job, 0);
           return 'finished';
@@ -86,7 +110,7 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         job = fresh;
       } catch (e) {
         if (e instanceof JobIntegrityError) {
-          log.error('key rotation failed', { jobId: job.id, tenantId: job.tenantId, reason: 'integrity' });
+          log.error('key rotation failed', { jobId: job.id, kind: job.kind, tenantId: job.tenantId, reason: 'integrity' });
           await o.db
             .rows(sql`update veil_jobs set state = 'failed', error = ${e.message}, updated_at = now(), finished_at = now() where id = ${job.id} and state = 'running'`)
             .catch(() => {});
@@ -127,7 +151,7 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         let waiting = 0;
         for (const j of jobs) {
           // A rotation started elsewhere (the CLI): this process encrypts under the new DEK from now on.
-          o.keyring.dropLease(j.tenantId);
+          if (j.tenantId !== null) o.keyring.dropLease(j.tenantId);
           const r = await work(j, signal, waitSettle);
           if (r === 'aborted') return false;
           if (r === 'waiting') waiting++;

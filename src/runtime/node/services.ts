@@ -141,7 +141,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         revealLimiter: createRateLimiter(config.VEIL_REVEAL_RATE_PER_MIN),
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant), collections: createCollectionEraser({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto }) },
       };
-      closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
+      closers.push(startJobPoller({ db, keyring: dbVault.keyring, provider, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
       rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore, pending: createPendingReader(db) });
       const store = createApiKeyStore(db);
       auth = store;
