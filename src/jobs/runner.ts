@@ -14,7 +14,7 @@ import type { Db } from '../db/client.js';
 import type { VaultCrypto } from '../vault/db-vault.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { MasterKeyProvider } from '../keys/provider.js';
-import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, runDekBatch, runnableJobs, type Job } from './rotate.js';
+import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, listJobs, runDekBatch, runnableJobs, type Job } from './rotate.js';
 import { DEFAULT_MASTER_BATCH, finishMasterRotation, runMasterBatch } from './master.js';
 
 export interface RunnerOptions {
@@ -29,6 +29,8 @@ export interface RunnerOptions {
   batchSize?: number;
   /** Called after every batch (progress bars, metrics). */
   onBatch?: (job: Job, rows: number) => void;
+  /** Called after every failed batch (metrics); the runner then retries or fails the job. */
+  onError?: (job: Job, error: unknown) => void;
   /** Backoff bounds after a failure (defaults 500 ms and 30 s). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -109,6 +111,7 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         if (!fresh || fresh.state !== 'running') return 'finished';
         job = fresh;
       } catch (e) {
+        o.onError?.(job, e);
         if (e instanceof JobIntegrityError) {
           log.error('key rotation failed', { jobId: job.id, kind: job.kind, tenantId: job.tenantId, reason: 'integrity' });
           await o.db
@@ -164,12 +167,22 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
 
 /**
  * Inside the gateway: polls for running jobs every `pollMs` (default 2000) and works them.
+ * `onJobs` (metrics) gets the 20 most recent jobs every `pollMs`, also while a job is worked.
  * Returns a stop function (awaits the batch in progress; an aborted batch is rolled back).
  */
-export function startJobPoller(o: RunnerOptions & { pollMs?: number }): () => Promise<void> {
+export function startJobPoller(o: RunnerOptions & { pollMs?: number; onJobs?: (jobs: Job[]) => void }): () => Promise<void> {
   const runner = createJobRunner(o);
   const ac = new AbortController();
   const pollMs = o.pollMs ?? 2000;
+  const onJobs = o.onJobs;
+  if (onJobs) {
+    void (async () => {
+      while (!ac.signal.aborted) {
+        await listJobs(o.db, { limit: 20 }).then(onJobs, () => {});
+        await sleep(pollMs, ac.signal);
+      }
+    })();
+  }
   const loop = (async () => {
     while (!ac.signal.aborted) {
       await runner.runUntilIdle({ signal: ac.signal }).catch(() => {});
