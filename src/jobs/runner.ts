@@ -1,5 +1,7 @@
 /**
- * The job runner: works every 'running' job in `veil_jobs` batch by batch (src/jobs/rotate.ts).
+ * The job runner: works every 'running' job in `veil_jobs` batch by batch: DEK rotations
+ * (src/jobs/rotate.ts), KEK rotations (kek.ts) and master-key rotations (master.ts, only in a
+ * process whose master key is the job's target).
  * It runs inside the gateway (`startJobPoller`, polling every `pollMs`) or alone
  * (`veil jobs run`: `runUntilIdle`). Several runners may share one PostgreSQL: rows are claimed
  * with FOR UPDATE SKIP LOCKED, so they split the work. Throttle: a job's rows_per_second is
@@ -16,6 +18,7 @@ import type { Keyring } from '../keys/keyring.js';
 import type { MasterKeyProvider } from '../keys/provider.js';
 import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, listJobs, runDekBatch, runnableJobs, type Job } from './rotate.js';
 import { DEFAULT_MASTER_BATCH, finishMasterRotation, runMasterBatch } from './master.js';
+import { DEFAULT_KEK_BATCH, finishKekRotation, runKekBatch } from './kek.js';
 
 export interface RunnerOptions {
   db: Db;
@@ -73,6 +76,13 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         batch: (j, size) => runMasterBatch(o.db, p, j, { batchSize: size }),
         finish: (j) => finishMasterRotation(o.db, j, log, o.audit),
         size: o.batchSize ?? DEFAULT_MASTER_BATCH,
+      };
+    }
+    if (job.kind === 'rotate_kek') {
+      return {
+        batch: (j, size) => runKekBatch(o.db, o.keyring, j, { batchSize: size }),
+        finish: (j) => finishKekRotation(o.db, j, log, o.audit),
+        size: o.batchSize ?? DEFAULT_KEK_BATCH,
       };
     }
     return {

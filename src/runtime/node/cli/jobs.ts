@@ -1,6 +1,7 @@
 /**
  * The `veil keys rotate` and `veil jobs …` commands (dispatched from src/runtime/node/cli/index.ts and keys.ts):
  *   keys rotate --tenant T [--rows-per-second N] [--wait]   new primary DEK now + re-encryption job
+ *   keys rotate --tenant T --kek [--wait]                   new tenant KEK now (blind key frozen) + DEK re-wrap job
  *   keys rotate --master [--rows-per-second N] [--wait]     re-wrap every KEK under the current master key
  *   jobs status [<job-id>] [--tenant T] [--json]            jobs with progress
  *   jobs run [<job-id>] [--wait]                            work running jobs here, then exit
@@ -21,6 +22,7 @@ import { createAuditStore } from '../../../audit/store.js';
 import { getJob, JobError, listJobs, setJobState, startDekRotation, type Job } from '../../../jobs/rotate.js';
 import { createJobRunner } from '../../../jobs/runner.js';
 import { startMasterRotation } from '../../../jobs/master.js';
+import { startKekRotation } from '../../../jobs/kek.js';
 import { silentLogger } from '../../../core/types.js';
 import { type CliIo, parseCoreArgs, withCliDb } from './common.js';
 
@@ -128,6 +130,18 @@ export async function runJobsCommand(cmd: string, sub: string | undefined, rest:
         return end.state === 'done' ? 0 : 1;
       }
       const tenant = o.tenant!;
+      if (o.kek) {
+        const job = await startKekRotation({ db, keyring, provider: keyring.provider, audit: keyring.audit, tenantId: tenant, rowsPerSecond: rps, logger: ctx.logger });
+        if (o.json && !o.wait) ctx.out(JSON.stringify(job));
+        else ctx.out(`tenant ${job.tenantId}: new key-encryption key v${job.toVersion} is in use; job ${job.id} re-wraps ${job.total} keys`);
+        if (!o.wait) {
+          if (!o.json) ctx.out(`follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
+          return 0;
+        }
+        const end = await waitFor(ctx, db, job);
+        ctx.out(o.json ? JSON.stringify(end) : fmt(end));
+        return end.state === 'done' ? 0 : 1;
+      }
       // Other processes may encrypt under the old DEK until their lease expires (key-cache TTL).
       const job = await startDekRotation({ db, keyring, audit: keyring.audit, tenantId: tenant, rowsPerSecond: rps, settleMs: ctx.config.VEIL_KEY_CACHE_TTL_MS + 5_000, logger: ctx.logger });
       if (o.json && !o.wait) ctx.out(JSON.stringify(job));
