@@ -19,6 +19,7 @@ import type { MasterKeyProvider } from '../keys/provider.js';
 import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, listJobs, runDekBatch, runnableJobs, type Job } from './rotate.js';
 import { DEFAULT_MASTER_BATCH, finishMasterRotation, runMasterBatch } from './master.js';
 import { DEFAULT_KEK_BATCH, finishKekRotation, runKekBatch } from './kek.js';
+import { startDueRotations } from './schedule.js';
 
 export interface RunnerOptions {
   db: Db;
@@ -178,9 +179,13 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
 /**
  * Inside the gateway: polls for running jobs every `pollMs` (default 2000) and works them.
  * `onJobs` (metrics) gets the 20 most recent jobs every `pollMs`, also while a job is worked.
+ * `schedule` (VEIL_ROTATE_DEK_EVERY_DAYS): every `checkMs` (default 60 s) starts the DEK
+ * rotations that are due (src/jobs/schedule.ts).
  * Returns a stop function (awaits the batch in progress; an aborted batch is rolled back).
  */
-export function startJobPoller(o: RunnerOptions & { pollMs?: number; onJobs?: (jobs: Job[]) => void }): () => Promise<void> {
+export function startJobPoller(
+  o: RunnerOptions & { pollMs?: number; onJobs?: (jobs: Job[]) => void; schedule?: { everyDays: number; settleMs: number; checkMs?: number } },
+): () => Promise<void> {
   const runner = createJobRunner(o);
   const ac = new AbortController();
   const pollMs = o.pollMs ?? 2000;
@@ -193,8 +198,14 @@ export function startJobPoller(o: RunnerOptions & { pollMs?: number; onJobs?: (j
       }
     })();
   }
+  const schedule = o.schedule;
+  let nextCheck = 0;
   const loop = (async () => {
     while (!ac.signal.aborted) {
+      if (schedule && Date.now() >= nextCheck) {
+        nextCheck = Date.now() + (schedule.checkMs ?? 60_000);
+        await startDueRotations({ db: o.db, keyring: o.keyring, everyDays: schedule.everyDays, settleMs: schedule.settleMs, logger: o.logger, audit: o.audit }).catch(() => {});
+      }
       await runner.runUntilIdle({ signal: ac.signal }).catch(() => {});
       await sleep(pollMs, ac.signal);
     }

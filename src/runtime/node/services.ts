@@ -155,6 +155,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
           onBatch: (j, n) => metrics.observeJobBatch(j.kind, n),
           onError: (j) => metrics.observeJobError(j.kind),
           onJobs: (jobs) => metrics.setJobs(jobs),
+          ...(config.VEIL_ROTATE_DEK_EVERY_DAYS ? { schedule: { everyDays: config.VEIL_ROTATE_DEK_EVERY_DAYS, settleMs: config.VEIL_KEY_CACHE_TTL_MS + 5_000 } } : {}),
         }),
       );
       rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore, pending: createPendingReader(db) });
