@@ -26,7 +26,7 @@ import { resultRows } from '../db/client.js';
 import { GCM_IV_BYTES, aesGcmDecrypt, aesGcmEncrypt, concatBytes, DecryptError, randomBytes, toHex } from '../keys/crypto.js';
 import { blindInfo, dekAad, type Keyring } from '../keys/keyring.js';
 import type { MasterKeyProvider } from '../keys/provider.js';
-import { date, JobError, JobIntegrityError, tenantOf, toJob, type Job, type JobRow, type JobState, type RotationAudit } from './rotate.js';
+import { auditRotation, finishTenantJob, inJobBatch, JobError, JobIntegrityError, tenantOf, toJob, type Job, type JobRow, type RotationAudit } from './rotate.js';
 
 const MAX_BATCH = 10_000;
 export const DEFAULT_KEK_BATCH = 500;
@@ -108,13 +108,9 @@ export async function startKekRotation(o: StartKekOptions): Promise<Job> {
     gen.plaintext.fill(0);
   }
   log.info('tenant key rotated', { jobId: id, tenantId: t, toVersion: job.toVersion, keys: job.total, masterKeyId: o.provider.keyId });
-  await o.audit
-    ?.append(t, [{ kind: 'rotation', tenantId: t, detail: { phase: 'started', level: 'kek', job_id: id, to_version: job.toVersion, rows: job.total } }])
-    .catch((e) => log.warn('audit of key rotation failed', { jobId: id, error: (e as Error)?.name ?? 'Error' }));
+  await auditRotation(o.audit, t, { phase: 'started', level: 'kek', job_id: id, to_version: job.toVersion, rows: job.total }, log, id);
   return job;
 }
-
-class NotRunning extends Error {}
 
 /**
  * One batch. Returns the keys re-wrapped (0: none left, or the job is no longer running).
@@ -136,80 +132,41 @@ export async function runKekBatch(db: Db, keyring: Keyring, job: Job, opts: { ba
   }
   const target = await keyring.kek(t, job.toVersion);
   if (!target) throw new JobIntegrityError(`target KEK version ${job.toVersion} is missing`);
-  try {
-    return await db.orm.transaction(async (tx) => {
-      const rows = resultRows<KeyRow>(
-        await tx.execute(sql`select kind, version, wrapped, kek_version from tenant_keys
-          where tenant_id = ${t} and kind in ('dek', 'blind') and coalesce(kek_version, 1) < ${job.toVersion}
-          limit ${n} for update skip locked`),
-      );
-      if (rows.length === 0) return 0;
-      let moved = 0;
-      for (const r of rows) {
-        const old = r.kek_version === null ? 1 : Number(r.kek_version);
-        const kek = keks.get(old);
-        if (!kek) throw new JobIntegrityError(`a key names KEK version ${old}, which does not exist`); // appeared after the read above: next batch
-        const aad = aadOf(t, r);
-        let plain: Uint8Array;
-        try {
-          plain = await aesGcmDecrypt(kek, r.wrapped.subarray(0, GCM_IV_BYTES), r.wrapped.subarray(GCM_IV_BYTES), aad);
-        } catch (e) {
-          if (e instanceof DecryptError) throw new JobIntegrityError('a wrapped key failed authentication during KEK rotation');
-          throw e;
-        }
-        const w = await wrapUnder(target, plain, aad);
-        plain.fill(0);
-        moved += resultRows(
-          await tx.execute(sql`update tenant_keys set wrapped = ${w}, kek_version = ${job.toVersion}
-            where tenant_id = ${t} and kind = ${r.kind} and version = ${Number(r.version)} and coalesce(kek_version, 1) = ${old}
-            returning version`),
-        ).length;
+  return inJobBatch(db, job, async (tx) => {
+    const rows = resultRows<KeyRow>(
+      await tx.execute(sql`select kind, version, wrapped, kek_version from tenant_keys
+        where tenant_id = ${t} and kind in ('dek', 'blind') and coalesce(kek_version, 1) < ${job.toVersion}
+        limit ${n} for update skip locked`),
+    );
+    if (rows.length === 0) return 0;
+    let moved = 0;
+    for (const r of rows) {
+      const old = r.kek_version === null ? 1 : Number(r.kek_version);
+      const kek = keks.get(old);
+      if (!kek) throw new JobIntegrityError(`a key names KEK version ${old}, which does not exist`); // appeared after the read above: next batch
+      const aad = aadOf(t, r);
+      let plain: Uint8Array;
+      try {
+        plain = await aesGcmDecrypt(kek, r.wrapped.subarray(0, GCM_IV_BYTES), r.wrapped.subarray(GCM_IV_BYTES), aad);
+      } catch (e) {
+        if (e instanceof DecryptError) throw new JobIntegrityError('a wrapped key failed authentication during KEK rotation');
+        throw e;
       }
-      const ok = resultRows(
-        await tx.execute(sql`update veil_jobs set done = done + ${moved}, updated_at = now() where id = ${job.id} and state = 'running' returning id`),
-      );
-      if (ok.length === 0) throw new NotRunning();
-      return moved;
-    });
-  } catch (e) {
-    if (e instanceof NotRunning) return 0;
-    throw e;
-  }
+      const w = await wrapUnder(target, plain, aad);
+      plain.fill(0);
+      moved += resultRows(
+        await tx.execute(sql`update tenant_keys set wrapped = ${w}, kek_version = ${job.toVersion}
+          where tenant_id = ${t} and kind = ${r.kind} and version = ${Number(r.version)} and coalesce(kek_version, 1) = ${old}
+          returning version`),
+      ).length;
+    }
+    return moved;
+  });
 }
 
 /** Retires the older KEKs and marks the job done when no key names one. */
-export async function finishKekRotation(
-  db: Db,
-  job: Job,
-  logger: Logger = silentLogger,
-  audit?: RotationAudit,
-): Promise<'done' | 'waiting' | 'stopped'> {
+export function finishKekRotation(db: Db, job: Job, logger: Logger = silentLogger, audit?: RotationAudit): Promise<'done' | 'waiting' | 'stopped'> {
   const t = tenantOf(job);
-  const result = await db.orm.transaction(async (tx) => {
-    const cur = resultRows<{ state: JobState; done: string | number; created_at: Date | string }>(
-      await tx.execute(sql`select state, done, created_at from veil_jobs where id = ${job.id} for update`),
-    )[0];
-    if (!cur || cur.state !== 'running') return { r: 'stopped' as const };
-    const left = resultRows(
-      await tx.execute(sql`select 1 from tenant_keys where tenant_id = ${t} and kind in ('dek', 'blind') and coalesce(kek_version, 1) < ${job.toVersion} limit 1`),
-    );
-    if (left.length > 0) return { r: 'waiting' as const };
-    const retired = resultRows<{ version: number }>(
-      await tx.execute(sql`update tenant_keys set state = 'retired'
-        where tenant_id = ${t} and kind = 'kek' and version < ${job.toVersion} and state = 'active' returning version`),
-    );
-    await tx.execute(sql`update veil_jobs set state = 'done', updated_at = now(), finished_at = now() where id = ${job.id}`);
-    return { r: 'done' as const, retired: retired.map((x) => Number(x.version)), done: Number(cur.done), createdAt: date(cur.created_at) };
-  });
-  if (result.r === 'done') {
-    const ms = Date.now() - result.createdAt.getTime();
-    const retired = result.retired.join(',') || null;
-    logger.info('tenant key rotation finished', { jobId: job.id, tenantId: t, toVersion: job.toVersion, keys: result.done, retiredVersions: retired, ms });
-    await audit
-      ?.append(t, [
-        { kind: 'rotation', tenantId: t, detail: { phase: 'finished', level: 'kek', job_id: job.id, to_version: job.toVersion, rows: result.done, retired_versions: retired, duration_ms: ms } },
-      ])
-      .catch((e) => logger.warn('audit of key rotation failed', { jobId: job.id, error: (e as Error)?.name ?? 'Error' }));
-  }
-  return result.r;
+  const left = sql`select 1 from tenant_keys where tenant_id = ${t} and kind in ('dek', 'blind') and coalesce(kek_version, 1) < ${job.toVersion} limit 1`;
+  return finishTenantJob(db, job, 'kek', left, logger, audit);
 }

@@ -29,7 +29,7 @@ import { randomBytes, toHex } from '../keys/crypto.js';
 import { KEY_CHECK_ID } from '../keys/key-check.js';
 import { KeyProviderError, type MasterKeyProvider } from '../keys/provider.js';
 import { AUDIT_ROOT_CONTEXT, SYSTEM_CHAIN } from '../audit/store.js';
-import { date, JobError, JobIntegrityError, toJob, type Job, type JobRow, type JobState, type RotationAudit } from './rotate.js';
+import { auditRotation, finishJob, inJobBatch, JobError, JobIntegrityError, toJob, type Job, type JobRow, type RotationAudit } from './rotate.js';
 
 /** Re-wraps in flight at once per batch (KMS round trips overlap; local ones are instant). */
 const REWRAP_CONCURRENCY = 16;
@@ -71,13 +71,9 @@ export async function startMasterRotation(o: StartMasterOptions): Promise<Job> {
     values (${id}, 'rotate_master', null, ${target}, 'running', 0, ${total}, ${o.rowsPerSecond ?? null}, now())
     returning *`);
   log.info('master key rotation started', { jobId: id, toKeyId: target, keys: total });
-  await o.audit
-    ?.append(SYSTEM_CHAIN, [{ kind: 'rotation', tenantId: SYSTEM_CHAIN, detail: { phase: 'started', level: 'master', job_id: id, to_key_id: target, rows: total } }])
-    .catch((e) => log.warn('audit of key rotation failed', { jobId: id, error: (e as Error)?.name ?? 'Error' }));
+  await auditRotation(o.audit, SYSTEM_CHAIN, { phase: 'started', level: 'master', job_id: id, to_key_id: target, rows: total }, log, id);
   return toJob(rows[0]!);
 }
-
-class NotRunning extends Error {}
 
 /** Maps over `items` with at most `limit` calls in flight; results in order. */
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
@@ -116,52 +112,42 @@ export async function runMasterBatch(db: Db, provider: MasterKeyProvider, job: J
   const target = job.target;
   if (target === null || provider.keyId !== target) throw new JobError(`job ${job.id} re-wraps under ${target}; this process's master key is ${provider.keyId}`);
   const n = Math.max(1, Math.min(opts.batchSize ?? DEFAULT_MASTER_BATCH, MAX_BATCH));
-  try {
-    return await db.orm.transaction(async (tx) => {
-      const keks = resultRows<{ tenant_id: string; version: number; wrapped: Uint8Array; master_key_id: string | null }>(
-        await tx.execute(sql`select tenant_id, version, wrapped, master_key_id from tenant_keys
-          where kind = 'kek' and master_key_id is distinct from ${target}
-          limit ${n} for update skip locked`),
+  return inJobBatch(db, job, async (tx) => {
+    const keks = resultRows<{ tenant_id: string; version: number; wrapped: Uint8Array; master_key_id: string | null }>(
+      await tx.execute(sql`select tenant_id, version, wrapped, master_key_id from tenant_keys
+        where kind = 'kek' and master_key_id is distinct from ${target}
+        limit ${n} for update skip locked`),
+    );
+    let moved = 0;
+    if (keks.length > 0) {
+      const fresh = await mapLimited(keks, REWRAP_CONCURRENCY, (k) => rewrap(provider, k.tenant_id, k.wrapped));
+      moved += resultRows(
+        await tx.execute(sql`update tenant_keys k set wrapped = u.w, master_key_id = ${target}
+          from unnest(${sql.param(keks.map((k) => k.tenant_id))}::text[], ${sql.param(keks.map((k) => Number(k.version)))}::int[],
+                      ${sql.param(fresh)}::bytea[], ${sql.param(keks.map((k) => k.master_key_id ?? ''))}::text[]) as u(t, v, w, old)
+          where k.tenant_id = u.t and k.kind = 'kek' and k.version = u.v and coalesce(k.master_key_id, '') = u.old
+          returning k.tenant_id`),
+      ).length;
+    }
+    if (keks.length < n) {
+      // The audit root key and the key check value: one row each, after the tenants.
+      const audit = resultRows<{ id: string; wrapped: Uint8Array }>(
+        await tx.execute(sql`select id, wrapped from audit_keys where master_key_id is distinct from ${target} for update skip locked`),
       );
-      let moved = 0;
-      if (keks.length > 0) {
-        const fresh = await mapLimited(keks, REWRAP_CONCURRENCY, (k) => rewrap(provider, k.tenant_id, k.wrapped));
-        moved += resultRows(
-          await tx.execute(sql`update tenant_keys k set wrapped = u.w, master_key_id = ${target}
-            from unnest(${sql.param(keks.map((k) => k.tenant_id))}::text[], ${sql.param(keks.map((k) => Number(k.version)))}::int[],
-                        ${sql.param(fresh)}::bytea[], ${sql.param(keks.map((k) => k.master_key_id ?? ''))}::text[]) as u(t, v, w, old)
-            where k.tenant_id = u.t and k.kind = 'kek' and k.version = u.v and coalesce(k.master_key_id, '') = u.old
-            returning k.tenant_id`),
-        ).length;
+      for (const a of audit) {
+        const w = await rewrap(provider, AUDIT_ROOT_CONTEXT, a.wrapped);
+        moved += resultRows(await tx.execute(sql`update audit_keys set wrapped = ${w}, master_key_id = ${target} where id = ${a.id} returning id`)).length;
       }
-      if (keks.length < n) {
-        // The audit root key and the key check value: one row each, after the tenants.
-        const audit = resultRows<{ id: string; wrapped: Uint8Array }>(
-          await tx.execute(sql`select id, wrapped from audit_keys where master_key_id is distinct from ${target} for update skip locked`),
-        );
-        for (const a of audit) {
-          const w = await rewrap(provider, AUDIT_ROOT_CONTEXT, a.wrapped);
-          moved += resultRows(await tx.execute(sql`update audit_keys set wrapped = ${w}, master_key_id = ${target} where id = ${a.id} returning id`)).length;
-        }
-        const check = resultRows<{ id: number; wrapped: Uint8Array }>(
-          await tx.execute(sql`select id, wrapped from veil_key_check where master_key_id is distinct from ${target} for update skip locked`),
-        );
-        for (const c of check) {
-          const w = await rewrap(provider, KEY_CHECK_ID, c.wrapped);
-          moved += resultRows(await tx.execute(sql`update veil_key_check set wrapped = ${w}, master_key_id = ${target} where id = ${c.id} returning id`)).length;
-        }
-      }
-      if (moved === 0) return 0;
-      const ok = resultRows(
-        await tx.execute(sql`update veil_jobs set done = done + ${moved}, updated_at = now() where id = ${job.id} and state = 'running' returning id`),
+      const check = resultRows<{ id: number; wrapped: Uint8Array }>(
+        await tx.execute(sql`select id, wrapped from veil_key_check where master_key_id is distinct from ${target} for update skip locked`),
       );
-      if (ok.length === 0) throw new NotRunning();
-      return moved;
-    });
-  } catch (e) {
-    if (e instanceof NotRunning) return 0;
-    throw e;
-  }
+      for (const c of check) {
+        const w = await rewrap(provider, KEY_CHECK_ID, c.wrapped);
+        moved += resultRows(await tx.execute(sql`update veil_key_check set wrapped = ${w}, master_key_id = ${target} where id = ${c.id} returning id`)).length;
+      }
+    }
+    return moved;
+  });
 }
 
 /** Marks the job done when no key names another master key. 'waiting': keys left (a straggler). */
@@ -172,28 +158,22 @@ export async function finishMasterRotation(
   audit?: RotationAudit,
 ): Promise<'done' | 'waiting' | 'stopped'> {
   const target = job.target ?? '';
-  const result = await db.orm.transaction(async (tx) => {
-    const cur = resultRows<{ state: JobState; done: string | number; created_at: Date | string }>(
-      await tx.execute(sql`select state, done, created_at from veil_jobs where id = ${job.id} for update`),
-    )[0];
-    if (!cur || cur.state !== 'running') return { r: 'stopped' as const };
-    const left = resultRows(
-      await tx.execute(sql`select 1 from tenant_keys where kind = 'kek' and master_key_id is distinct from ${target}
-        union all select 1 from audit_keys where master_key_id is distinct from ${target}
-        union all select 1 from veil_key_check where master_key_id is distinct from ${target} limit 1`),
-    );
-    if (left.length > 0) return { r: 'waiting' as const };
-    await tx.execute(sql`update veil_jobs set state = 'done', updated_at = now(), finished_at = now() where id = ${job.id}`);
-    return { r: 'done' as const, done: Number(cur.done), createdAt: date(cur.created_at) };
-  });
-  if (result.r === 'done') {
-    const ms = Date.now() - result.createdAt.getTime();
-    logger.info('master key rotation finished', { jobId: job.id, toKeyId: target, keys: result.done, ms });
-    await audit
-      ?.append(SYSTEM_CHAIN, [
-        { kind: 'rotation', tenantId: SYSTEM_CHAIN, detail: { phase: 'finished', level: 'master', job_id: job.id, to_key_id: target, rows: result.done, duration_ms: ms } },
-      ])
-      .catch((e) => logger.warn('audit of key rotation failed', { jobId: job.id, error: (e as Error)?.name ?? 'Error' }));
-  }
-  return result.r;
+  return finishJob(
+    db,
+    job,
+    {
+      level: 'master',
+      chain: SYSTEM_CHAIN,
+      target: { to_key_id: target },
+      message: 'master key rotation finished',
+      left: async (tx) =>
+        resultRows(
+          await tx.execute(sql`select 1 from tenant_keys where kind = 'kek' and master_key_id is distinct from ${target}
+            union all select 1 from audit_keys where master_key_id is distinct from ${target}
+            union all select 1 from veil_key_check where master_key_id is distinct from ${target} limit 1`),
+        ).length > 0,
+    },
+    logger,
+    audit,
+  );
 }

@@ -15,7 +15,7 @@ import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import type { MasterKeyProvider } from '../../src/keys/provider.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { ctx, DRIVERS, type Harness } from '../vault/harness.js';
+import { ctx, DRIVERS, type Harness } from '../helpers/db.js';
 
 const values = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `${prefix}.${i}@example.com` }));

@@ -7,42 +7,23 @@
  * Afterwards the new key alone reads everything.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { EntityType, Logger } from '../../src/core/types.js';
 import { keysNotUnder, runMasterBatch, startMasterRotation } from '../../src/jobs/master.js';
 import { getJob } from '../../src/jobs/rotate.js';
 import { createJobRunner } from '../../src/jobs/runner.js';
-import { createAwsKmsProvider } from '../../src/keys/aws.js';
 import { verifyMasterKey } from '../../src/keys/key-check.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
 import type { Token } from '../../src/vault/types.js';
-import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
-import { ctx, pgliteDriver, type Harness } from '../vault/harness.js';
+import { ctx } from '../helpers/db.js';
+import { useKmsAndPglite } from './kms-fixture.js';
 
-let kms: FakeKms;
-let h: Harness;
-beforeAll(async () => {
-  kms = await startFakeKms();
-  h = await pgliteDriver.open();
-});
-afterAll(async () => {
-  await h?.cleanup();
-  await kms?.close();
-});
+const f = useKmsAndPglite();
 
 it('re-wraps every KEK under the new KMS key, reads both meanwhile, waits out an outage of the new key', async () => {
+  const { kms, h, provider } = f;
   const oldId = kms.createKey();
   const newId = kms.createKey();
-  const provider = (keyId: string, previous: string[] = []) =>
-    createAwsKmsProvider({
-      keyId,
-      previousKeyIds: previous,
-      region: 'us-east-1',
-      endpoint: kms.url,
-      credentials: { accessKeyId: 'AKIDVEILTEST', secretAccessKey: 'veil-test-secret' },
-      maxAttempts: 1,
-      timeoutMs: 2000,
-    });
   const old = provider(oldId);
   await verifyMasterKey(h.db, old);
   const seedVault = createDbVault({ db: h.db, provider: old, timeoutMs: 5000 });

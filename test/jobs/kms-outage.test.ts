@@ -6,38 +6,21 @@
  * once KMS is back the job finishes, every value restores, and the logs hold no value.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { EntityType, Logger } from '../../src/core/types.js';
 import { getJob, startDekRotation } from '../../src/jobs/rotate.js';
 import { runKekBatch, startKekRotation } from '../../src/jobs/kek.js';
 import { createJobRunner } from '../../src/jobs/runner.js';
-import { createAwsKmsProvider } from '../../src/keys/aws.js';
 import { createDbVault } from '../../src/vault/db-vault.js';
-import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
-import { ctx, pgliteDriver, type Harness } from '../helpers/db.js';
+import { ctx } from '../helpers/db.js';
+import { useKmsAndPglite } from './kms-fixture.js';
 
-let kms: FakeKms;
-let h: Harness;
-beforeAll(async () => {
-  kms = await startFakeKms();
-  h = await pgliteDriver.open();
-});
-afterAll(async () => {
-  await h?.cleanup();
-  await kms?.close();
-});
+const f = useKmsAndPglite();
 
 it('waits and retries through a KMS outage mid-job, writes nothing meanwhile, then finishes', async () => {
+  const { kms, h } = f;
   const keyId = kms.createKey();
-  const provider = () =>
-    createAwsKmsProvider({
-      keyId,
-      region: 'us-east-1',
-      endpoint: kms.url,
-      credentials: { accessKeyId: 'AKIDVEILTEST', secretAccessKey: 'veil-test-secret' },
-      maxAttempts: 1,
-      timeoutMs: 2000,
-    });
+  const provider = () => f.provider(keyId);
   const t = 'ten_kms_outage';
   await h.db.rows(sql`insert into tenants (id, name) values (${t}, ${t})`);
   const items = Array.from({ length: 500 }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `outage.${i}@example.net` }));
@@ -99,16 +82,9 @@ it('waits and retries through a KMS outage mid-job, writes nothing meanwhile, th
 }, 60_000);
 
 it('KEK rotation: waits and retries through a KMS outage mid-job, writes nothing meanwhile, then finishes', async () => {
+  const { kms, h } = f;
   const keyId = kms.createKey();
-  const provider = () =>
-    createAwsKmsProvider({
-      keyId,
-      region: 'us-east-1',
-      endpoint: kms.url,
-      credentials: { accessKeyId: 'AKIDVEILTEST', secretAccessKey: 'veil-test-secret' },
-      maxAttempts: 1,
-      timeoutMs: 2000,
-    });
+  const provider = () => f.provider(keyId);
   const t = 'ten_kms_outage_kek';
   await h.db.rows(sql`insert into tenants (id, name) values (${t}, ${t})`);
   const items = Array.from({ length: 30 }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `kek.outage.${i}@example.net` }));

@@ -16,7 +16,7 @@ import { createLocalProvider } from '../../src/keys/local.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
 import type { Token } from '../../src/vault/types.js';
 import type { MasterKeyProvider } from '../../src/keys/provider.js';
-import { ctx, DRIVERS, type Harness } from '../vault/harness.js';
+import { ctx, DRIVERS, type Harness } from '../helpers/db.js';
 
 describe.each(DRIVERS)('master-key rotation on $name', (driver) => {
   let h: Harness;

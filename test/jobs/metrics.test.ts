@@ -12,7 +12,7 @@ import { startJobPoller } from '../../src/jobs/runner.js';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { ctx, pgliteDriver, type Harness } from '../vault/harness.js';
+import { ctx, pgliteDriver, type Harness } from '../helpers/db.js';
 
 let h: Harness;
 let vault: DbVault;

@@ -95,6 +95,19 @@ async function waitFor(ctx: JobsCliContext, db: Db, job: Job): Promise<Job> {
   return (await getJob(db, job.id)) ?? job;
 }
 
+/** After a rotation started: the job (JSON) or a line and how to follow it; with --wait, works it here. */
+async function started(ctx: JobsCliContext, db: Db, o: JobsCliOptions, job: Job, line: string, follow: string): Promise<number> {
+  if (o.json && !o.wait) ctx.out(JSON.stringify(job));
+  else ctx.out(line);
+  if (!o.wait) {
+    if (!o.json) ctx.out(follow);
+    return 0;
+  }
+  const end = await waitFor(ctx, db, job);
+  ctx.out(o.json ? JSON.stringify(end) : fmt(end));
+  return end.state === 'done' ? 0 : 1;
+}
+
 /** Runs one jobs command; returns the exit code (2 for usage errors). */
 export async function runJobsCommand(cmd: string, sub: string | undefined, rest: string[], o: JobsCliOptions, ctx: JobsCliContext): Promise<number> {
   try {
@@ -119,40 +132,16 @@ export async function runJobsCommand(cmd: string, sub: string | undefined, rest:
       const keyring = await keyringFor(ctx, db);
       if (o.master) {
         const job = await startMasterRotation({ db, provider: keyring.provider, audit: keyring.audit, rowsPerSecond: rps, logger: ctx.logger });
-        if (o.json && !o.wait) ctx.out(JSON.stringify(job));
-        else ctx.out(`master key ${job.target}: job ${job.id} re-wraps ${job.total} keys (tenant keys, audit root key, key check value)`);
-        if (!o.wait) {
-          if (!o.json) ctx.out(`follow it with: veil jobs status ${job.id}; keep the previous master key configured until it is done`);
-          return 0;
-        }
-        const end = await waitFor(ctx, db, job);
-        ctx.out(o.json ? JSON.stringify(end) : fmt(end));
-        return end.state === 'done' ? 0 : 1;
+        return started(ctx, db, o, job, `master key ${job.target}: job ${job.id} re-wraps ${job.total} keys (tenant keys, audit root key, key check value)`, `follow it with: veil jobs status ${job.id}; keep the previous master key configured until it is done`);
       }
       const tenant = o.tenant!;
       if (o.kek) {
         const job = await startKekRotation({ db, keyring, provider: keyring.provider, audit: keyring.audit, tenantId: tenant, rowsPerSecond: rps, logger: ctx.logger });
-        if (o.json && !o.wait) ctx.out(JSON.stringify(job));
-        else ctx.out(`tenant ${job.tenantId}: new key-encryption key v${job.toVersion} is in use; job ${job.id} re-wraps ${job.total} keys`);
-        if (!o.wait) {
-          if (!o.json) ctx.out(`follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
-          return 0;
-        }
-        const end = await waitFor(ctx, db, job);
-        ctx.out(o.json ? JSON.stringify(end) : fmt(end));
-        return end.state === 'done' ? 0 : 1;
+        return started(ctx, db, o, job, `tenant ${job.tenantId}: new key-encryption key v${job.toVersion} is in use; job ${job.id} re-wraps ${job.total} keys`, `follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
       }
       // Other processes may encrypt under the old DEK until their lease expires (key-cache TTL).
       const job = await startDekRotation({ db, keyring, audit: keyring.audit, tenantId: tenant, rowsPerSecond: rps, settleMs: ctx.config.VEIL_KEY_CACHE_TTL_MS + 5_000, logger: ctx.logger });
-      if (o.json && !o.wait) ctx.out(JSON.stringify(job));
-      else ctx.out(`tenant ${job.tenantId}: new data key v${job.toVersion} is in use; job ${job.id} re-encrypts ${job.total} rows`);
-      if (!o.wait) {
-        if (!o.json) ctx.out(`follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
-        return 0;
-      }
-      const end = await waitFor(ctx, db, job);
-      ctx.out(o.json ? JSON.stringify(end) : fmt(end));
-      return end.state === 'done' ? 0 : 1;
+      return started(ctx, db, o, job, `tenant ${job.tenantId}: new data key v${job.toVersion} is in use; job ${job.id} re-encrypts ${job.total} rows`, `follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
     }
     if (cmd === 'jobs' && sub === 'status') {
       const db = await ctx.open();
