@@ -168,7 +168,7 @@ export async function createMasterKeyProvider(
       ...(config.VEIL_KMS_KEY_ID_PREVIOUS ? { previousKeyIds: [config.VEIL_KMS_KEY_ID_PREVIOUS] } : {}),
       ...(config.VEIL_KMS_ENDPOINT ? { endpoint: config.VEIL_KMS_ENDPOINT } : {}),
     });
-    logger.info('master key provider: aws kms', { keyId: provider.keyId, previousKeyIds: provider.previousKeyIds?.join(',') || null, region, customEndpoint: !!config.VEIL_KMS_ENDPOINT });
+    logger.info('master key provider: aws kms', { keyId: provider.keyId, ...(provider.previousKeyIds?.length ? { previousKeyIds: provider.previousKeyIds.join(',') } : {}), region, customEndpoint: !!config.VEIL_KMS_ENDPOINT });
     return provider;
   }
   const { key, source } = await loadLocalMasterKey({
@@ -182,6 +182,6 @@ export async function createMasterKeyProvider(
   const provider = createLocalProvider(key, previous ? { previousKeys: [previous] } : {});
   key.fill(0);
   previous?.fill(0);
-  logger.info('master key provider: local', { keyId: provider.keyId, previousKeyIds: provider.previousKeyIds?.join(',') || null, source });
+  logger.info('master key provider: local', { keyId: provider.keyId, ...(provider.previousKeyIds?.length ? { previousKeyIds: provider.previousKeyIds.join(',') } : {}), source });
   return provider;
 }
