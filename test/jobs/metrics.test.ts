@@ -4,26 +4,15 @@
  * real vault and local master key. No fakes. The rendered text is what GET /metrics serves.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { EntityType } from '../../src/core/types.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { getJob, startDekRotation } from '../../src/jobs/rotate.js';
 import { startJobPoller } from '../../src/jobs/runner.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { ctx, pgliteDriver, type Harness } from '../helpers/db.js';
+import { ctx } from '../helpers/db.js';
+import { usePgliteVault } from './vault-fixture.js';
 
-let h: Harness;
-let vault: DbVault;
-beforeAll(async () => {
-  h = await pgliteDriver.open();
-  vault = createDbVault({ db: h.db, provider: createLocalProvider(randomBytes(32)), timeoutMs: 5000 });
-});
-afterAll(async () => {
-  await vault?.close();
-  await h?.cleanup();
-});
+const f = usePgliteVault();
 
 const metric = (text: string, name: string, labels: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
@@ -31,6 +20,7 @@ const metric = (text: string, name: string, labels: string) => {
 };
 
 it('rows done / total / left, rate and state of a job, rows moved and failed batches of this process', async () => {
+  const { h, vault } = f;
   const t = 'ten_metrics';
   await h.db.rows(sql`insert into tenants (id, name) values (${t}, ${t})`);
   const items = Array.from({ length: 600 }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `metrics.${i}@example.com` }));

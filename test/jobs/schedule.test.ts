@@ -4,28 +4,18 @@
  * for VEIL_ROTATE_DEK_EVERY_DAYS. No fakes. A DEK's age is set by editing its created_at.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { EntityType } from '../../src/core/types.js';
 import { listJobs } from '../../src/jobs/rotate.js';
 import { startJobPoller } from '../../src/jobs/runner.js';
 import { startDueRotations, tenantsDueForRotation } from '../../src/jobs/schedule.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { ctx, pgliteDriver, type Harness } from '../helpers/db.js';
+import { ctx } from '../helpers/db.js';
+import { usePgliteVault } from './vault-fixture.js';
 
-let h: Harness;
-let vault: DbVault;
-beforeAll(async () => {
-  h = await pgliteDriver.open();
-  vault = createDbVault({ db: h.db, provider: createLocalProvider(randomBytes(32)), timeoutMs: 5000 });
-});
-afterAll(async () => {
-  await vault?.close();
-  await h?.cleanup();
-});
+const f = usePgliteVault();
 
 it('starts one DEK rotation per tenant whose primary DEK is older than the limit, none for younger ones, none twice', async () => {
+  const { h, vault } = f;
   const items = (p: string) => Array.from({ length: 5 }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `${p}.${i}@example.com` }));
   const tokensOld = await vault.tokenize(ctx('ten_sched_old'), items('old'));
   await vault.tokenize(ctx('ten_sched_young'), items('young'));
