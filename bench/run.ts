@@ -42,9 +42,12 @@ if (only.has('vault')) {
 }
 if (only.has('rotation')) {
   // Not in the default set: run alone with `npm run bench -- rotation`.
-  console.log('## Key rotation (DEK re-encryption)\n');
+  console.log('## Key rotation\n');
   const r = await benchRotation((s) => process.stderr.write(s + '\n'));
-  console.log(table('DEK rotation, one runner', ['driver', 'rows', 'seed s', 'rotate s', 'rows/s', 'sampled rows restored'], [[r.driver, r.rows, r.seedS.toFixed(1), r.rotateS.toFixed(1), r.rowsPerS, r.verified]]));
+  console.log(table('DEK rotation', ['driver', 'rows', 'runners', 'batch', 'seed s', 'rotate s', 'rows/s', 'sampled rows restored'], [[r.driver, r.rows, r.runners, r.batch, r.seedS.toFixed(1), r.rotateS.toFixed(1), r.rowsPerS, r.verified]]));
+  const w = (x: typeof r.before) => (x ? [x.requests, x.failed, x.p50, x.p99] : ['–', '–', '–', '–']);
+  console.log(table('Live chat requests (gateway process, 5 PII values each)', ['window', 'requests', 'failed', 'p50 ms', 'p99 ms'], [['before', ...w(r.before)], ['during rotation', ...w(r.during)]]));
+  console.log(table('Master-key rotation', ['driver', 'tenants', 're-wrap s', 'keys/s'], [[r.driver, r.masterTenants, r.masterS.toFixed(1), r.masterS > 0 ? Math.round(r.masterTenants / r.masterS) : '–']]));
 }
 if (only.has('rag')) {
   console.log('## RAG path\n');

@@ -36,11 +36,18 @@ export const ConfigSchema = z.object({
   VEIL_KEY_PROVIDER: z.enum(['local', 'aws']).default('local'),
   VEIL_MASTER_KEY: z.string().optional(),
   VEIL_MASTER_KEY_FILE: z.string().optional(),
+  /** The previous local master key, still accepted for reads while `veil keys rotate --master` re-wraps (src/jobs/master.ts). */
+  VEIL_MASTER_KEY_PREVIOUS: z.string().optional(),
+  VEIL_MASTER_KEY_PREVIOUS_FILE: z.string().optional(),
   VEIL_KMS_KEY_ID: z.string().optional(),
+  /** The previous KMS key, still accepted for reads while `veil keys rotate --master` re-wraps. */
+  VEIL_KMS_KEY_ID_PREVIOUS: z.string().optional(),
   VEIL_KMS_ENDPOINT: z.string().url().optional(),
   VEIL_KMS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   VEIL_KMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   VEIL_KEY_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),
+  /** Rotate each tenant's DEK when it is this many days old (the gateway's job poller; src/jobs/schedule.ts). Unset: never by age. */
+  VEIL_ROTATE_DEK_EVERY_DAYS: z.coerce.number().int().min(1).optional(),
   VEIL_KEY_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
   VEIL_TOKEN_CACHE_MAX: z.coerce.number().int().min(0).default(100_000),
   VEIL_TOKEN_CACHE_TTL_MS: z.coerce.number().int().positive().default(300_000),

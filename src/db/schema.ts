@@ -49,8 +49,9 @@ export const tenants = pgTable(
  * Per-tenant key material, always wrapped. kind 'kek': wrapped by the master key provider
  * (master_key_id names the master key). kind 'dek': iv(12) || AES-256-GCM(ct||tag) under the
  * tenant KEK with AAD `veil:dek:v1:<tenant>:<version>`; `encryptions` counts (reserved)
- * encryptions under this DEK. kind 'blind' is reserved (the blind-index key is derived from
- * the KEK with HKDF and never stored).
+ * encryptions under this DEK. kind 'blind': the tenant's blind-index key, frozen at its first KEK
+ * rotation (until then derived from KEK version 1 with HKDF and never stored), wrapped like a DEK
+ * with AAD `veil:blind:v1:<tenant>`. `kek_version` names the KEK that wraps a 'dek' / 'blind' row.
  */
 export const tenantKeys = pgTable(
   'tenant_keys',
@@ -62,6 +63,8 @@ export const tenantKeys = pgTable(
     version: integer('version').notNull(),
     wrapped: bytea('wrapped').notNull(),
     masterKeyId: text('master_key_id'),
+    /** kind 'dek' / 'blind': the KEK version that wraps this key (null: version 1, rows from before KEK rotation). */
+    kekVersion: integer('kek_version'),
     state: text('state').notNull(),
     encryptions: bigint('encryptions', { mode: 'number' }).notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -1,13 +1,33 @@
 /**
  * Prometheus-style counters and histograms, in memory, per process. Labels are paths, status
- * codes, entity types and outcomes only — never values.
+ * codes, entity types, outcomes, job ids and job kinds only — never values.
+ * Key-rotation jobs (src/jobs): counters of what this process did (rows / keys moved, failed
+ * batches) and gauges of the recent jobs as last read from the database (done, total, left,
+ * rate over the last two reads, state), refreshed by the gateway's job poller.
  */
 import type { EntityType } from '../core/types.js';
+
+/** One job as the poller last read it (src/jobs/rotate.ts Job, the fields metrics need). */
+export interface JobGauge {
+  readonly id: string;
+  readonly kind: string;
+  readonly state: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+const JOB_STATES = ['running', 'paused', 'cancelled', 'done', 'failed'] as const;
 
 export interface Metrics {
   observeRequest(path: string, status: number, ms: number): void;
   observeSanitize(ms: number, counts: Partial<Record<EntityType, number>>): void;
   observeStream(outcome: string): void;
+  /** A job batch of this process moved `rows` rows (DEK) or keys (KEK, master). */
+  observeJobBatch(kind: string, rows: number): void;
+  /** A job batch of this process failed (it wrote nothing and will be retried, or the job failed). */
+  observeJobError(kind: string): void;
+  /** The recent jobs as just read from the database (replaces the previous read). */
+  setJobs(jobs: readonly JobGauge[], atMs?: number): void;
   render(): string;
 }
 
@@ -58,6 +78,10 @@ export function createMetrics(): Metrics {
   const sanitize = new Histogram();
   const entities = new Map<string, number>();
   const streams = new Map<string, number>();
+  const jobRows = new Map<string, number>();
+  const jobErrors = new Map<string, number>();
+  let jobs: { g: JobGauge; rate: number }[] = [];
+  let jobsAt = 0;
   const inc = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?? 0) + by);
   return {
     observeRequest(path, status, ms) {
@@ -74,6 +98,21 @@ export function createMetrics(): Metrics {
     observeStream(outcome) {
       inc(streams, `outcome="${outcome}"`);
     },
+    observeJobBatch(kind, rows) {
+      inc(jobRows, `kind="${kind}"`, rows);
+    },
+    observeJobError(kind) {
+      inc(jobErrors, `kind="${kind}"`);
+    },
+    setJobs(list, atMs = Date.now()) {
+      const prev = new Map(jobs.map((j) => [j.g.id, j.g.done]));
+      const dt = (atMs - jobsAt) / 1000;
+      jobs = list.map((g) => {
+        const before = prev.get(g.id);
+        return { g, rate: before !== undefined && dt > 0 && g.state === 'running' ? Math.max(0, (g.done - before) / dt) : 0 };
+      });
+      jobsAt = atMs;
+    },
     render() {
       const lines: string[] = [];
       lines.push('# TYPE veil_requests_total counter');
@@ -86,6 +125,21 @@ export function createMetrics(): Metrics {
       for (const [k, v] of entities) lines.push(`veil_entities_masked_total{${k}} ${v}`);
       lines.push('# TYPE veil_streams_total counter');
       for (const [k, v] of streams) lines.push(`veil_streams_total{${k}} ${v}`);
+      lines.push('# HELP veil_job_rows_processed_total Rows (DEK) or keys (KEK, master) this process moved in rotation jobs.');
+      lines.push('# TYPE veil_job_rows_processed_total counter');
+      for (const [k, v] of jobRows) lines.push(`veil_job_rows_processed_total{${k}} ${v}`);
+      lines.push('# TYPE veil_job_batch_errors_total counter');
+      for (const [k, v] of jobErrors) lines.push(`veil_job_batch_errors_total{${k}} ${v}`);
+      const gauge = (name: string, help: string, value: (j: { g: JobGauge; rate: number }) => number) => {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+        for (const j of jobs) lines.push(`${name}{job="${j.g.id}",kind="${j.g.kind}"} ${value(j)}`);
+      };
+      gauge('veil_job_rows_done', 'Rows or keys a recent job has moved (all processes).', (j) => j.g.done);
+      gauge('veil_job_rows_total', 'Rows or keys a recent job had to move when it started.', (j) => j.g.total);
+      gauge('veil_job_rows_left', 'Rows or keys still to move (lag; 0 once done).', (j) => Math.max(0, j.g.total - j.g.done));
+      gauge('veil_job_rows_per_second', 'Rate of a running job over the last two reads (all processes).', (j) => Math.round(j.rate * 10) / 10);
+      lines.push('# HELP veil_job_state 1 for the state a recent job is in.', '# TYPE veil_job_state gauge');
+      for (const j of jobs) for (const st of JOB_STATES) lines.push(`veil_job_state{job="${j.g.id}",kind="${j.g.kind}",state="${st}"} ${j.g.state === st ? 1 : 0}`);
       return lines.join('\n') + '\n';
     },
   };

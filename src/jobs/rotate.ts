@@ -20,9 +20,9 @@
  *
  * Nothing here logs a value: tenant ids, job ids, versions and counts only.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { silentLogger, type Logger } from '../core/types.js';
-import type { Db } from '../db/client.js';
+import type { Db, VeilTx } from '../db/client.js';
 import { resultRows } from '../db/client.js';
 import { GCM_IV_BYTES, DecryptError, randomBytes, toHex } from '../keys/crypto.js';
 import { mappingAad, webVaultCrypto, type VaultCrypto } from '../vault/db-vault.js';
@@ -37,10 +37,16 @@ export interface RotationAudit {
 export type JobState = 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
 export const JOB_STATES: readonly JobState[] = ['running', 'paused', 'cancelled', 'done', 'failed'];
 
+/** rotate_dek: re-encrypt rows (this file); rotate_kek: re-wrap DEKs (kek.ts); rotate_master: re-wrap KEKs (master.ts). */
+export type JobKind = 'rotate_dek' | 'rotate_kek' | 'rotate_master';
+
 export interface Job {
   id: string;
-  kind: 'rotate_dek';
-  tenantId: string;
+  kind: JobKind;
+  /** null for rotate_master (every tenant). */
+  tenantId: string | null;
+  /** rotate_master: the master key id everything is re-wrapped under; null otherwise. */
+  target: string | null;
   state: JobState;
   toVersion: number;
   total: number;
@@ -66,10 +72,11 @@ export class JobIntegrityError extends Error {
 const MAX_BATCH = 10_000;
 export const DEFAULT_BATCH = 1000;
 
-interface JobRow {
+export interface JobRow {
   id: string;
-  kind: 'rotate_dek';
-  tenant_id: string;
+  kind: JobKind;
+  tenant_id: string | null;
+  target: string | null;
   state: JobState;
   to_version: number;
   total: string | number;
@@ -82,13 +89,14 @@ interface JobRow {
   finished_at: Date | string | null;
 }
 
-const date = (d: Date | string) => (d instanceof Date ? d : new Date(d));
+export const date = (d: Date | string) => (d instanceof Date ? d : new Date(d));
 
-function toJob(r: JobRow): Job {
+export function toJob(r: JobRow): Job {
   return {
     id: r.id,
     kind: r.kind,
     tenantId: r.tenant_id,
+    target: r.target ?? null,
     state: r.state,
     toVersion: Number(r.to_version),
     total: Number(r.total),
@@ -100,6 +108,12 @@ function toJob(r: JobRow): Job {
     updatedAt: date(r.updated_at),
     finishedAt: r.finished_at === null ? null : date(r.finished_at),
   };
+}
+
+/** The tenant of a per-tenant job (rotate_dek, rotate_kek). */
+export function tenantOf(job: Job): string {
+  if (job.tenantId === null) throw new JobError(`job ${job.id} (${job.kind}) has no tenant`);
+  return job.tenantId;
 }
 
 export async function getJob(db: Db, id: string): Promise<Job | null> {
@@ -164,9 +178,7 @@ export async function startDekRotation(o: StartOptions): Promise<Job> {
             now() + make_interval(secs => ${settle / 1000}))
     returning *`);
   log.info('key rotation started', { jobId: id, tenantId: o.tenantId, toVersion: version, rows: total });
-  await o.audit
-    ?.append(o.tenantId, [{ kind: 'rotation', tenantId: o.tenantId, detail: { phase: 'started', level: 'dek', job_id: id, to_version: version, rows: total } }])
-    .catch((e) => log.warn('audit of key rotation failed', { jobId: id, error: (e as Error)?.name ?? 'Error' }));
+  await auditRotation(o.audit, o.tenantId, { phase: 'started', level: 'dek', job_id: id, to_version: version, rows: total }, log, id);
   return toJob(rows[0]!);
 }
 
@@ -185,6 +197,88 @@ export async function setJobState(db: Db, id: string, action: 'pause' | 'resume'
 
 class NotRunning extends Error {}
 
+/** Appends one `rotation` event (after the commit: a failed append is logged; the rotation itself is safe). */
+export async function auditRotation(audit: RotationAudit | undefined, chain: string, detail: Record<string, string | number | null>, log: Logger, jobId: string): Promise<void> {
+  await audit
+    ?.append(chain, [{ kind: 'rotation', tenantId: chain, detail }])
+    .catch((e) => log.warn('audit of key rotation failed', { jobId, error: (e as Error)?.name ?? 'Error' }));
+}
+
+/**
+ * One batch transaction of any job kind: `work` claims and moves rows and returns how many; the
+ * count is added to the job in the same transaction, guarded by state 'running', so a pause or
+ * cancel racing the batch rolls it back (returns 0).
+ */
+export async function inJobBatch(db: Db, job: Job, work: (tx: VeilTx) => Promise<number>): Promise<number> {
+  try {
+    return await db.orm.transaction(async (tx) => {
+      const moved = await work(tx);
+      if (moved === 0) return 0;
+      const ok = resultRows(await tx.execute(sql`update veil_jobs set done = done + ${moved}, updated_at = now() where id = ${job.id} and state = 'running' returning id`));
+      if (ok.length === 0) throw new NotRunning();
+      return moved;
+    });
+  } catch (e) {
+    if (e instanceof NotRunning) return 0;
+    throw e;
+  }
+}
+
+/** Inside a transaction: marks the tenant's 'active' keys of `kind` older than `version` retired; their versions. */
+export async function retireOlder(tx: VeilTx, tenantId: string, kind: 'dek' | 'kek', version: number): Promise<number[]> {
+  const rows = resultRows<{ version: number }>(
+    await tx.execute(sql`update tenant_keys set state = 'retired'
+      where tenant_id = ${tenantId} and kind = ${kind} and version < ${version} and state = 'active' returning version`),
+  );
+  return rows.map((x) => Number(x.version));
+}
+
+/** How a job kind finishes (src/jobs/rotate.ts, kek.ts, master.ts). */
+export interface FinishSpec {
+  level: 'dek' | 'kek' | 'master';
+  /** The audit chain: the tenant, or `_system`. */
+  chain: string;
+  /** What the job moves toward: `{ to_version }` or `{ to_key_id }` (audit detail and log). */
+  target: Record<string, string | number>;
+  /** Inside the finishing transaction: whether anything is left to move. */
+  left(tx: VeilTx): Promise<boolean>;
+  /** Inside it, once nothing is left: retires what the job replaced; the retired versions. */
+  retire?(tx: VeilTx): Promise<number[]>;
+  message: string;
+}
+
+/**
+ * Marks the job done (and retires what it replaced) when nothing is left and `retire_after`
+ * has passed, in one transaction holding the job row. Returns 'done', 'waiting' (work left or
+ * inside the settle window) or 'stopped' (paused, cancelled, failed). Logs and audits the end.
+ */
+export async function finishJob(db: Db, job: Job, spec: FinishSpec, logger: Logger = silentLogger, audit?: RotationAudit): Promise<'done' | 'waiting' | 'stopped'> {
+  const result = await db.orm.transaction(async (tx) => {
+    const cur = resultRows<{ state: JobState; ready: boolean; done: string | number; created_at: Date | string }>(
+      await tx.execute(sql`select state, retire_after <= now() as ready, done, created_at from veil_jobs where id = ${job.id} for update`),
+    )[0];
+    if (!cur || cur.state !== 'running') return { r: 'stopped' as const };
+    if (!cur.ready || (await spec.left(tx))) return { r: 'waiting' as const };
+    const retired = spec.retire ? await spec.retire(tx) : null;
+    await tx.execute(sql`update veil_jobs set state = 'done', updated_at = now(), finished_at = now() where id = ${job.id}`);
+    return { r: 'done' as const, retired, done: Number(cur.done), createdAt: date(cur.created_at) };
+  });
+  if (result.r === 'done') {
+    const ms = Date.now() - result.createdAt.getTime();
+    const retired = result.retired ? result.retired.join(',') || null : undefined;
+    const camel = Object.fromEntries(Object.entries(spec.target).map(([k, v]) => [k.replace(/_(.)/g, (_, c: string) => c.toUpperCase()), v]));
+    logger.info(spec.message, { jobId: job.id, tenantId: job.tenantId, ...camel, rows: result.done, ...(retired !== undefined ? { retiredVersions: retired } : {}), ms });
+    await auditRotation(
+      audit,
+      spec.chain,
+      { phase: 'finished', level: spec.level, job_id: job.id, ...spec.target, rows: result.done, ...(retired !== undefined ? { retired_versions: retired } : {}), duration_ms: ms },
+      logger,
+      job.id,
+    );
+  }
+  return result.r;
+}
+
 type MappingRow = { token: string; type: string; dek_version: number; iv: Uint8Array; ciphertext: Uint8Array };
 
 /**
@@ -200,7 +294,7 @@ export async function runDekBatch(
 ): Promise<number> {
   const cx = opts.crypto ?? webVaultCrypto;
   const n = Math.max(1, Math.min(opts.batchSize ?? DEFAULT_BATCH, MAX_BATCH));
-  const t = job.tenantId;
+  const t = tenantOf(job);
   // Keys are loaded before the transaction (on PGlite a query outside an open transaction waits for it).
   const versions = await db.rows<{ version: number }>(
     sql`select version from tenant_keys where tenant_id = ${t} and kind = 'dek' and version < ${job.toVersion} and state <> 'retired'`,
@@ -212,101 +306,72 @@ export async function runDekBatch(
   }
   const target = await keyring.dek(t, job.toVersion);
   if (!target) throw new JobIntegrityError(`target data key version ${job.toVersion} is missing`);
-  try {
-    return await db.orm.transaction(async (tx) => {
-      const rows = resultRows<MappingRow>(
-        await tx.execute(sql`select token, type, dek_version, iv, ciphertext from mappings
-          where tenant_id = ${t} and dek_version < ${job.toVersion}
-          limit ${n} for update skip locked`),
-      );
-      if (rows.length === 0) return 0;
-      const tokens: string[] = [];
-      const olds: number[] = [];
-      const ivs: Uint8Array[] = [];
-      const cts: Uint8Array[] = [];
-      for (const r of rows) {
-        const old = Number(r.dek_version);
-        let key = keys.get(old);
-        if (!key) {
-          // A row under a DEK marked retired (a straggler) or unknown.
-          key = (await keyring.dek(t, old)) ?? undefined;
-          if (!key) throw new JobIntegrityError('a row names a data key version that does not exist');
-          keys.set(old, key);
-        }
-        let plain: Uint8Array;
-        try {
-          plain = await cx.decrypt(key, r.iv, r.ciphertext, mappingAad(t, r.token, r.type, old));
-        } catch (e) {
-          if (e instanceof DecryptError) throw new JobIntegrityError('a stored value failed authentication during re-encryption');
-          throw e;
-        }
-        const iv = randomBytes(GCM_IV_BYTES);
-        const ct = await cx.encrypt(target, iv, plain, mappingAad(t, r.token, r.type, job.toVersion));
-        plain.fill(0);
-        tokens.push(r.token);
-        olds.push(old);
-        ivs.push(iv);
-        cts.push(ct);
+  return inJobBatch(db, job, async (tx) => {
+    const rows = resultRows<MappingRow>(
+      await tx.execute(sql`select token, type, dek_version, iv, ciphertext from mappings
+        where tenant_id = ${t} and dek_version < ${job.toVersion}
+        limit ${n} for update skip locked`),
+    );
+    if (rows.length === 0) return 0;
+    const tokens: string[] = [];
+    const olds: number[] = [];
+    const ivs: Uint8Array[] = [];
+    const cts: Uint8Array[] = [];
+    for (const r of rows) {
+      const old = Number(r.dek_version);
+      let key = keys.get(old);
+      if (!key) {
+        // A row under a DEK marked retired (a straggler) or unknown.
+        key = (await keyring.dek(t, old)) ?? undefined;
+        if (!key) throw new JobIntegrityError('a row names a data key version that does not exist');
+        keys.set(old, key);
       }
-      const updated = resultRows<{ token: string }>(
-        await tx.execute(sql`update mappings m set dek_version = ${job.toVersion}, iv = u.iv, ciphertext = u.ct
-          from unnest(${sql.param(tokens)}::text[], ${sql.param(olds)}::int[], ${sql.param(ivs)}::bytea[], ${sql.param(cts)}::bytea[]) as u(token, old, iv, ct)
-          where m.tenant_id = ${t} and m.token = u.token and m.dek_version = u.old
-          returning m.token`),
-      ).length;
-      await tx.execute(sql`update tenant_keys set encryptions = encryptions + ${updated}
-        where tenant_id = ${t} and kind = 'dek' and version = ${job.toVersion}`);
-      const ok = resultRows(
-        await tx.execute(sql`update veil_jobs set done = done + ${updated}, updated_at = now()
-          where id = ${job.id} and state = 'running' returning id`),
-      );
-      if (ok.length === 0) throw new NotRunning();
-      return updated;
-    });
-  } catch (e) {
-    if (e instanceof NotRunning) return 0;
-    throw e;
-  }
+      let plain: Uint8Array;
+      try {
+        plain = await cx.decrypt(key, r.iv, r.ciphertext, mappingAad(t, r.token, r.type, old));
+      } catch (e) {
+        if (e instanceof DecryptError) throw new JobIntegrityError('a stored value failed authentication during re-encryption');
+        throw e;
+      }
+      const iv = randomBytes(GCM_IV_BYTES);
+      const ct = await cx.encrypt(target, iv, plain, mappingAad(t, r.token, r.type, job.toVersion));
+      plain.fill(0);
+      tokens.push(r.token);
+      olds.push(old);
+      ivs.push(iv);
+      cts.push(ct);
+    }
+    const updated = resultRows<{ token: string }>(
+      await tx.execute(sql`update mappings m set dek_version = ${job.toVersion}, iv = u.iv, ciphertext = u.ct
+        from unnest(${sql.param(tokens)}::text[], ${sql.param(olds)}::int[], ${sql.param(ivs)}::bytea[], ${sql.param(cts)}::bytea[]) as u(token, old, iv, ct)
+        where m.tenant_id = ${t} and m.token = u.token and m.dek_version = u.old
+        returning m.token`),
+    ).length;
+    await tx.execute(sql`update tenant_keys set encryptions = encryptions + ${updated}
+      where tenant_id = ${t} and kind = 'dek' and version = ${job.toVersion}`);
+    return updated;
+  });
 }
 
 /**
  * Retires the older DEKs and marks the job done when nothing is left and `retire_after` has
  * passed. Returns 'done', 'waiting' (rows left or still inside the settle window) or 'stopped'.
  */
-export async function finishDekRotation(
-  db: Db,
-  job: Job,
-  logger: Logger = silentLogger,
-  audit?: RotationAudit,
-): Promise<'done' | 'waiting' | 'stopped'> {
-  const t = job.tenantId;
-  const result = await db.orm.transaction(async (tx) => {
-    const cur = resultRows<{ state: JobState; ready: boolean; done: string | number; created_at: Date | string }>(
-      await tx.execute(sql`select state, retire_after <= now() as ready, done, created_at from veil_jobs where id = ${job.id} for update`),
-    )[0];
-    if (!cur || cur.state !== 'running') return { r: 'stopped' as const };
-    if (!cur.ready) return { r: 'waiting' as const };
-    const left = resultRows(
-      await tx.execute(sql`select 1 from mappings where tenant_id = ${t} and dek_version < ${job.toVersion} limit 1`),
-    );
-    if (left.length > 0) return { r: 'waiting' as const };
-    const retired = resultRows<{ version: number }>(
-      await tx.execute(sql`update tenant_keys set state = 'retired'
-        where tenant_id = ${t} and kind = 'dek' and version < ${job.toVersion} and state = 'active' returning version`),
-    );
-    await tx.execute(sql`update veil_jobs set state = 'done', updated_at = now(), finished_at = now() where id = ${job.id}`);
-    return { r: 'done' as const, retired: retired.map((x) => Number(x.version)), done: Number(cur.done), createdAt: date(cur.created_at) };
-  });
-  if (result.r === 'done') {
-    const ms = Date.now() - result.createdAt.getTime();
-    const retired = result.retired.join(',') || null;
-    logger.info('key rotation finished', { jobId: job.id, tenantId: t, toVersion: job.toVersion, rows: result.done, retiredVersions: retired, ms });
-    // After the commit: a failed append is logged (the rotation itself is complete and safe).
-    await audit
-      ?.append(t, [
-        { kind: 'rotation', tenantId: t, detail: { phase: 'finished', level: 'dek', job_id: job.id, to_version: job.toVersion, rows: result.done, retired_versions: retired, duration_ms: ms } },
-      ])
-      .catch((e) => logger.warn('audit of key rotation failed', { jobId: job.id, error: (e as Error)?.name ?? 'Error' }));
-  }
-  return result.r;
+export function finishDekRotation(db: Db, job: Job, logger: Logger = silentLogger, audit?: RotationAudit): Promise<'done' | 'waiting' | 'stopped'> {
+  const t = tenantOf(job);
+  return finishTenantJob(db, job, 'dek', sql`select 1 from mappings where tenant_id = ${t} and dek_version < ${job.toVersion} limit 1`, logger, audit);
+}
+
+/** A per-tenant rotation (DEK, KEK) is done when `leftQuery` finds nothing; the older keys of its kind are retired. */
+export function finishTenantJob(db: Db, job: Job, level: 'dek' | 'kek', leftQuery: SQL, logger: Logger, audit?: RotationAudit): Promise<'done' | 'waiting' | 'stopped'> {
+  const t = tenantOf(job);
+  const spec: FinishSpec = {
+    level,
+    chain: t,
+    target: { to_version: job.toVersion },
+    message: level === 'dek' ? 'key rotation finished' : 'tenant key rotation finished',
+    left: async (tx) => resultRows(await tx.execute(leftQuery)).length > 0,
+    retire: (tx) => retireOlder(tx, t, level, job.toVersion),
+  };
+  return finishJob(db, job, spec, logger, audit);
 }

@@ -1,5 +1,7 @@
 /**
- * The job runner: works every 'running' job in `veil_jobs` batch by batch (src/jobs/rotate.ts).
+ * The job runner: works every 'running' job in `veil_jobs` batch by batch: DEK rotations
+ * (src/jobs/rotate.ts), KEK rotations (kek.ts) and master-key rotations (master.ts, only in a
+ * process whose master key is the job's target).
  * It runs inside the gateway (`startJobPoller`, polling every `pollMs`) or alone
  * (`veil jobs run`: `runUntilIdle`). Several runners may share one PostgreSQL: rows are claimed
  * with FOR UPDATE SKIP LOCKED, so they split the work. Throttle: a job's rows_per_second is
@@ -13,11 +15,17 @@ import { silentLogger, type Logger } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import type { VaultCrypto } from '../vault/db-vault.js';
 import type { Keyring } from '../keys/keyring.js';
-import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, runDekBatch, runnableJobs, type Job } from './rotate.js';
+import type { MasterKeyProvider } from '../keys/provider.js';
+import { DEFAULT_BATCH, finishDekRotation, type RotationAudit, getJob, JobIntegrityError, listJobs, runDekBatch, runnableJobs, type Job } from './rotate.js';
+import { DEFAULT_MASTER_BATCH, finishMasterRotation, runMasterBatch } from './master.js';
+import { DEFAULT_KEK_BATCH, finishKekRotation, runKekBatch } from './kek.js';
+import { startDueRotations } from './schedule.js';
 
 export interface RunnerOptions {
   db: Db;
   keyring: Keyring;
+  /** The master-key provider: needed for master-key rotation jobs (worked only when its key is the job's target). */
+  provider?: MasterKeyProvider;
   crypto?: VaultCrypto;
   logger?: Logger;
   /** Audit trail for 'rotation' events (src/audit); without it, log lines only. */
@@ -25,6 +33,8 @@ export interface RunnerOptions {
   batchSize?: number;
   /** Called after every batch (progress bars, metrics). */
   onBatch?: (job: Job, rows: number) => void;
+  /** Called after every failed batch (metrics); the runner then retries or fails the job. */
+  onError?: (job: Job, error: unknown) => void;
   /** Backoff bounds after a failure (defaults 500 ms and 30 s). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -58,23 +68,50 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
   const retryMax = o.retryMaxMs ?? 30_000;
   const settlePoll = o.settlePollMs ?? 1000;
 
+  /** How each kind of job is worked; null: not by this process (a master rotation toward another key). */
+  function handler(job: Job): { batch(j: Job, size: number | undefined): Promise<number>; finish(j: Job): Promise<'done' | 'waiting' | 'stopped'>; size: number } | null {
+    if (job.kind === 'rotate_master') {
+      const p = o.provider;
+      if (!p || p.keyId !== job.target) return null;
+      return {
+        batch: (j, size) => runMasterBatch(o.db, p, j, { batchSize: size }),
+        finish: (j) => finishMasterRotation(o.db, j, log, o.audit),
+        size: o.batchSize ?? DEFAULT_MASTER_BATCH,
+      };
+    }
+    if (job.kind === 'rotate_kek') {
+      return {
+        batch: (j, size) => runKekBatch(o.db, o.keyring, j, { batchSize: size }),
+        finish: (j) => finishKekRotation(o.db, j, log, o.audit),
+        size: o.batchSize ?? DEFAULT_KEK_BATCH,
+      };
+    }
+    return {
+      batch: (j, size) => runDekBatch(o.db, o.keyring, j, { batchSize: size, crypto: o.crypto }),
+      finish: (j) => finishDekRotation(o.db, j, log, o.audit),
+      size: o.batchSize ?? DEFAULT_BATCH,
+    };
+  }
+
   /** Works one job until it is done, stops, waits to settle (returns 'waiting') or the signal aborts. */
   async function work(job0: Job, signal: AbortSignal | undefined, waitSettle: boolean): Promise<'finished' | 'waiting' | 'aborted'> {
     let job = job0;
     let backoff = retryMin;
+    const h = handler(job);
+    if (!h) return 'waiting';
     while (!signal?.aborted) {
       const t0 = Date.now();
       try {
         const rps = job.rowsPerSecond;
-        const size = rps ? Math.max(1, Math.min(o.batchSize ?? DEFAULT_BATCH, rps)) : o.batchSize;
-        const n = await runDekBatch(o.db, o.keyring, job, { batchSize: size, crypto: o.crypto });
+        const size = rps ? Math.max(1, Math.min(h.size, rps)) : h.size;
+        const n = await h.batch(job, size);
         backoff = retryMin;
         if (n > 0) {
           o.onBatch?.(job, n);
           if (rps) await sleep(Math.max(0, (n / rps) * 1000 - (Date.now() - t0)), signal);
           continue;
         }
-        const r = await finishDekRotation(o.db, job, log, o.audit);
+        const r = await h.finish(job);
         if (r === 'done' || r === 'stopped') {
           o.onBatch?.(job, 0);
           return 'finished';
@@ -85,8 +122,9 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         if (!fresh || fresh.state !== 'running') return 'finished';
         job = fresh;
       } catch (e) {
+        o.onError?.(job, e);
         if (e instanceof JobIntegrityError) {
-          log.error('key rotation failed', { jobId: job.id, tenantId: job.tenantId, reason: 'integrity' });
+          log.error('key rotation failed', { jobId: job.id, kind: job.kind, tenantId: job.tenantId, reason: 'integrity' });
           await o.db
             .rows(sql`update veil_jobs set state = 'failed', error = ${e.message}, updated_at = now(), finished_at = now() where id = ${job.id} and state = 'running'`)
             .catch(() => {});
@@ -127,7 +165,7 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         let waiting = 0;
         for (const j of jobs) {
           // A rotation started elsewhere (the CLI): this process encrypts under the new DEK from now on.
-          o.keyring.dropLease(j.tenantId);
+          if (j.tenantId !== null) o.keyring.dropLease(j.tenantId);
           const r = await work(j, signal, waitSettle);
           if (r === 'aborted') return false;
           if (r === 'waiting') waiting++;
@@ -140,14 +178,34 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
 
 /**
  * Inside the gateway: polls for running jobs every `pollMs` (default 2000) and works them.
+ * `onJobs` (metrics) gets the 20 most recent jobs every `pollMs`, also while a job is worked.
+ * `schedule` (VEIL_ROTATE_DEK_EVERY_DAYS): every `checkMs` (default 60 s) starts the DEK
+ * rotations that are due (src/jobs/schedule.ts).
  * Returns a stop function (awaits the batch in progress; an aborted batch is rolled back).
  */
-export function startJobPoller(o: RunnerOptions & { pollMs?: number }): () => Promise<void> {
+export function startJobPoller(
+  o: RunnerOptions & { pollMs?: number; onJobs?: (jobs: Job[]) => void; schedule?: { everyDays: number; settleMs: number; checkMs?: number } },
+): () => Promise<void> {
   const runner = createJobRunner(o);
   const ac = new AbortController();
   const pollMs = o.pollMs ?? 2000;
+  const onJobs = o.onJobs;
+  if (onJobs) {
+    void (async () => {
+      while (!ac.signal.aborted) {
+        await listJobs(o.db, { limit: 20 }).then(onJobs, () => {});
+        await sleep(pollMs, ac.signal);
+      }
+    })();
+  }
+  const schedule = o.schedule;
+  let nextCheck = 0;
   const loop = (async () => {
     while (!ac.signal.aborted) {
+      if (schedule && Date.now() >= nextCheck) {
+        nextCheck = Date.now() + (schedule.checkMs ?? 60_000);
+        await startDueRotations({ db: o.db, keyring: o.keyring, everyDays: schedule.everyDays, settleMs: schedule.settleMs, logger: o.logger, audit: o.audit }).catch(() => {});
+      }
       await runner.runUntilIdle({ signal: ac.signal }).catch(() => {});
       await sleep(pollMs, ac.signal);
     }

@@ -29,6 +29,12 @@ export interface AwsKmsProviderOptions {
   timeoutMs?: number;
   /** Attempts in all, first try included (1 = no retry). Default 3. */
   maxAttempts?: number;
+  /**
+   * Earlier KMS keys (VEIL_KMS_KEY_ID_PREVIOUS), still accepted by unwrapKek during a
+   * master-key rotation: a KEK that `keyId` cannot decrypt (IncorrectKeyException) is tried
+   * under each of them. Never used to wrap.
+   */
+  previousKeyIds?: readonly string[];
 }
 
 export const DEFAULT_KMS_TIMEOUT_MS = 5_000;
@@ -183,18 +189,37 @@ export function createAwsKmsProvider(opts: AwsKmsProviderOptions): MasterKeyProv
     };
   }
 
+  const previousIds = (opts.previousKeyIds ?? []).map((k) => k.trim()).filter((k) => k !== '' && k !== keyId);
+
+  async function decryptUnder(kmsKeyId: string, tenantId: string, wrapped: Uint8Array): Promise<Uint8Array> {
+    const out = await call('Decrypt', (abortSignal) =>
+      client.send(
+        new DecryptCommand({ CiphertextBlob: wrapped, KeyId: kmsKeyId, EncryptionContext: context(tenantId) }),
+        { abortSignal },
+      ),
+    );
+    return requireKek(out.Plaintext, 'Decrypt');
+  }
+
   async function unwrapKek(tenantId: string, wrapped: Uint8Array): Promise<Uint8Array> {
     assertTenantId(tenantId);
     if (!(wrapped instanceof Uint8Array) || wrapped.length === 0) {
       throw new KeyProviderError('invalid_ciphertext', 'The wrapped tenant key is empty or not bytes.');
     }
-    const out = await call('Decrypt', (abortSignal) =>
-      client.send(
-        new DecryptCommand({ CiphertextBlob: wrapped, KeyId: keyId, EncryptionContext: context(tenantId) }),
-        { abortSignal },
-      ),
-    );
-    return requireKek(out.Plaintext, 'Decrypt');
+    try {
+      return await decryptUnder(keyId, tenantId, wrapped);
+    } catch (first) {
+      // During a master-key rotation a KEK may still be wrapped by a previous KMS key.
+      if (!(first instanceof KeyProviderError && first.code === 'invalid_ciphertext')) throw first;
+      for (const prev of previousIds) {
+        try {
+          return await decryptUnder(prev, tenantId, wrapped);
+        } catch (e) {
+          if (!(e instanceof KeyProviderError && e.code === 'invalid_ciphertext')) throw e;
+        }
+      }
+      throw first;
+    }
   }
 
   async function rewrapKek(tenantId: string, wrapped: Uint8Array): Promise<Uint8Array> {
@@ -221,6 +246,7 @@ export function createAwsKmsProvider(opts: AwsKmsProviderOptions): MasterKeyProv
   return {
     kind: 'aws',
     keyId,
+    previousKeyIds: previousIds,
     generateKek,
     unwrapKek,
     rewrapKek,

@@ -1,6 +1,6 @@
 /**
- * DEK rows (kind 'dek'): wrapped = iv(12) || AES-256-GCM(DEK) under the tenant KEK, with AAD
- * 'veil:dek:v1:<tenant>:<version>'. Reading and unwrapping one version, reserving encryptions
+ * DEK rows (kind 'dek'): wrapped = iv(12) || AES-256-GCM(DEK) under the tenant KEK version
+ * `kek_version` (null = 1), with AAD 'veil:dek:v1:<tenant>:<version>'. Reading and unwrapping one version, reserving encryptions
  * on the primary DEK (one UPDATE … RETURNING that never lets the counter pass the limit), and
  * inserting a new primary DEK (demoting the old one to 'active', which stays readable) inside a
  * transaction holding the KEK row lock (src/keys/kek.ts `lockKek`).
@@ -15,6 +15,8 @@ import { GCM_IV_BYTES, aesGcmDecrypt, aesGcmEncrypt, concatBytes, randomBytes, u
 export interface WrappedDek {
   version: number;
   wrapped: Uint8Array;
+  /** The KEK version that wraps it (null: 1). */
+  kek_version: number | null;
 }
 
 export function dekAad(tenantId: string, version: number): Uint8Array {
@@ -26,21 +28,22 @@ export function unwrapDek(kek: Uint8Array, tenantId: string, version: number, wr
   return aesGcmDecrypt(kek, wrapped.subarray(0, GCM_IV_BYTES), wrapped.subarray(GCM_IV_BYTES), dekAad(tenantId, version));
 }
 
-/** The wrapped DEK of a version, or null when the tenant has none. */
-export async function selectWrappedDek(db: Db, tenantId: string, version: number): Promise<Uint8Array | null> {
+/** The wrapped DEK of a version and the KEK version wrapping it, or null when the tenant has none. */
+export async function selectWrappedDek(db: Db, tenantId: string, version: number): Promise<{ wrapped: Uint8Array; kekVersion: number } | null> {
   const rows = await db.orm
-    .select({ wrapped: tenantKeys.wrapped })
+    .select({ wrapped: tenantKeys.wrapped, kekVersion: tenantKeys.kekVersion })
     .from(tenantKeys)
     .where(and(eq(tenantKeys.tenantId, tenantId), eq(tenantKeys.kind, 'dek'), eq(tenantKeys.version, version)))
     .limit(1);
-  return rows[0]?.wrapped ?? null;
+  const r = rows[0];
+  return r ? { wrapped: r.wrapped, kekVersion: r.kekVersion ?? 1 } : null;
 }
 
 /** Adds `n` encryptions to the primary DEK unless that would pass `max`; returns it (or no row). */
 export function reservePrimaryDek(tenantId: string, n: number, max: number): SQL {
   return sql`update ${tenantKeys} set encryptions = encryptions + ${n}
     where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary' and encryptions + ${n} <= ${max}
-    returning version, wrapped`;
+    returning version, wrapped, kek_version`;
 }
 
 /** Reserves on the primary DEK inside a transaction (see `reservePrimaryDek`). */
@@ -50,12 +53,13 @@ export async function reservePrimaryDekTx(tx: VeilTx, tenantId: string, n: numbe
 
 /**
  * Inside a transaction holding the tenant's KEK row lock: demotes the primary DEK and inserts a
- * new one with `encryptions` already counted. Returns it with its plaintext key.
+ * new one, wrapped under the primary KEK `kek`, with `encryptions` already counted. Returns it
+ * with its plaintext key.
  */
 export async function insertPrimaryDek(
   tx: VeilTx,
   tenantId: string,
-  kek: Uint8Array,
+  kek: { version: number; key: Uint8Array },
   encryptions: number,
 ): Promise<WrappedDek & { key: Uint8Array }> {
   const maxRow = resultRows<{ v: number }>(
@@ -64,8 +68,8 @@ export async function insertPrimaryDek(
   const version = Number(maxRow[0]?.v ?? 0) + 1;
   const key = randomBytes(32);
   const iv = randomBytes(GCM_IV_BYTES);
-  const wrapped = concatBytes(iv, await aesGcmEncrypt(kek, iv, key, dekAad(tenantId, version)));
+  const wrapped = concatBytes(iv, await aesGcmEncrypt(kek.key, iv, key, dekAad(tenantId, version)));
   await tx.execute(sql`update ${tenantKeys} set state = 'active' where tenant_id = ${tenantId} and kind = 'dek' and state = 'primary'`);
-  await tx.insert(tenantKeys).values({ tenantId, kind: 'dek', version, wrapped, masterKeyId: null, state: 'primary', encryptions });
-  return { version, wrapped, key };
+  await tx.insert(tenantKeys).values({ tenantId, kind: 'dek', version, wrapped, masterKeyId: null, kekVersion: kek.version, state: 'primary', encryptions });
+  return { version, wrapped, kek_version: kek.version, key };
 }

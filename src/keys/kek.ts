@@ -1,17 +1,24 @@
 /**
- * The tenant KEK (row kind 'kek', wrapped by the master-key provider) and the blind-index key
- * derived from it: HKDF-SHA256(KEK, salt = empty, info 'veil:blind:v1:<tenant>', 32).
+ * The tenant KEK versions (rows kind 'kek', wrapped by the master-key provider; one 'primary',
+ * older ones 'active' during a KEK rotation, then 'retired') and the blind-index key.
  *
- * `loadKek` unwraps the tenant's primary KEK, or on first use creates the tenant (if the CLI
- * did not) and its KEK; two processes may race there and the loser discards its KEK and unwraps
- * the winner's. `lockKek` takes the per-tenant row lock that serializes DEK roll-overs.
+ * The blind-index key is HKDF-SHA256(KEK version 1, salt = empty, info 'veil:blind:v1:<tenant>',
+ * 32) until the tenant's first KEK rotation, which freezes it: it is stored as a row kind
+ * 'blind' wrapped under the new KEK (iv(12) || AES-256-GCM, AAD = the same info string), so the
+ * blind indexes of existing rows stay valid without rewriting a row. Each 'dek' / 'blind' row
+ * names the KEK version that wraps it (`kek_version`, null = 1).
+ *
+ * `loadPrimaryKek` unwraps the tenant's primary KEK, or on first use creates the tenant (if the
+ * CLI did not) and its KEK; two processes may race there and the loser discards its KEK and
+ * unwraps the winner's. `loadKekVersion` unwraps one version (cached: a version never changes).
+ * `lockKek` takes the per-tenant row lock that serializes DEK roll-overs and KEK rotations.
  * Pure TypeScript + Web Crypto (runs on Workers with a Workers `Db`).
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Logger } from '../core/types.js';
-import type { Db, VeilTx } from '../db/client.js';
+import { resultRows, type Db, type VeilTx } from '../db/client.js';
 import { tenantKeys, tenants } from '../db/schema.js';
-import { hkdfSha256, utf8 } from './crypto.js';
+import { GCM_IV_BYTES, aesGcmDecrypt, hkdfSha256, utf8 } from './crypto.js';
 import type { KeyCache } from './key-cache.js';
 import type { MasterKeyProvider } from './provider.js';
 
@@ -26,34 +33,110 @@ export function blindInfo(tenantId: string): Uint8Array {
   return utf8(`veil:blind:v1:${tenantId}`);
 }
 
-/** The tenant's unwrapped KEK (cached); creates the tenant and its KEK on first use. */
-export function loadKek(deps: KekDeps, tenantId: string): Promise<Uint8Array> {
-  return deps.cache.load(`kek:${tenantId}`, async () => {
-    const existing = await selectKek(deps.db, tenantId);
-    if (existing) return deps.provider.unwrapKek(tenantId, existing);
-    return createKek(deps, tenantId);
+/** A KEK version with its unwrapped key. */
+export interface KekUse {
+  readonly version: number;
+  readonly key: Uint8Array;
+}
+
+const kekCacheKey = (tenantId: string, version: number) => `kek:${tenantId}:${version}`;
+
+/**
+ * The tenant's primary KEK (one indexed read for its version; the key itself is cached);
+ * creates the tenant and its KEK on first use.
+ */
+export async function loadPrimaryKek(deps: KekDeps, tenantId: string): Promise<KekUse> {
+  const row = await selectPrimaryKek(deps.db, tenantId);
+  if (!row) {
+    // A concurrent loadKekVersion(…, 1) may hold the in-flight slot and find no row (null): create then.
+    const key = (await deps.cache.load(kekCacheKey(tenantId, 1), () => createKek(deps, tenantId))) ?? (await createKek(deps, tenantId));
+    cacheKek(deps, tenantId, { version: 1, key });
+    return { version: 1, key };
+  }
+  const version = Number(row.version);
+  const key = await deps.cache.load(kekCacheKey(tenantId, version), () => deps.provider.unwrapKek(tenantId, row.wrapped));
+  return { version, key };
+}
+
+/** The unwrapped KEK of a version (cached), or null when the tenant has no such KEK. */
+export function loadKekVersion(deps: KekDeps, tenantId: string, version: number): Promise<Uint8Array | null> {
+  return deps.cache.load(kekCacheKey(tenantId, version), async () => {
+    const rows = await deps.db.orm
+      .select({ wrapped: tenantKeys.wrapped })
+      .from(tenantKeys)
+      .where(and(eq(tenantKeys.tenantId, tenantId), eq(tenantKeys.kind, 'kek'), eq(tenantKeys.version, version)))
+      .limit(1);
+    const w = rows[0]?.wrapped;
+    return w ? deps.provider.unwrapKek(tenantId, w) : null;
   });
 }
 
-/** The tenant's blind-index key (cached). */
+/** Caches a KEK version unwrapped elsewhere (inside a transaction, or just generated). */
+export function cacheKek(deps: KekDeps, tenantId: string, kek: KekUse): void {
+  deps.cache.set(kekCacheKey(tenantId, kek.version), kek.key);
+}
+
+/** Unwraps a frozen blind-index key (row kind 'blind') under its KEK. */
+export function unwrapBlindKey(kek: Uint8Array, tenantId: string, wrapped: Uint8Array): Promise<Uint8Array> {
+  return aesGcmDecrypt(kek, wrapped.subarray(0, GCM_IV_BYTES), wrapped.subarray(GCM_IV_BYTES), blindInfo(tenantId));
+}
+
+/** The tenant's blind-index key (cached): the frozen 'blind' row, else derived from KEK version 1. */
 export function loadBlindKey(deps: KekDeps, tenantId: string): Promise<Uint8Array> {
-  return deps.cache.load(`blind:${tenantId}`, async () =>
-    hkdfSha256(await loadKek(deps, tenantId), new Uint8Array(0), blindInfo(tenantId), 32),
-  );
+  return deps.cache.load(`blind:${tenantId}`, async () => {
+    const frozen = (
+      await deps.db.orm
+        .select({ wrapped: tenantKeys.wrapped, kekVersion: tenantKeys.kekVersion })
+        .from(tenantKeys)
+        .where(and(eq(tenantKeys.tenantId, tenantId), eq(tenantKeys.kind, 'blind')))
+        .limit(1)
+    )[0];
+    if (frozen) {
+      const kek = await loadKekVersion(deps, tenantId, frozen.kekVersion ?? 1);
+      if (!kek) throw new Error('the KEK wrapping the blind-index key is missing');
+      return unwrapBlindKey(kek, tenantId, frozen.wrapped);
+    }
+    // Never rotated: version 1 is the only KEK (created here on first use).
+    const first = (await loadKekVersion(deps, tenantId, 1)) ?? (await loadPrimaryKek(deps, tenantId)).key;
+    return hkdfSha256(first, new Uint8Array(0), blindInfo(tenantId), 32);
+  });
 }
 
-/** Inside a transaction: locks the tenant's primary KEK row until it ends. */
-export async function lockKek(tx: VeilTx, tenantId: string): Promise<void> {
-  await tx.execute(sql`select 1 from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'kek' and state = 'primary' for update`);
+/**
+ * Inside a transaction: locks the tenant's primary KEK row until it ends and returns it. A KEK
+ * rotation committed while this waited demotes the row it waited for: the read is repeated
+ * (a new statement sees the new primary).
+ */
+export async function lockKek(tx: VeilTx, tenantId: string): Promise<{ version: number; wrapped: Uint8Array } | undefined> {
+  for (let i = 0; i < 3; i++) {
+    const row = resultRows<{ version: number; wrapped: Uint8Array }>(
+      await tx.execute(sql`select version, wrapped from ${tenantKeys} where tenant_id = ${tenantId} and kind = 'kek' and state = 'primary' for update`),
+    )[0];
+    if (row) return { version: Number(row.version), wrapped: row.wrapped };
+  }
+  return undefined;
 }
 
-async function selectKek(db: Db, tenantId: string): Promise<Uint8Array | null> {
+/**
+ * Inside a transaction holding `lockKek`: the primary KEK, as `before` (loaded before the
+ * transaction) when it is still primary, else unwrapped from the locked row (no query).
+ */
+export async function lockedPrimaryKek(deps: KekDeps, tx: VeilTx, tenantId: string, before: KekUse): Promise<KekUse> {
+  const locked = await lockKek(tx, tenantId);
+  if (!locked) throw new Error('tenant KEK vanished');
+  if (locked.version === before.version) return before;
+  const kek = { version: locked.version, key: await deps.provider.unwrapKek(tenantId, locked.wrapped) };
+  cacheKek(deps, tenantId, kek);
+  return kek;
+}
+
+async function selectPrimaryKek(db: Db, tenantId: string): Promise<{ version: number; wrapped: Uint8Array } | null> {
   const rows = await db.orm
-    .select({ wrapped: tenantKeys.wrapped })
+    .select({ version: tenantKeys.version, wrapped: tenantKeys.wrapped })
     .from(tenantKeys)
     .where(and(eq(tenantKeys.tenantId, tenantId), eq(tenantKeys.kind, 'kek'), eq(tenantKeys.state, 'primary')))
     .limit(1);
-  return rows[0]?.wrapped ?? null;
+  return rows[0] ?? null;
 }
 
 async function createKek(deps: KekDeps, tenantId: string): Promise<Uint8Array> {
@@ -70,7 +153,7 @@ async function createKek(deps: KekDeps, tenantId: string): Promise<Uint8Array> {
     return gen.plaintext;
   }
   gen.plaintext.fill(0);
-  const winner = await selectKek(db, tenantId);
+  const winner = await selectPrimaryKek(db, tenantId);
   if (!winner) throw new Error('tenant KEK vanished during creation');
-  return provider.unwrapKek(tenantId, winner);
+  return provider.unwrapKek(tenantId, winner.wrapped);
 }

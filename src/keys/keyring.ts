@@ -1,10 +1,11 @@
 /**
  * Per-tenant key hierarchy on top of the database:
- *   master key (provider) → tenant KEK (row kind 'kek', wrapped by the provider)
- *     → DEK versions (rows kind 'dek': iv(12) || AES-256-GCM(DEK) under the KEK,
- *        AAD 'veil:dek:v1:<tenant>:<version>')
+ *   master key (provider) → tenant KEK versions (rows kind 'kek', wrapped by the provider)
+ *     → DEK versions (rows kind 'dek': iv(12) || AES-256-GCM(DEK) under the KEK version the
+ *        row names, AAD 'veil:dek:v1:<tenant>:<version>')
  *     → field ciphertext (src/vault/db-vault.ts)
- *   blind-index key = HKDF-SHA256(KEK, salt = empty, info 'veil:blind:v1:<tenant>', 32)
+ *   blind-index key = HKDF-SHA256(KEK v1, salt = empty, info 'veil:blind:v1:<tenant>', 32),
+ *     frozen (stored wrapped, row kind 'blind') at the first KEK rotation (src/keys/kek.ts)
  *
  * Encryptions under a DEK are counted in the database: each process reserves a batch with one
  * UPDATE … RETURNING and a new primary DEK is rolled (older ones stay readable) before the
@@ -20,7 +21,7 @@ import { silentLogger, type Logger } from '../core/types.js';
 import type { Db, VeilTx } from '../db/client.js';
 import { insertPrimaryDek, reservePrimaryDek, reservePrimaryDekTx, selectWrappedDek, unwrapDek, type WrappedDek } from './dek.js';
 import { createDekLeases, type DekUse, type Lease } from './dek-leases.js';
-import { loadBlindKey, loadKek, lockKek, type KekDeps } from './kek.js';
+import { loadBlindKey, loadKekVersion, loadPrimaryKek, lockedPrimaryKek, type KekDeps, type KekUse } from './kek.js';
 import { createKeyCache } from './key-cache.js';
 import type { MasterKeyProvider } from './provider.js';
 
@@ -59,6 +60,10 @@ export interface Keyring {
    * the key-cache TTL later). Older versions stay readable.
    */
   rotateDek(tenantId: string): Promise<{ version: number }>;
+  /** The unwrapped KEK of a version, or null when the tenant has none (KEK rotation, src/jobs/kek.ts). */
+  kek(tenantId: string, version: number): Promise<Uint8Array | null>;
+  /** The tenant's primary KEK; creates the tenant and its KEK on first use. */
+  primaryKek(tenantId: string): Promise<KekUse>;
   /** Forgets this process's encryption lease of a tenant (its next encryption reserves anew). */
   dropLease(tenantId: string): void;
   /** Drops every unwrapped key and lease held in memory. */
@@ -75,50 +80,52 @@ export function createKeyring(opts: KeyringOptions): Keyring {
   const batch = Math.max(1, Math.min(opts.dekReserveBatch ?? DEFAULT_DEK_RESERVE_BATCH, maxEnc));
   const cache = createKeyCache({ ttlMs, max, now });
   const kekDeps: KekDeps = { db, provider: opts.provider, log, cache };
-  const kek = (tenantId: string) => loadKek(kekDeps, tenantId);
+  const kekOf = async (tenantId: string, version: number) => {
+    const k = await loadKekVersion(kekDeps, tenantId, version);
+    if (!k) throw new Error(`tenant KEK version ${version} is missing`);
+    return k;
+  };
 
   function dek(tenantId: string, version: number): Promise<Uint8Array | null> {
     return cache.load(`dek:${tenantId}:${version}`, async () => {
-      const wrapped = await selectWrappedDek(db, tenantId, version);
-      return wrapped ? unwrapDek(await kek(tenantId), tenantId, version, wrapped) : null;
+      const row = await selectWrappedDek(db, tenantId, version);
+      return row ? unwrapDek(await kekOf(tenantId, row.kekVersion), tenantId, version, row.wrapped) : null;
     });
   }
 
-  /** Inside a transaction holding the KEK row lock: a new primary DEK, its key cached. */
-  async function rollDek(tx: VeilTx, tenantId: string, kekKey: Uint8Array, encryptions: number) {
-    const rolled = await insertPrimaryDek(tx, tenantId, kekKey, encryptions);
+  /** Inside a transaction holding the KEK row lock (`lockedPrimaryKek`): a new primary DEK under the primary KEK, its key cached. */
+  async function rollDek(tx: VeilTx, tenantId: string, primary: KekUse, encryptions: number) {
+    const rolled = await insertPrimaryDek(tx, tenantId, primary, encryptions);
     cache.set(`dek:${tenantId}:${rolled.version}`, rolled.key);
     return rolled;
   }
 
   /** Reserves `batch` encryptions on the primary DEK, rolling a new one when there is none or it is used up. */
   async function refill(tenantId: string): Promise<Lease> {
-    // Loaded before any transaction: on PGlite a query outside an open transaction would wait for it.
-    const kekKey = await kek(tenantId);
     let row: WrappedDek | undefined = (await db.rows<WrappedDek>(reservePrimaryDek(tenantId, batch, maxEnc)))[0];
     if (!row) {
+      // No primary DEK yet (first use: this creates the KEK), or it is used up: roll one. The KEK
+      // is loaded before the transaction: on PGlite a query outside an open transaction would wait for it.
+      const before = await loadPrimaryKek(kekDeps, tenantId);
       row = await db.orm.transaction(async (tx) => {
-        await lockKek(tx, tenantId);
+        const primary = await lockedPrimaryKek(kekDeps, tx, tenantId, before);
         const got = await reservePrimaryDekTx(tx, tenantId, batch, maxEnc);
         if (got) return got;
-        const rolled = await rollDek(tx, tenantId, kekKey, batch);
+        const rolled = await rollDek(tx, tenantId, primary, batch);
         log.info('data key rolled', { tenantId, version: rolled.version });
         return rolled;
       });
     }
     const version = Number(row.version);
-    const key = (await dek(tenantId, version)) ?? (await unwrapDek(kekKey, tenantId, version, row.wrapped));
+    const key = (await dek(tenantId, version)) ?? (await unwrapDek(await kekOf(tenantId, row.kek_version ?? 1), tenantId, version, row.wrapped));
     return { version, key, remaining: batch };
   }
 
   const leases = createDekLeases({ ttlMs, max, now, refill });
 
   async function rotateDek(tenantId: string): Promise<{ version: number }> {
-    const kekKey = await kek(tenantId);
-    const version = await db.orm.transaction(async (tx) => {
-      await lockKek(tx, tenantId);
-      return (await rollDek(tx, tenantId, kekKey, 0)).version;
-    });
+    const before = await loadPrimaryKek(kekDeps, tenantId);
+    const version = await db.orm.transaction(async (tx) => (await rollDek(tx, tenantId, await lockedPrimaryKek(kekDeps, tx, tenantId, before), 0)).version);
     leases.drop(tenantId);
     log.info('data key rotated', { tenantId, version });
     return { version };
@@ -129,6 +136,8 @@ export function createKeyring(opts: KeyringOptions): Keyring {
     reserveEncryptions: (tenantId, count) => leases.take(tenantId, count),
     dek,
     rotateDek,
+    kek: (tenantId, version) => loadKekVersion(kekDeps, tenantId, version),
+    primaryKek: (tenantId) => loadPrimaryKek(kekDeps, tenantId),
     dropLease: (tenantId) => leases.drop(tenantId),
     clear() {
       cache.clear();

@@ -55,6 +55,8 @@ export function createLocalProvider(masterKey: Uint8Array, opts: LocalProviderOp
   });
   const keyId = localKeyFingerprint(current);
 
+  const previousIds = previous.map(localKeyFingerprint);
+
   async function wrap(tenantId: string, kek: Uint8Array): Promise<Uint8Array> {
     const iv = randomBytes(GCM_IV_BYTES);
     const ct = await aesGcmEncrypt(current, iv, kek, kekAad(tenantId));
@@ -104,6 +106,7 @@ export function createLocalProvider(masterKey: Uint8Array, opts: LocalProviderOp
   return {
     kind: 'local',
     keyId,
+    previousKeyIds: previousIds,
     generateKek,
     unwrapKek: unwrap,
     async rewrapKek(tenantId, wrapped) {

@@ -5,7 +5,8 @@
  * With DATABASE_URL (PostgreSQL, shared by processes) a local key must be configured
  * explicitly: nothing is generated and the data-dir default is not used, so two processes
  * can never silently run with different keys. The key itself is never logged; only its
- * fingerprint (`local:…`) and file paths are.
+ * fingerprint (`local:…`) and file paths are. During a master-key rotation the previous key
+ * (VEIL_MASTER_KEY_PREVIOUS / _FILE, or VEIL_KMS_KEY_ID_PREVIOUS) is accepted for unwrapping only.
  */
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -128,6 +129,19 @@ export async function loadLocalMasterKey(
 }
 
 /**
+ * The previous local master key during a master-key rotation: VEIL_MASTER_KEY_PREVIOUS (base64),
+ * else the file VEIL_MASTER_KEY_PREVIOUS_FILE; null when neither is set. Never generated.
+ */
+export async function loadPreviousMasterKey(
+  config: Pick<Config, 'VEIL_MASTER_KEY_PREVIOUS' | 'VEIL_MASTER_KEY_PREVIOUS_FILE'>,
+  logger: Logger,
+): Promise<Uint8Array | null> {
+  if (config.VEIL_MASTER_KEY_PREVIOUS) return decodeKey(config.VEIL_MASTER_KEY_PREVIOUS, 'VEIL_MASTER_KEY_PREVIOUS');
+  if (config.VEIL_MASTER_KEY_PREVIOUS_FILE) return readKeyFile(resolve(config.VEIL_MASTER_KEY_PREVIOUS_FILE), logger);
+  return null;
+}
+
+/**
  * Builds the master-key provider chosen by VEIL_KEY_PROVIDER. Does not contact KMS; call
  * `await provider.check()` at start-up to fail fast on a missing, disabled or forbidden key.
  * `env` supplies AWS_REGION / AWS_DEFAULT_REGION (default us-east-1); credentials come from
@@ -151,9 +165,10 @@ export async function createMasterKeyProvider(
       region,
       timeoutMs: config.VEIL_KMS_TIMEOUT_MS,
       maxAttempts: config.VEIL_KMS_MAX_ATTEMPTS,
+      ...(config.VEIL_KMS_KEY_ID_PREVIOUS ? { previousKeyIds: [config.VEIL_KMS_KEY_ID_PREVIOUS] } : {}),
       ...(config.VEIL_KMS_ENDPOINT ? { endpoint: config.VEIL_KMS_ENDPOINT } : {}),
     });
-    logger.info('master key provider: aws kms', { keyId: provider.keyId, region, customEndpoint: !!config.VEIL_KMS_ENDPOINT });
+    logger.info('master key provider: aws kms', { keyId: provider.keyId, ...(provider.previousKeyIds?.length ? { previousKeyIds: provider.previousKeyIds.join(',') } : {}), region, customEndpoint: !!config.VEIL_KMS_ENDPOINT });
     return provider;
   }
   const { key, source } = await loadLocalMasterKey({
@@ -163,8 +178,10 @@ export async function createMasterKeyProvider(
     generate: !config.DATABASE_URL,
     logger,
   });
-  const provider = createLocalProvider(key);
+  const previous = await loadPreviousMasterKey(config, logger);
+  const provider = createLocalProvider(key, previous ? { previousKeys: [previous] } : {});
   key.fill(0);
-  logger.info('master key provider: local', { keyId: provider.keyId, source });
+  previous?.fill(0);
+  logger.info('master key provider: local', { keyId: provider.keyId, ...(provider.previousKeyIds?.length ? { previousKeyIds: provider.previousKeyIds.join(',') } : {}), source });
   return provider;
 }

@@ -8,11 +8,13 @@ export interface MasterKeyProvider {
   readonly kind: 'local' | 'aws';
   /** Identifies the master key (local: 'local:' + short sha256 fingerprint of the key; aws: the KMS key id/ARN). Stored with wrapped keys. */
   readonly keyId: string;
+  /** Earlier master keys still accepted for unwrapping during a master-key rotation (never used to wrap). */
+  readonly previousKeyIds?: readonly string[];
   /** New tenant KEK: plaintext (32 bytes) and wrapped blob. AWS: GenerateDataKey(AES_256) with EncryptionContext {veil_tenant: tenantId}. */
   generateKek(tenantId: string): Promise<{ plaintext: Uint8Array; wrapped: Uint8Array }>;
   /** AWS: Decrypt with the same EncryptionContext. Local: AES-256-GCM under the master key, AAD = 'veil:kek:v1:' + tenantId. */
   unwrapKek(tenantId: string, wrapped: Uint8Array): Promise<Uint8Array>;
-  /** Re-wrap under the current master key (AWS ReEncrypt) — for master rotation later. */
+  /** Re-wrap under the current master key (AWS ReEncrypt; local: unwrap under any accepted key, wrap under the current one) — master-key rotation (src/jobs/master.ts). */
   rewrapKek(tenantId: string, wrapped: Uint8Array): Promise<Uint8Array>;
   /** Cheap check at start-up that the key is usable (AWS DescribeKey or a round trip). */
   check(): Promise<void>;

@@ -174,7 +174,7 @@ describe.each(DRIVERS)('DEK rotation on $name', (driver) => {
     const v = mk();
     const items = values('tamper', 20);
     const tokens = await v.tokenize(ctx(t), items);
-    await h.db.rows(sql`update mappings set ciphertext = decode('00', 'hex') || substring(ciphertext from 2) where tenant_id = ${t} and token = ${tokens[7]!}`);
+    await h.db.rows(sql`update mappings set ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) where tenant_id = ${t} and token = ${tokens[7]!}`);
     const job = await startDekRotation({ db: h.db, keyring: v.keyring, tenantId: t, settleMs: 0 });
     await createJobRunner({ db: h.db, keyring: v.keyring, batchSize: 100 }).runUntilIdle();
     expect(await getJob(h.db, job.id)).toMatchObject({ state: 'failed', done: 0 });

@@ -4,6 +4,7 @@
  * policy store, audit / compliance, upstream transport — the `Services` `createApp` takes.
  */
 import { limitsFromConfig, type Services } from '../../http/app.js';
+import { createMetrics } from '../../http/metrics.js';
 import { createUpstreamFromConfig } from '../../http/upstream.js';
 import { createApiKeyStore } from '../../tenants/api-keys.js';
 import type { Authenticator } from '../../tenants/auth.js';
@@ -89,6 +90,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
     logger.info('detector ready', { detector: detector.name, ms: Math.round(performance.now() - t0) });
 
     let vault: Vault;
+    const metrics = createMetrics();
     let rag: Services['rag'];
     let auth: Authenticator = openAuthenticator;
     let db: Db | null = null;
@@ -128,7 +130,21 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
         revealLimiter: createDbRateLimiter(db, config.VEIL_REVEAL_RATE_PER_MIN), // one budget per key across processes
         erase: { db, keyring: dbVault.keyring, audit: auditStore, invalidate: notifyingInvalidate(db, dbVault.forgetTenant), collections: createCollectionEraser({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto }) },
       };
-      closers.push(startJobPoller({ db, keyring: dbVault.keyring, crypto: nodeVaultCrypto, logger, audit: auditStore })); // key rotation jobs (src/jobs/)
+      closers.push(
+        // key rotation jobs (src/jobs/), with their metrics on /metrics
+        startJobPoller({
+          db,
+          keyring: dbVault.keyring,
+          provider,
+          crypto: nodeVaultCrypto,
+          logger,
+          audit: auditStore,
+          onBatch: (j, n) => metrics.observeJobBatch(j.kind, n),
+          onError: (j) => metrics.observeJobError(j.kind),
+          onJobs: (jobs) => metrics.setJobs(jobs),
+          ...(config.VEIL_ROTATE_DEK_EVERY_DAYS ? { schedule: { everyDays: config.VEIL_ROTATE_DEK_EVERY_DAYS, settleMs: config.VEIL_KEY_CACHE_TTL_MS + 5_000 } } : {}),
+        }),
+      );
       rag = createCollections({ store: createPgVectorStore(db), keyring: dbVault.keyring, crypto: nodeVaultCrypto, audit: auditStore, pending: createPendingReader(db) });
       const store = createApiKeyStore(db);
       auth = store;
@@ -154,6 +170,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Bui
       policyFor,
       logger,
       limits: limitsFromConfig(config),
+      metrics,
       metricsAccess: config.VEIL_METRICS,
       ...(compliance ? { compliance } : {}),
       ...(rag ? { rag } : {}),

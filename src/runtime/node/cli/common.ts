@@ -44,6 +44,8 @@ export function parseCoreArgs(argv: string[]) {
       json: { type: 'boolean', default: false },
       'rows-per-second': { type: 'string' },
       wait: { type: 'boolean', default: false },
+      kek: { type: 'boolean', default: false },
+      master: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

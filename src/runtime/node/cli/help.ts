@@ -18,6 +18,12 @@ export const BACKUP_HELP = `  backup --out <file>                       write an
 export const JOBS_HELP = `  keys rotate --tenant <id> [--rows-per-second <n>] [--wait]
                                             new data key (DEK) for the tenant now; a background
                                             job re-encrypts older rows, then retires the old key
+  keys rotate --tenant <id> --kek [--wait]  new key-encryption key (KEK) for the tenant now; a job
+                                            re-wraps its data keys; the blind-index key is kept
+  keys rotate --master [--rows-per-second <n>] [--wait]
+                                            re-wrap every tenant key, the audit root key and the key
+                                            check value under the current master key (set the old
+                                            one as VEIL_MASTER_KEY_PREVIOUS / VEIL_KMS_KEY_ID_PREVIOUS)
   jobs status [<job-id>] [--tenant <id>]    rotation jobs and their progress
   jobs run [<job-id>]                       work the running jobs in this process until done
   jobs pause|resume|cancel <job-id>         control a job`;

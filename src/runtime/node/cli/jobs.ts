@@ -1,6 +1,8 @@
 /**
  * The `veil keys rotate` and `veil jobs …` commands (dispatched from src/runtime/node/cli/index.ts and keys.ts):
  *   keys rotate --tenant T [--rows-per-second N] [--wait]   new primary DEK now + re-encryption job
+ *   keys rotate --tenant T --kek [--wait]                   new tenant KEK now (blind key frozen) + DEK re-wrap job
+ *   keys rotate --master [--rows-per-second N] [--wait]     re-wrap every KEK under the current master key
  *   jobs status [<job-id>] [--tenant T] [--json]            jobs with progress
  *   jobs run [<job-id>] [--wait]                            work running jobs here, then exit
  *   jobs pause|resume|cancel <job-id>
@@ -19,6 +21,8 @@ import { createKeyring } from '../../../keys/keyring.js';
 import { createAuditStore } from '../../../audit/store.js';
 import { getJob, JobError, listJobs, setJobState, startDekRotation, type Job } from '../../../jobs/rotate.js';
 import { createJobRunner } from '../../../jobs/runner.js';
+import { startMasterRotation } from '../../../jobs/master.js';
+import { startKekRotation } from '../../../jobs/kek.js';
 import { silentLogger } from '../../../core/types.js';
 import { type CliIo, parseCoreArgs, withCliDb } from './common.js';
 
@@ -38,10 +42,12 @@ export interface JobsCliOptions {
   'rows-per-second'?: string;
   wait?: boolean;
   json?: boolean;
+  kek?: boolean;
+  master?: boolean;
 }
 
 const fmt = (j: Job) =>
-  `${j.id}  ${j.kind}  tenant ${j.tenantId}  v${j.toVersion}  ${j.state}  ${j.done}/${j.total}` +
+  `${j.id}  ${j.kind}  ${j.tenantId === null ? `all tenants → ${j.target}` : `tenant ${j.tenantId}  v${j.toVersion}`}  ${j.state}  ${j.done}/${j.total}` +
   (j.total > 0 ? ` (${Math.floor((100 * Math.min(j.done, j.total)) / j.total)}%)` : '') +
   (j.error ? `  error: ${j.error}` : '');
 
@@ -49,7 +55,7 @@ async function keyringFor(ctx: JobsCliContext, db: Db) {
   const provider = await createMasterKeyProvider(ctx.config, ctx.logger);
   await verifyMasterKey(db, provider, ctx.logger);
   const audit = createAuditStore({ db, provider, logger: ctx.logger, hmac: nodeVaultCrypto.hmac, timeoutMs: ctx.config.VEIL_DB_TIMEOUT_MS });
-  return Object.assign(createKeyring({ db, provider, logger: ctx.logger }), { audit });
+  return Object.assign(createKeyring({ db, provider, logger: ctx.logger }), { audit, provider });
 }
 
 /** Works the job here until it is done, drawing progress. */
@@ -58,7 +64,7 @@ async function waitFor(ctx: JobsCliContext, db: Db, job: Job): Promise<Job> {
   const tty = ctx.tty ?? !!process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(
-        { format: 'rotating {bar} {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 50 },
+        { format: `${job.kind === 'rotate_dek' ? 'rotating' : 're-wrapping'} {bar} {value}/{total} ${job.kind === 'rotate_dek' ? 'rows' : 'keys'} | {rate}/s | ETA {eta_formatted}`, stream: process.stderr, etaBuffer: 50 },
         cliProgress.Presets.shades_classic,
       )
     : null;
@@ -69,6 +75,7 @@ async function waitFor(ctx: JobsCliContext, db: Db, job: Job): Promise<Job> {
   const runner = createJobRunner({
     db,
     keyring,
+    provider: keyring.provider,
     audit: keyring.audit,
     crypto: nodeVaultCrypto,
     logger: ctx.logger,
@@ -79,7 +86,7 @@ async function waitFor(ctx: JobsCliContext, db: Db, job: Job): Promise<Job> {
       if (bar) bar.update(Math.min(done, job.total), { rate });
       else if (Date.now() - lastLine >= 1000) {
         lastLine = Date.now();
-        ctx.err(`${job.id}: ${done}/${job.total} rows, ${rate} rows/s`);
+        ctx.err(`${job.id}: ${done}/${job.total} ${job.kind === 'rotate_dek' ? 'rows' : 'keys'}, ${rate}/s`);
       }
     },
   });
@@ -88,12 +95,29 @@ async function waitFor(ctx: JobsCliContext, db: Db, job: Job): Promise<Job> {
   return (await getJob(db, job.id)) ?? job;
 }
 
+/** After a rotation started: the job (JSON) or a line and how to follow it; with --wait, works it here. */
+async function started(ctx: JobsCliContext, db: Db, o: JobsCliOptions, job: Job, line: string, follow: string): Promise<number> {
+  if (o.json && !o.wait) ctx.out(JSON.stringify(job));
+  else ctx.out(line);
+  if (!o.wait) {
+    if (!o.json) ctx.out(follow);
+    return 0;
+  }
+  const end = await waitFor(ctx, db, job);
+  ctx.out(o.json ? JSON.stringify(end) : fmt(end));
+  return end.state === 'done' ? 0 : 1;
+}
+
 /** Runs one jobs command; returns the exit code (2 for usage errors). */
 export async function runJobsCommand(cmd: string, sub: string | undefined, rest: string[], o: JobsCliOptions, ctx: JobsCliContext): Promise<number> {
   try {
     if (cmd === 'keys' && sub === 'rotate') {
-      if (!o.tenant) {
-        ctx.err('error: missing --tenant <id>');
+      if (o.master && (o.tenant || o.kek)) {
+        ctx.err('error: --master re-wraps every tenant: it takes no --tenant or --kek');
+        return 2;
+      }
+      if (!o.master && !o.tenant) {
+        ctx.err('error: missing --tenant <id> (or --master)');
         return 2;
       }
       let rps: number | null = null;
@@ -106,17 +130,18 @@ export async function runJobsCommand(cmd: string, sub: string | undefined, rest:
       }
       const db = await ctx.open();
       const keyring = await keyringFor(ctx, db);
-      // Other processes may encrypt under the old DEK until their lease expires (key-cache TTL).
-      const job = await startDekRotation({ db, keyring, audit: keyring.audit, tenantId: o.tenant, rowsPerSecond: rps, settleMs: ctx.config.VEIL_KEY_CACHE_TTL_MS + 5_000, logger: ctx.logger });
-      if (o.json && !o.wait) ctx.out(JSON.stringify(job));
-      else ctx.out(`tenant ${job.tenantId}: new data key v${job.toVersion} is in use; job ${job.id} re-encrypts ${job.total} rows`);
-      if (!o.wait) {
-        if (!o.json) ctx.out(`follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
-        return 0;
+      if (o.master) {
+        const job = await startMasterRotation({ db, provider: keyring.provider, audit: keyring.audit, rowsPerSecond: rps, logger: ctx.logger });
+        return started(ctx, db, o, job, `master key ${job.target}: job ${job.id} re-wraps ${job.total} keys (tenant keys, audit root key, key check value)`, `follow it with: veil jobs status ${job.id}; keep the previous master key configured until it is done`);
       }
-      const end = await waitFor(ctx, db, job);
-      ctx.out(o.json ? JSON.stringify(end) : fmt(end));
-      return end.state === 'done' ? 0 : 1;
+      const tenant = o.tenant!;
+      if (o.kek) {
+        const job = await startKekRotation({ db, keyring, provider: keyring.provider, audit: keyring.audit, tenantId: tenant, rowsPerSecond: rps, logger: ctx.logger });
+        return started(ctx, db, o, job, `tenant ${job.tenantId}: new key-encryption key v${job.toVersion} is in use; job ${job.id} re-wraps ${job.total} keys`, `follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
+      }
+      // Other processes may encrypt under the old DEK until their lease expires (key-cache TTL).
+      const job = await startDekRotation({ db, keyring, audit: keyring.audit, tenantId: tenant, rowsPerSecond: rps, settleMs: ctx.config.VEIL_KEY_CACHE_TTL_MS + 5_000, logger: ctx.logger });
+      return started(ctx, db, o, job, `tenant ${job.tenantId}: new data key v${job.toVersion} is in use; job ${job.id} re-encrypts ${job.total} rows`, `follow it with: veil jobs status ${job.id} (running gateways work it; or run: veil jobs run ${job.id})`);
     }
     if (cmd === 'jobs' && sub === 'status') {
       const db = await ctx.open();
@@ -141,7 +166,7 @@ export async function runJobsCommand(cmd: string, sub: string | undefined, rest:
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        await createJobRunner({ db, keyring, audit: keyring.audit, crypto: nodeVaultCrypto, logger: ctx.logger }).runUntilIdle({ waitSettle: true, signal: ac.signal });
+        await createJobRunner({ db, keyring, provider: keyring.provider, audit: keyring.audit, crypto: nodeVaultCrypto, logger: ctx.logger }).runUntilIdle({ waitSettle: true, signal: ac.signal });
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
