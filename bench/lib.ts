@@ -21,7 +21,8 @@ export function freePort(): Promise<number> {
 
 /** Starts a tsx script as a child process and waits until it prints READY or its URL answers. */
 export async function startProcess(script: string, env: Record<string, string>, ready: { line?: RegExp; url?: string }): Promise<{ child: ChildProcess; match: RegExpExecArray | null; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Compiled JavaScript (dist/) runs on plain Node, as `npm start` runs it; TypeScript through tsx.
+  const child = spawn(process.execPath, script.endsWith('.js') ? [script] : ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let match: RegExpExecArray | null = null;
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d.toString()).length > 20000 && (stderr = stderr.slice(-10000)));
