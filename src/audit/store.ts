@@ -171,6 +171,8 @@ export function createAuditStore(opts: AuditStoreOptions): AuditStore {
    * without it, or when another writer moved the head, the transaction below takes the lock.
    */
   const lastHead = new Map<string, { seq: number; hash: Uint8Array }>();
+  /** Batches of up to this many events use a named (prepared) statement. */
+  const PREPARED_BATCH_MAX = 8;
 
   /** The rows (and the new head) of `batch` chained after `seq`/`prev`. */
   async function chainRows(key: Uint8Array, tenantId: string, batch: Waiter[], seq: number, prev: Uint8Array) {
@@ -213,6 +215,8 @@ export function createAuditStore(opts: AuditStoreOptions): AuditStore {
                    where exists (select 1 from h) returning 1)
        select count(*)::int as events from e`,
       params,
+      // one text per batch size: small batches (every sequential request) are prepared once
+      c.rows.length <= PREPARED_BATCH_MAX ? `veil_audit_append_${c.rows.length}` : undefined,
     );
     if (Number(res[0]?.events ?? 0) !== c.rows.length) return false;
     lastHead.set(tenantId, { seq: c.seq, hash: c.prev });
