@@ -20,17 +20,7 @@ export const PREPARED_PREFIX = 'veil_p_';
 
 export type PreparedQuery = <T>(name: string, text: string, params: readonly unknown[]) => Promise<T[]>;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+const concat = (parts: readonly Uint8Array[]): Uint8Array => Buffer.concat(parts);
 
 export function pglitePrepared(client: PGlite): PreparedQuery {
   const { serialize } = protocol;
