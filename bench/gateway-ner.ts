@@ -10,9 +10,12 @@
  * instant loopback upstream. Requests are sequential (one in flight, as a user feels it): the
  * added p50 is p50(through Veil) − p50(direct) over the same number of requests. Rounds
  * alternate between the checkouts so drift in machine load hits each of them alike.
+ * On Linux it also reports the gateway's CPU time per request through it (main thread, and its
+ * other threads: NER workers, GC, compilers) from /proc: less sensitive to other load than
+ * wall-clock latency on a shared machine.
  */
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +42,24 @@ function parseTargets(argv: string[]): Target[] {
     const env = Object.fromEntries((m[4] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
     return { label: m[1]!, root: resolve(m[2]!), entry: m[3]!, env };
   });
+}
+
+/** CPU ms used so far by a process: its main thread (tid = pid) and all its other threads. */
+function cpuMs(pid: number | undefined): { main: number; other: number } | null {
+  if (pid === undefined) return null;
+  try {
+    const out = { main: 0, other: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+      if (Number(tid) === pid) out.main += ms;
+      else out.other += ms;
+    }
+    return out;
+  } catch {
+    return null; // not Linux, or the thread list changed under us
+  }
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -70,7 +91,7 @@ async function main() {
   const targets = parseTargets(process.argv.slice(2));
   const upstream = await startProcess(join(ROOT, 'bench/upstream-server.ts'), { PORT: '0' }, { line: /READY (\d+)/ });
   const upUrl = `http://127.0.0.1:${upstream.match![1]}/v1`;
-  const gateways: { t: Target; url: string; dir: string; stop(): Promise<void>; direct: number[]; through: number[] }[] = [];
+  const gateways: { t: Target; url: string; dir: string; pid: number | undefined; stop(): Promise<void>; direct: number[]; through: number[]; cpu: { main: number; other: number } | null }[] = [];
   try {
     for (const t of targets) {
       const port = await freePort();
@@ -82,20 +103,25 @@ async function main() {
       );
       const url = `http://127.0.0.1:${port}/v1`;
       await sequential(url, BENCH_PROMPT, 30); // warm-up: model, JIT, vault rows
-      gateways.push({ t, url, dir, stop: p.stop, direct: [], through: [] });
+      gateways.push({ t, url, dir, pid: p.child.pid, stop: p.stop, direct: [], through: [], cpu: { main: 0, other: 0 } });
     }
     await sequential(upUrl, DIRECT_PROMPT, 30);
     for (let r = 0; r < ROUNDS; r++) {
       for (const g of gateways) {
         g.direct.push(...(await sequential(upUrl, DIRECT_PROMPT, PER_ROUND)));
+        const c0 = cpuMs(g.pid);
         g.through.push(...(await sequential(g.url, BENCH_PROMPT, PER_ROUND)));
+        const c1 = cpuMs(g.pid);
+        if (!c0 || !c1 || !g.cpu) g.cpu = null;
+        else g.cpu = { main: g.cpu.main + c1.main - c0.main, other: g.cpu.other + c1.other - c0.other };
       }
     }
     const rows = gateways.map((g) => {
       const d = [...g.direct].sort((a, b) => a - b);
       const v = [...g.through].sort((a, b) => a - b);
       const added = percentile(v, 50) - percentile(d, 50);
-      return [g.t.label, d.length, percentile(d, 50).toFixed(2), percentile(v, 50).toFixed(2), percentile(v, 99).toFixed(2), `+${added.toFixed(2)}`];
+      const cpu = g.cpu ? `${(g.cpu.main / v.length).toFixed(2)} / ${(g.cpu.other / v.length).toFixed(2)}` : 'n/a';
+      return [g.t.label, d.length, percentile(d, 50).toFixed(2), percentile(v, 50).toFixed(2), percentile(v, 99).toFixed(2), `+${added.toFixed(2)}`, cpu];
     });
     const base = gateways.length > 1 ? percentile([...gateways[0]!.through].sort((a, b) => a - b), 50) - percentile([...gateways[0]!.direct].sort((a, b) => a - b), 50) : 0;
     if (gateways.length > 1) {
@@ -108,7 +134,7 @@ async function main() {
     console.log(
       table(
         `Chat, 1 KB prompt (5 PII values), NER on, default vault, one request at a time, ${ROUNDS} alternating rounds of ${PER_ROUND}`,
-        ['gateway', 'requests', 'direct p50 ms', 'through Veil p50 ms', 'through Veil p99 ms', 'added p50 ms', ...(gateways.length > 1 ? [`vs ${gateways[0]!.t.label}`] : [])],
+        ['gateway', 'requests', 'direct p50 ms', 'through Veil p50 ms', 'through Veil p99 ms', 'added p50 ms', 'CPU ms/request main / other threads', ...(gateways.length > 1 ? [`vs ${gateways[0]!.t.label}`] : [])],
         rows,
       ),
     );

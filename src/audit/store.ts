@@ -9,6 +9,8 @@
  * requests queue and go in together (one INSERT for all of them). Across processes the
  * tenant's chain head row is the lock (`insert … on conflict do update … returning` takes it),
  * so any number of gateways can share one PostgreSQL and still form one linear chain.
+ * A process that wrote the head last appends in one statement (no transaction round trips),
+ * conditional on the head row still holding what it wrote; anything else takes the lock.
  * Every `checkpointEvery` events a signed checkpoint is written in the same transaction.
  *
  * Never logs event contents: tenant ids, counts and error names only.
@@ -163,32 +165,80 @@ export function createAuditStore(opts: AuditStoreOptions): AuditStore {
 
   const queues = new Map<string, { waiting: Waiter[]; queued: number; running: boolean }>();
 
+  /**
+   * The head this process last committed per tenant. With it, the next append is one statement
+   * (the events and the head move together, only if the head is still exactly this one);
+   * without it, or when another writer moved the head, the transaction below takes the lock.
+   */
+  const lastHead = new Map<string, { seq: number; hash: Uint8Array }>();
+  /** Batches of up to this many events use a named (prepared) statement. */
+  const PREPARED_BATCH_MAX = 8;
+
+  /** The rows (and the new head) of `batch` chained after `seq`/`prev`. */
+  async function chainRows(key: Uint8Array, tenantId: string, batch: Waiter[], seq: number, prev: Uint8Array) {
+    const rows: (typeof auditEvents.$inferInsert & { hash: Uint8Array })[] = [];
+    const checkpoints: { seq: number; hash: Uint8Array; at: string }[] = [];
+    for (const w of batch) {
+      for (const e of w.events) {
+        seq++;
+        const body = eventBody({ ...e, tenantId }, w.at);
+        const hash = await eventHash(key, seq, prev, body, hmac);
+        rows.push({ tenantId, seq, at: w.at, kind: e.kind, body, hash });
+        if (seq % every === 0) checkpoints.push({ seq, hash, at: w.at });
+        prev = hash;
+      }
+    }
+    return { rows, checkpoints, seq, prev };
+  }
+
+  /**
+   * One statement, atomic on its own: the head moves from the cached one to the new one and the
+   * events are inserted only if the head row still holds the cached sequence and hash (another
+   * writer, a restore or an edit makes it match nothing: false, nothing written). Batches that
+   * reach a checkpoint, and non-durable commits (a transaction setting), take the full path.
+   */
+  async function appendAfterCached(key: Uint8Array, tenantId: string, batch: Waiter[], head: { seq: number; hash: Uint8Array }): Promise<boolean> {
+    const c = await chainRows(key, tenantId, batch, head.seq, head.hash);
+    if (c.checkpoints.length > 0 || c.rows.length === 0) return false;
+    const mac = await headMac(key, tenantId, c.seq, c.prev, hmac);
+    const params: unknown[] = [tenantId, c.seq, c.prev, mac, head.seq, head.hash];
+    const values = c.rows.map((r) => {
+      params.push(r.seq, r.at, r.kind, r.body, r.hash);
+      const n = params.length;
+      return `($1, $${n - 4}::bigint, $${n - 3}::timestamptz, $${n - 2}, $${n - 1}, $${n}::bytea)`;
+    });
+    const res = await db.query<{ events: number }>(
+      `with h as (update audit_heads set seq = $2, hash = $3, mac = $4, updated_at = now()
+                   where tenant_id = $1 and seq = $5 and hash = $6 returning 1),
+            e as (insert into audit_events (tenant_id, seq, at, kind, body, hash)
+                  select * from (values ${values.join(', ')}) as v(tenant_id, seq, at, kind, body, hash)
+                   where exists (select 1 from h) returning 1)
+       select count(*)::int as events from e`,
+      params,
+      // one text per batch size: small batches (every sequential request) are prepared once
+      c.rows.length <= PREPARED_BATCH_MAX ? `veil_audit_append_${c.rows.length}` : undefined,
+    );
+    if (Number(res[0]?.events ?? 0) !== c.rows.length) return false;
+    lastHead.set(tenantId, { seq: c.seq, hash: c.prev });
+    return true;
+  }
+
   async function writeBatch(tenantId: string, batch: Waiter[]): Promise<void> {
     const key = await keyOf(tenantId);
+    const cached = lastHead.get(tenantId);
+    lastHead.delete(tenantId); // set again only by a commit that moved it
+    if (cached && opts.durable !== false && (await appendAfterCached(key, tenantId, batch, cached))) return;
     const gen = await genesisHash(key, tenantId, hmac);
     const genMac = await headMac(key, tenantId, 0, gen, hmac);
-    await db.orm.transaction(async (tx) => {
+    const moved = await db.orm.transaction(async (tx) => {
       if (opts.durable === false) await tx.execute(sql`set local synchronous_commit = off`);
       const head = resultRows<{ seq: unknown; hash: unknown }>(
         await tx.execute(sql`insert into audit_heads (tenant_id, seq, hash, mac) values (${tenantId}, 0, ${gen}, ${genMac})
           on conflict (tenant_id) do update set tenant_id = excluded.tenant_id returning seq, hash`),
       )[0];
       if (!head) throw new Error('audit head missing');
-      let seq = Number(head.seq);
-      let prev = bytes(head.hash);
-      const rows: (typeof auditEvents.$inferInsert)[] = [];
-      const checkpoints: { seq: number; hash: Uint8Array; at: string }[] = [];
-      for (const w of batch) {
-        for (const e of w.events) {
-          seq++;
-          const body = eventBody({ ...e, tenantId }, w.at);
-          const hash = await eventHash(key, seq, prev, body, hmac);
-          rows.push({ tenantId, seq, at: w.at, kind: e.kind, body, hash });
-          if (seq % every === 0) checkpoints.push({ seq, hash, at: w.at });
-          prev = hash;
-        }
-      }
-      if (rows.length === 0) return;
+      const { rows, checkpoints, seq, prev } = await chainRows(key, tenantId, batch, Number(head.seq), bytes(head.hash));
+      if (rows.length === 0) return null;
       await tx.insert(auditEvents).values(rows);
       for (const c of checkpoints) {
         const mac = await checkpointMac(key, tenantId, 'periodic', c.seq, c.hash, c.at, hmac);
@@ -198,7 +248,9 @@ export function createAuditStore(opts: AuditStoreOptions): AuditStore {
       }
       const mac = await headMac(key, tenantId, seq, prev, hmac);
       await tx.execute(sql`update audit_heads set seq = ${seq}, hash = ${prev}, mac = ${mac}, updated_at = now() where tenant_id = ${tenantId}`);
+      return { seq, hash: prev };
     });
+    if (moved) lastHead.set(tenantId, moved);
   }
 
   async function bounded<T>(p: Promise<T>): Promise<T> {

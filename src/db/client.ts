@@ -19,8 +19,9 @@ export interface Db {
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
   /**
    * A parameterized statement (`$1`, `$2`, … ; arrays bind as PostgreSQL arrays, Uint8Array as
-   * bytea) for hot paths. With `name`, node-postgres prepares it once per connection; the same
-   * name must always carry the same text.
+   * bytea) for hot paths. With `name`, it is prepared once per connection (node-postgres) or
+   * per instance (PGlite, src/db/pglite-prepared.node.ts); the same name must always carry the
+   * same text.
    */
   query<T = Record<string, unknown>>(text: string, params: readonly unknown[], name?: string): Promise<T[]>;
   /** Applies pending migrations from drizzle/ (serialized by an advisory lock on PostgreSQL). */

@@ -21,6 +21,7 @@ import pg from 'pg';
 import { silentLogger, type Logger } from '../core/types.js';
 import { MIGRATION_LOCK_KEY, resultRows, type Db, type DbConfig, type VeilOrm } from './client.js';
 import { schema } from './schema.js';
+import { pglitePrepared } from './pglite-prepared.node.js';
 import { acquireDataDirLock, DataDirLockedError, readLiveLock, serveDataDirSocket, SOCKET_PORT, type LockRole } from './data-dir.node.js';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -167,17 +168,20 @@ export function createPool(config: DbConfig, logger: Logger = silentLogger): pg.
 export function fromPglite(client: PGlite, opts: Pick<OpenOptions, 'migrationsFolder'> = {}): Db {
   const orm = drizzlePglite({ client, schema }) as unknown as VeilOrm;
   const folder = opts.migrationsFolder ?? MIGRATIONS_FOLDER;
+  const prepared = pglitePrepared(client);
   return {
     kind: 'pglite',
     orm,
     async rows<T>(query: SQL) {
       return resultRows<T>(await orm.execute(query));
     },
-    async query<T>(text: string, params: readonly unknown[]) {
+    async query<T>(text: string, params: readonly unknown[], name?: string) {
       // PGlite runs on this thread and its async API never yields to I/O between queries: a
       // turn of the event loop before each one lets other requests (and /healthz) run between
       // the chunks of a big tokenize instead of after all of it
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // a named statement is parsed once and then costs one protocol round trip (pglite-prepared)
+      if (name) return prepared<T>(name, text, params);
       return (await client.query<T>(text, params as unknown[])).rows;
     },
     async migrate() {

@@ -144,6 +144,36 @@ for (const driver of DRIVERS) {
       await expect(store.prune('t1', new Date(Date.now() + 60_000))).rejects.toThrow(/does not verify/);
     });
 
+    it('a steady append is one statement without a transaction; a head moved by another writer sends it back to the locked path', async () => {
+      let tx = 0;
+      let q = 0;
+      const counted = {
+        ...h.db,
+        query: ((...a: Parameters<typeof h.db.query>) => (q++, h.db.query(...a))) as typeof h.db.query,
+        orm: new Proxy(h.db.orm, {
+          get: (t, p, r) => (p === 'transaction' ? (...a: Parameters<typeof t.transaction>) => (tx++, t.transaction(...a)) : Reflect.get(t, p, r)),
+        }),
+      };
+      const a = createAuditStore({ db: counted, provider, checkpointEvery: 100 });
+      await a.append('t1', [ev('t1', 1)]);
+      expect(tx).toBe(1); // first write of the process: the head row is locked and read
+      tx = q = 0;
+      await a.append('t1', [ev('t1', 2)]);
+      await a.append('t1', [ev('t1', 3), ev('t1', 4)]);
+      expect({ tx, q }).toEqual({ tx: 0, q: 2 });
+      await store.append('t1', [ev('t1', 5)]); // another writer (process) moves the head
+      tx = q = 0;
+      await a.append('t1', [ev('t1', 6)]);
+      expect({ tx, q }).toEqual({ tx: 1, q: 1 }); // the one statement matched nothing, wrote nothing
+      await a.append('t1', [ev('t1', 7)]);
+      expect({ tx, q }).toEqual({ tx: 1, q: 2 });
+      for (let i = 8; i <= 12; i++) await (i % 2 ? a : store).append('t1', [ev('t1', i)]);
+      expect(await a.verify('t1')).toMatchObject({ ok: true, events: 12, firstSeq: 1, lastSeq: 12 });
+      const requests = [];
+      for await (const e of a.events('t1')) requests.push(JSON.parse(e.body).request);
+      expect(requests).toEqual(Array.from({ length: 12 }, (_, i) => `req-${i + 1}`));
+    });
+
     it('a failed write rejects with veil_audit_unavailable (closed database)', async () => {
       await fill(store, 't1', 1);
       await h.db.close();

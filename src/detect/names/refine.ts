@@ -429,6 +429,13 @@ function introCue(prev: Tok | undefined, prev2: Tok | undefined): boolean {
 }
 
 /** 3a. First name + family name, lone names with a cue, lowercase chat names. */
+/** Particles at `k` ("van der …") followed by a capitalised word that is not an ordinary one. */
+function afterParticles(toks: readonly Tok[], text: string, k: number): boolean {
+  let m = k;
+  while (m - k < 2 && PARTICLES.has(toks[m]!.l) && toks[m + 1] && tight(text, toks[m]!.e, toks[m + 1]!.s)) m++;
+  return m > k && toks[m]!.cap === true && !plainWord(toks[m]!.l);
+}
+
 function lexiconNames(w: Work): void {
   const { toks, text } = w;
   for (let i = 0; i < toks.length; i++) {
@@ -489,12 +496,7 @@ function lexiconNames(w: Work): void {
     const title = prev && TITLES.has(prev.l);
     const relation = prev && RELATION.has(prev.l);
     const intro = introCue(prev, prev2);
-    const afterParticles = (k: number) => {
-      let m = k;
-      while (m - k < 2 && PARTICLES.has(toks[m]!.l) && toks[m + 1] && tight(text, toks[m]!.e, toks[m + 1]!.s)) m++;
-      return m > k && toks[m]!.cap && !plainWord(toks[m]!.l);
-    };
-    if (capital && title && (!plainWord(t.l) || afterParticles(i))) {
+    if (capital && title && (!plainWord(t.l) || afterParticles(toks, text, i))) {
       const [a, b] = grow(w, i, i);
       addPerson(w, toks[a]!.s, rangeEnd(w, b), 0.75);
       i = b;
