@@ -180,6 +180,23 @@ describe.skipIf(!HAVE_MODEL)('NER detector (real model, worker threads)', () => 
     expect(round(conc)).toEqual(round(seq));
   });
 
+  it('a call that finds a worker idle is dispatched at once, not after the gathering window; calls that queue behind a busy worker still gather', async () => {
+    // a 30 s window: before the fix every call waited for it (the window was paid by a lone request)
+    const det = createNerDetector({ modelDir: MODEL, workers: 1, batchWindowMs: 30_000 });
+    try {
+      await det.ready!();
+      const t0 = performance.now();
+      const [alone] = await det.detect(['I spoke with Priya Raghunathan yesterday.']);
+      expect(alone!.map((s) => s.type)).toEqual(['PERSON']);
+      // ≥ 16 segments waiting make a full job, which never waits for the window either
+      const many = await Promise.all(Array.from({ length: 17 }, () => det.detect(['Zhang Wei met Olga Petrova.'])));
+      expect(many.every(([spans]) => spans!.length === 2)).toBe(true);
+      expect(performance.now() - t0).toBeLessThan(20_000);
+    } finally {
+      await det.close!();
+    }
+  }, 60_000);
+
   it('an aborted signal rejects', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -7,8 +7,8 @@
  *   A worker job takes segments round-robin from every waiting request (≤ `maxBatch` segments,
  *   ≤ `jobChars` characters), so a small request waits for at most one job per worker, never
  *   behind all of a huge one, and one huge text is spread over every worker.
- * - Concurrent detect() calls are gathered for ≤ `batchWindowMs` (2 ms) or until `maxBatch`
- *   segments are waiting.
+ * - A call that finds a worker idle is dispatched at once. Calls that arrive while every worker
+ *   is busy are gathered for ≤ `batchWindowMs` (2 ms) or until `maxBatch` segments are waiting.
  * - The queue is bounded (`maxQueuedChars` of not-yet-started segments): beyond it detect()
  *   rejects at once with 503 `veil_detection_busy`. A request alone in the queue is always
  *   admitted, so a body of the largest allowed size still passes.
@@ -139,9 +139,13 @@ export function createNerDetector(opts: NerDetectorOptions, workerEntry: URL = W
     );
   }
 
-  /** Dispatches at once when a full job is waiting, else after the gathering window. */
+  /**
+   * Dispatches at once when a full job is waiting or a worker is idle (nothing to gather with: a
+   * lone request never pays the window), else after the gathering window; calls that arrive
+   * while every worker is busy gather in the queue anyway.
+   */
   function schedule(): void {
-    if (queue.queuedUnits >= maxBatch) {
+    if (queue.queuedUnits >= maxBatch || pool.hasIdle) {
       if (timer) clearTimeout(timer);
       timer = null;
       pump();

@@ -49,6 +49,8 @@ export interface WorkerPool<T> {
    * (nothing left: stop); `texts` says what the worker runs.
    */
   dispatch(next: () => T[] | null, texts: (items: readonly T[]) => string[]): void;
+  /** True when a loaded worker has no job: a dispatch now would start work at once. */
+  readonly hasIdle: boolean;
   close(onAbandoned: (items: readonly T[]) => void): Promise<void>;
 }
 
@@ -166,6 +168,9 @@ export function createWorkerPool<T>(opts: WorkerPoolOptions, events: WorkerPoolE
   return {
     get fatal() {
       return fatal;
+    },
+    get hasIdle() {
+      return slots.some((s) => s.isReady && !s.busy && s.worker !== null);
     },
     start() {
       if (slots.length > 0) return;
