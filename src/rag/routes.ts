@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Principal, RequestContext } from '../core/types.js';
 import type { Services } from '../http/app.js';
 import { createRestoreAuditor } from '../audit/restore.js';
-import { readBody, type BodyLimits } from './body.js';
+import { parseWith, readJson, type BodyLimits } from '../http/middleware/body.js';
 import { badCollection, notFound, piiInId } from '../core/errors.js';
 import { restoreTexts, sanitizeTexts } from './primitives.js';
 import type { MaskServices } from '../sanitize/sanitize.js';
@@ -82,7 +82,7 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
   const log = services.logger;
 
   app.post('/v1/veil/sanitize', async (c) => {
-    const body = await readBody(c, TextsBody, limits, 'sanitize');
+    const body = parseWith(TextsBody, await readJson(c, limits), 'sanitize');
     const ctx = ragContext(c);
     const r = await sanitizeTexts(body.texts, await maskServices(services, ctx), ctx);
     log.debug('rag sanitized', { requestId: ctx.requestId, texts: body.texts.length, types: Object.keys(r.counts) });
@@ -90,7 +90,7 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
   });
 
   app.post('/v1/veil/restore', async (c) => {
-    const body = await readBody(c, TextsBody, limits, 'restore');
+    const body = parseWith(TextsBody, await readJson(c, limits), 'restore');
     const ctx = ragContext(c);
     const out = await restoreTexts(body.texts, await maskServices(services, ctx), ctx);
     log.debug('rag restored', { requestId: ctx.requestId, texts: body.texts.length });
@@ -115,7 +115,7 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
 
   app.post('/v1/veil/collections/:name/documents', async (c) => {
     const collection = collectionOf(c);
-    const body = await readBody(c, DocumentsBody, limits, 'documents');
+    const body = parseWith(DocumentsBody, await readJson(c, limits), 'documents');
     const ctx = ragContext(c);
     const mask = await maskServices(services, ctx);
     await refusePiiIds(body.documents.map((d) => d.id), mask, c.req.raw.signal);
@@ -127,7 +127,7 @@ export function registerRagRoutes(app: Hono<RagEnv>, services: Services): void {
 
   app.post('/v1/veil/collections/:name/query', async (c) => {
     const collection = collectionOf(c);
-    const body = await readBody(c, QueryBody, limits, 'query');
+    const body = parseWith(QueryBody, await readJson(c, limits), 'query');
     const ctx = ragContext(c);
     const mask = await maskServices(services, ctx);
     const client = services.upstream.client(c.get('forwardBearer'));

@@ -1,6 +1,6 @@
 /**
  * Request bodies, one way for every route (the /v1 proxy, reveal, erase, the surfaces, and
- * src/rag through {@link readBody}): at most `maxBodyBytes` (refused at once from
+ * src/rag): at most `maxBodyBytes` (refused at once from
  * Content-Length, else while reading a chunked body, which is never buffered past the limit →
  * 413 `request_too_large`; a malformed Content-Length → 400; the size comes first), JSON only (400), nested at most
  * `maxJsonDepth` levels (400 `veil_too_deep`, checked on the text before anything recursive
