@@ -5,12 +5,12 @@
  */
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import type { EntityType } from '../../src/core/types.js';
-import { listJobs } from '../../src/jobs/rotate.js';
-import { startJobPoller } from '../../src/jobs/runner.js';
-import { startDueRotations, tenantsDueForRotation } from '../../src/jobs/schedule.js';
-import { ctx } from '../helpers/db.js';
-import { usePgliteVault } from './vault-fixture.js';
+import type { EntityType } from '../core/types.js';
+import { listJobs } from './rotate.js';
+import { startJobPoller } from './runner.js';
+import { startDueRotations, tenantsDueForRotation } from './schedule.js';
+import { ctx } from '../../test/helpers/db.js';
+import { usePgliteVault } from '../../test/helpers/jobs-vault.js';
 
 const f = usePgliteVault();
 

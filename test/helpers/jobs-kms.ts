@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { createAwsKmsProvider } from '../../src/keys/aws.js';
 import type { MasterKeyProvider } from '../../src/keys/provider.js';
 import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
-import { pgliteDriver, type Harness } from '../helpers/db.js';
+import { pgliteDriver, type Harness } from './db.js';
 
 export interface KmsFixture {
   kms: FakeKms;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { randomBytes } from '../../src/keys/crypto.js';
 import { createLocalProvider } from '../../src/keys/local.js';
 import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { pgliteDriver, type Harness } from '../helpers/db.js';
+import { pgliteDriver, type Harness } from './db.js';
 
 /** Registers beforeAll / afterAll; the returned object is filled in before the first test. */
 export function usePgliteVault(): { h: Harness; vault: DbVault } {

@@ -8,15 +8,15 @@
  */
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import type { EntityType, Logger } from '../../src/core/types.js';
-import { keysNotUnder, runMasterBatch, startMasterRotation } from '../../src/jobs/master.js';
-import { getJob } from '../../src/jobs/rotate.js';
-import { createJobRunner } from '../../src/jobs/runner.js';
-import { verifyMasterKey } from '../../src/keys/key-check.js';
-import { createDbVault } from '../../src/vault/db-vault.js';
-import type { Token } from '../../src/vault/types.js';
-import { ctx } from '../helpers/db.js';
-import { useKmsAndPglite } from './kms-fixture.js';
+import type { EntityType, Logger } from '../core/types.js';
+import { keysNotUnder, runMasterBatch, startMasterRotation } from './master.js';
+import { getJob } from './rotate.js';
+import { createJobRunner } from './runner.js';
+import { verifyMasterKey } from '../keys/key-check.js';
+import { createDbVault } from '../vault/db-vault.js';
+import type { Token } from '../vault/types.js';
+import { ctx } from '../../test/helpers/db.js';
+import { useKmsAndPglite } from '../../test/helpers/jobs-kms.js';
 
 const f = useKmsAndPglite();
 

@@ -7,15 +7,15 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityType } from '../../src/core/types.js';
-import { finishKekRotation, keysBelowKek, runKekBatch, startKekRotation } from '../../src/jobs/kek.js';
-import { getJob, JobError } from '../../src/jobs/rotate.js';
-import { createJobRunner } from '../../src/jobs/runner.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import type { MasterKeyProvider } from '../../src/keys/provider.js';
-import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import { ctx, DRIVERS, type Harness } from '../helpers/db.js';
+import type { EntityType } from '../core/types.js';
+import { finishKekRotation, keysBelowKek, runKekBatch, startKekRotation } from './kek.js';
+import { getJob, JobError } from './rotate.js';
+import { createJobRunner } from './runner.js';
+import { randomBytes } from '../keys/crypto.js';
+import { createLocalProvider } from '../keys/local.js';
+import type { MasterKeyProvider } from '../keys/provider.js';
+import { createDbVault, type DbVault } from '../vault/db-vault.js';
+import { ctx, DRIVERS, type Harness } from '../../test/helpers/db.js';
 
 const values = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `${prefix}.${i}@example.com` }));

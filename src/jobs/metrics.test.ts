@@ -5,12 +5,12 @@
  */
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import type { EntityType } from '../../src/core/types.js';
-import { createMetrics } from '../../src/http/metrics.js';
-import { getJob, startDekRotation } from '../../src/jobs/rotate.js';
-import { startJobPoller } from '../../src/jobs/runner.js';
-import { ctx } from '../helpers/db.js';
-import { usePgliteVault } from './vault-fixture.js';
+import type { EntityType } from '../core/types.js';
+import { createMetrics } from '../http/metrics.js';
+import { getJob, startDekRotation } from './rotate.js';
+import { startJobPoller } from './runner.js';
+import { ctx } from '../../test/helpers/db.js';
+import { usePgliteVault } from '../../test/helpers/jobs-vault.js';
 
 const f = usePgliteVault();
 

@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/audit/chain.js';
-import { BackupFormatError, ChunkOpener, ChunkSealer, readU32 } from '../../src/backup/format.js';
-import { randomBytes } from '../../src/keys/crypto.js';
+import { canonicalJson } from './chain.js';
+import { BackupFormatError, ChunkOpener, ChunkSealer, readU32 } from '../backup/format.js';
+import { randomBytes } from '../keys/crypto.js';
 
 const header = new TextEncoder().encode('{"format":"veil-backup","version":1}');
 

@@ -5,15 +5,15 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityType } from '../../src/core/types.js';
-import { getJob, JobError, runDekBatch, setJobState, startDekRotation, type Job } from '../../src/jobs/rotate.js';
-import { createJobRunner } from '../../src/jobs/runner.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import type { Token } from '../../src/vault/types.js';
-import { ctx, DRIVERS, type Harness } from '../helpers/db.js';
-import { createAuditStore } from '../../src/audit/store.js';
+import type { EntityType } from '../core/types.js';
+import { getJob, JobError, runDekBatch, setJobState, startDekRotation, type Job } from './rotate.js';
+import { createJobRunner } from './runner.js';
+import { randomBytes } from '../keys/crypto.js';
+import { createLocalProvider } from '../keys/local.js';
+import { createDbVault, type DbVault } from '../vault/db-vault.js';
+import type { Token } from '../vault/types.js';
+import { ctx, DRIVERS, type Harness } from '../../test/helpers/db.js';
+import { createAuditStore } from '../audit/store.js';
 
 const values = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ type: 'EMAIL' as EntityType, value: `${prefix}.${i}@example.com` }));

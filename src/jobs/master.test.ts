@@ -5,18 +5,18 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityType } from '../../src/core/types.js';
-import { createAuditStore } from '../../src/audit/store.js';
-import { finishMasterRotation, keysNotUnder, runMasterBatch, startMasterRotation } from '../../src/jobs/master.js';
-import { getJob, JobError } from '../../src/jobs/rotate.js';
-import { createJobRunner } from '../../src/jobs/runner.js';
-import { randomBytes } from '../../src/keys/crypto.js';
-import { MasterKeyMismatchError, verifyMasterKey } from '../../src/keys/key-check.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { createDbVault, type DbVault } from '../../src/vault/db-vault.js';
-import type { Token } from '../../src/vault/types.js';
-import type { MasterKeyProvider } from '../../src/keys/provider.js';
-import { ctx, DRIVERS, type Harness } from '../helpers/db.js';
+import type { EntityType } from '../core/types.js';
+import { createAuditStore } from '../audit/store.js';
+import { finishMasterRotation, keysNotUnder, runMasterBatch, startMasterRotation } from './master.js';
+import { getJob, JobError } from './rotate.js';
+import { createJobRunner } from './runner.js';
+import { randomBytes } from '../keys/crypto.js';
+import { MasterKeyMismatchError, verifyMasterKey } from '../keys/key-check.js';
+import { createLocalProvider } from '../keys/local.js';
+import { createDbVault, type DbVault } from '../vault/db-vault.js';
+import type { Token } from '../vault/types.js';
+import type { MasterKeyProvider } from '../keys/provider.js';
+import { ctx, DRIVERS, type Harness } from '../../test/helpers/db.js';
 
 describe.each(DRIVERS)('master-key rotation on $name', (driver) => {
   let h: Harness;

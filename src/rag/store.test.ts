@@ -7,9 +7,9 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/client.js';
-import { fromPglite } from '../../src/db/open.node.js';
-import { createPgVectorStore, type StoredChunk, type VectorStore } from '../../src/rag/store.js';
+import type { Db } from '../db/client.js';
+import { fromPglite } from '../db/open.node.js';
+import { createPgVectorStore, type StoredChunk, type VectorStore } from './store.js';
 
 const chunk = (id: string, text: string, e: number[], extra: Partial<StoredChunk> = {}): StoredChunk => ({
   id,

@@ -7,11 +7,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AuditEventInput } from '../../src/audit/chain.js';
-import { createAuditStore, type AuditStore } from '../../src/audit/store.js';
-import { randomBytes, toBase64 } from '../../src/keys/crypto.js';
-import { createLocalProvider } from '../../src/keys/local.js';
-import { DRIVERS, TEST_DATABASE_URL, postgresDriver, type Harness } from '../helpers/db.js';
+import type { AuditEventInput } from './chain.js';
+import { createAuditStore, type AuditStore } from './store.js';
+import { randomBytes, toBase64 } from '../keys/crypto.js';
+import { createLocalProvider } from '../keys/local.js';
+import { DRIVERS, TEST_DATABASE_URL, postgresDriver, type Harness } from '../../test/helpers/db.js';
 
 const MASTER = randomBytes(32);
 const provider = createLocalProvider(MASTER);
@@ -189,7 +189,7 @@ describe.skipIf(!TEST_DATABASE_URL)('audit store across processes (postgres)', (
       const run = promisify(execFile);
       const env = { ...process.env, URL: h.url!, MASTER: toBase64(MASTER), TENANT: 'shared', EVENTS: '120', START: String(Date.now() + 4000) };
       const outs = await Promise.all(
-        [1, 2].map(() => run(process.execPath, ['--import', 'tsx', 'test/audit/append-worker.ts'], { env, timeout: 60_000 })),
+        [1, 2].map(() => run(process.execPath, ['--import', 'tsx', 'test/helpers/audit-append-worker.ts'], { env, timeout: 60_000 })),
       );
       for (const o of outs) expect(JSON.parse(o.stdout)).toEqual({ ok: 120 });
       const store = createAuditStore({ db: h.db, provider, checkpointEvery: 7 });

@@ -7,13 +7,13 @@
  */
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import type { EntityType, Logger } from '../../src/core/types.js';
-import { getJob, startDekRotation } from '../../src/jobs/rotate.js';
-import { runKekBatch, startKekRotation } from '../../src/jobs/kek.js';
-import { createJobRunner } from '../../src/jobs/runner.js';
-import { createDbVault } from '../../src/vault/db-vault.js';
-import { ctx } from '../helpers/db.js';
-import { useKmsAndPglite } from './kms-fixture.js';
+import type { EntityType, Logger } from '../core/types.js';
+import { getJob, startDekRotation } from './rotate.js';
+import { runKekBatch, startKekRotation } from './kek.js';
+import { createJobRunner } from './runner.js';
+import { createDbVault } from '../vault/db-vault.js';
+import { ctx } from '../../test/helpers/db.js';
+import { useKmsAndPglite } from '../../test/helpers/jobs-kms.js';
 
 const f = useKmsAndPglite();
 
