@@ -155,6 +155,9 @@ export async function benchRotation(log: (s: string) => void = () => {}): Promis
     const t0 = performance.now();
     const sample: { token: Token; value: string }[] = [];
     const CH = 10_000;
+    // 8 Crockford characters are 40 bits: among 1M random ids a repeat is likely (birthday bound),
+    // and the vault itself redraws on a clash, so the seeder does too.
+    const used = new Set<string>();
     for (let i = 0; i < n; i += CH) {
       const m = Math.min(CH, n - i);
       const tokens: string[] = [];
@@ -162,7 +165,9 @@ export async function benchRotation(log: (s: string) => void = () => {}): Promis
       const ivs: Uint8Array[] = [];
       const cts: Uint8Array[] = [];
       for (let j = 0; j < m; j++) {
-        const token = makeToken('EMAIL', randomTokenId());
+        let token = makeToken('EMAIL', randomTokenId());
+        while (used.has(token)) token = makeToken('EMAIL', randomTokenId());
+        used.add(token);
         const value = `bench.${i + j}@example.com`;
         const iv = nodeRandomBytes(12);
         tokens.push(token);
