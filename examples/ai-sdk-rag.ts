@@ -10,14 +10,14 @@
  *   `generateText` asks through Veil's `/v1/chat/completions`: the model sees placeholders only,
  *   and Veil restores the values in the answer as the caller's role allows.
  *
- * Run: VEIL_URL=http://localhost:8080/v1 VEIL_API_KEY=veil_… npx tsx examples/ai-sdk-rag.ts
+ * Run: VEIL_URL=http://127.0.0.1:8787/v1 VEIL_API_KEY=vk_… npx tsx examples/ai-sdk-rag.ts
  * Dependencies: ai, @ai-sdk/openai (tested in test/examples/recipes.test.ts).
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { cosineSimilarity, embed, embedMany, generateText } from 'ai';
 
 export interface VeilOptions {
-  /** Veil's OpenAI-compatible base URL, e.g. `http://localhost:8080/v1`. */
+  /** Veil's OpenAI-compatible base URL, e.g. `http://127.0.0.1:8787/v1`. */
   readonly baseURL: string;
   /** A Veil API key (its tenant and role decide what is restored). */
   readonly apiKey: string;
@@ -57,7 +57,7 @@ export async function ask(opts: VeilOptions, index: readonly Chunk[], question: 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const opts: VeilOptions = { baseURL: process.env.VEIL_URL ?? 'http://localhost:8080/v1', apiKey: process.env.VEIL_API_KEY ?? '', embeddingModel: 'text-embedding-3-small', chatModel: 'gpt-4o-mini' };
+  const opts: VeilOptions = { baseURL: process.env.VEIL_URL ?? 'http://127.0.0.1:8787/v1', apiKey: process.env.VEIL_API_KEY ?? '', embeddingModel: 'text-embedding-3-small', chatModel: 'gpt-4o-mini' };
   const index = await buildIndex(opts, ['Refund for jane.roe@example.com approved, paid back to card 4111 1111 1111 1111.', 'Shipping is delayed by the storm.']);
   console.log(await ask(opts, index, 'What happened to the refund of jane.roe@example.com?'));
 }

@@ -11,7 +11,7 @@
  *   raw PII) and the retrieved context (placeholders) reach the model as placeholders only, and
  *   Veil restores the values in the answer as the caller's role allows.
  *
- * Run: VEIL_URL=http://localhost:8080/v1 VEIL_API_KEY=veil_… npx tsx examples/langchain-rag.ts
+ * Run: VEIL_URL=http://127.0.0.1:8787/v1 VEIL_API_KEY=vk_… npx tsx examples/langchain-rag.ts
  * Dependencies: @langchain/core, @langchain/openai (tested in test/examples/recipes.test.ts).
  */
 import { Document } from '@langchain/core/documents';
@@ -21,7 +21,7 @@ import { BaseRetriever } from '@langchain/core/retrievers';
 import { ChatOpenAI } from '@langchain/openai';
 
 export interface VeilOptions {
-  /** Veil's OpenAI-compatible base URL, e.g. `http://localhost:8080/v1`. */
+  /** Veil's OpenAI-compatible base URL, e.g. `http://127.0.0.1:8787/v1`. */
   readonly baseURL: string;
   /** A Veil API key (its tenant and role decide what is restored). */
   readonly apiKey: string;
@@ -74,7 +74,7 @@ export async function answer(opts: VeilOptions, question: string): Promise<strin
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const opts: VeilOptions = {
-    baseURL: process.env.VEIL_URL ?? 'http://localhost:8080/v1',
+    baseURL: process.env.VEIL_URL ?? 'http://127.0.0.1:8787/v1',
     apiKey: process.env.VEIL_API_KEY ?? '',
     collection: 'support',
     embeddingModel: 'text-embedding-3-small',
