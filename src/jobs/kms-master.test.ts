@@ -8,7 +8,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import type { EntityType, Logger } from '../core/types.js';
+import type { EntityType } from '../core/types.js';
 import { keysNotUnder, runMasterBatch, startMasterRotation } from './master.js';
 import { getJob } from './rotate.js';
 import { createJobRunner } from './runner.js';
@@ -16,7 +16,7 @@ import { verifyMasterKey } from '../keys/key-check.js';
 import { createDbVault } from '../vault/db-vault.js';
 import type { Token } from '../vault/types.js';
 import { ctx } from '../../test/helpers/db.js';
-import { useKmsAndPglite } from '../../test/helpers/jobs-kms.js';
+import { recordingLogger, useKmsAndPglite } from '../../test/helpers/jobs-kms.js';
 
 const f = useKmsAndPglite();
 
@@ -39,13 +39,7 @@ it('re-wraps every KEK under the new KMS key, reads both meanwhile, waits out an
   const job = await startMasterRotation({ db: h.db, provider: switching });
   expect(job.total).toBe(41); // 40 KEKs + the key check value (no audit root yet)
 
-  const lines: string[] = [];
-  const logger: Logger = {
-    debug() {},
-    info: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-  };
+  const { lines, logger } = recordingLogger();
   const reads: string[] = [];
   const readAll = async () => {
     const v = createDbVault({ db: h.db, provider: switching, timeoutMs: 5000 }); // no cached keys

@@ -13,7 +13,7 @@ import { runKekBatch, startKekRotation } from './kek.js';
 import { createJobRunner } from './runner.js';
 import { createDbVault } from '../vault/db-vault.js';
 import { ctx } from '../../test/helpers/db.js';
-import { useKmsAndPglite } from '../../test/helpers/jobs-kms.js';
+import { recordingLogger, useKmsAndPglite } from '../../test/helpers/jobs-kms.js';
 
 const f = useKmsAndPglite();
 
@@ -28,13 +28,7 @@ it('waits and retries through a KMS outage mid-job, writes nothing meanwhile, th
   const tokens = await seed.tokenize(ctx(t), items);
   const job = await startDekRotation({ db: h.db, keyring: seed.keyring, tenantId: t, settleMs: 0 });
 
-  const lines: string[] = [];
-  const logger: Logger = {
-    debug() {},
-    info: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-  };
+  const { lines, logger } = recordingLogger();
   // Keys cached for 1 ms: every batch unwraps the tenant KEK through KMS again.
   const worker = createDbVault({ db: h.db, provider: provider(), timeoutMs: 5000, keyCacheTtlMs: 1 });
   let done = 0;

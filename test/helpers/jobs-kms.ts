@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { createAwsKmsProvider } from '../../src/keys/aws.js';
+import type { Logger } from '../../src/core/types.js';
 import type { MasterKeyProvider } from '../../src/keys/provider.js';
 import { startFakeKms, type FakeKms } from '../fakes/kms-server.js';
 import { pgliteDriver, type Harness } from './db.js';
@@ -38,4 +39,11 @@ export function useKmsAndPglite(): KmsFixture {
     await f.kms?.close();
   });
   return f;
+}
+
+/** A logger that keeps each line (message + JSON fields) so a test can check none holds a value. */
+export function recordingLogger(): { lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  const line = (m: string, f?: Record<string, unknown>) => lines.push(`${m} ${JSON.stringify(f ?? {})}`);
+  return { lines, logger: { debug() {}, info: line, warn: line, error: line } };
 }
