@@ -31,7 +31,7 @@ Commands:
   keys revoke <key-id>                      revoke an API key
 ${JOBS_HELP}
   collections migrate …                     migrate a JSONL export or a pgvector table into an
-                                            encrypted RAG collection (veil collections migrate --help)
+                                            encrypted RAG collection (\`veil collections\` lists its options)
   policy show <tenant-id>                   print the tenant's policy override and the
                                             effective policy (override merged onto the default)
   policy set <tenant-id> --file <policy.json>
