@@ -5,45 +5,33 @@
  * them and come back in the reply.
  */
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCompositeDetector } from '../src/detect/composite.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
 import { createNerDetector } from '../src/runtime/node/ner/index.js';
-import { type FakeUpstream, lastUserText, smallPieces, chatChunks, startFakeUpstream } from './fakes/upstream.js';
-import { type Gateway, startGateway } from './helpers/gateway.js';
+import { lastUserText, smallPieces, chatChunks } from './fakes/upstream.js';
+import { useDetectorGateway } from './helpers/gateway.js';
 
 const MODEL = new URL('../models/veil-ner', import.meta.url).pathname;
 
 describe.skipIf(!existsSync(`${MODEL}/onnx`))('gateway with the shipped NER model', () => {
-  let up: FakeUpstream;
-  let gw: Gateway;
   const detector = createCompositeDetector([createPatternDetector(), createNerDetector({ modelDir: MODEL })]);
-
-  beforeAll(async () => {
-    await detector.ready!();
-    up = await startFakeUpstream();
-    gw = await startGateway(up.url, { detector });
-  }, 60_000);
-  afterAll(async () => {
-    await gw?.close();
-    await up?.close();
-    await detector.close?.();
-  });
+  const f = useDetectorGateway(detector);
 
   const PROMPT =
     'Please write a short note to Michael Johnson confirming that Sarah Williams will visit him on Monday. ' +
     'Her email is sarah.williams@example.com.';
 
   it('names are replaced before the upstream sees them, and restored in the reply (plain and streamed)', async () => {
-    const client = gw.client();
+    const client = f.gw.client();
     const plain = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: PROMPT }] });
     expect(plain.choices[0]!.message.content).toBe(`You said: ${PROMPT}`);
-    const sent = lastUserText(up.received[0]!.body);
+    const sent = lastUserText(f.up.received[0]!.body);
     for (const v of ['Michael Johnson', 'Sarah Williams', 'sarah.williams@example.com']) expect(sent).not.toContain(v);
     expect(sent).toMatch(/\[PERSON_[0-9A-Z]{8}\]/);
     expect(sent).toMatch(/\[EMAIL_[0-9A-Z]{8}\]/);
 
-    up.handler = (req) => ({ kind: 'sse', events: chatChunks([smallPieces(`You said: ${lastUserText(req.body)}`)]) });
+    f.up.handler = (req) => ({ kind: 'sse', events: chatChunks([smallPieces(`You said: ${lastUserText(req.body)}`)]) });
     const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: PROMPT }], stream: true });
     let text = '';
     for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
@@ -51,14 +39,14 @@ describe.skipIf(!existsSync(`${MODEL}/onnx`))('gateway with the shipped NER mode
   });
 
   it('model ids in URL paths: names the model sees in ids pass; validated identifiers are refused', async () => {
-    up.handler = (req) => ({ kind: 'json', body: { id: decodeURIComponent(req.path.slice('/models/'.length)), object: 'model', created: 1, owned_by: 'x' } });
-    const client = gw.client();
+    f.up.handler = (req) => ({ kind: 'json', body: { id: decodeURIComponent(req.path.slice('/models/'.length)), object: 'model', created: 1, owned_by: 'x' } });
+    const client = f.gw.client();
     // the NER model reads parts of these as PERSON / ORGANIZATION
     for (const id of ['claude-3-5-sonnet', 'meta-llama/Llama-3.1-8B-Instruct', 'ft:gpt-4o-mini:acme-corp::abc123']) {
       expect((await client.models.retrieve(id)).id).toBe(id);
     }
-    up.received.length = 0;
+    f.up.received.length = 0;
     await expect(client.models.retrieve('219-09-9999')).rejects.toMatchObject({ status: 400, code: 'veil_pii_in_path' });
-    expect(up.received).toHaveLength(0);
+    expect(f.up.received).toHaveLength(0);
   });
 });

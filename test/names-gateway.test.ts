@@ -7,38 +7,25 @@
  * possessive, while the ordinary word "will" stays.
  */
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCompositeDetector } from '../src/detect/composite.js';
 import { withNamePasses } from '../src/detect/names/index.js';
 import { createPatternDetector } from '../src/detect/patterns/index.js';
 import { createNerDetector } from '../src/runtime/node/ner/index.js';
-import { type FakeUpstream, startFakeUpstream } from './fakes/upstream.js';
-import { type Gateway, startGateway } from './helpers/gateway.js';
+import { useDetectorGateway } from './helpers/gateway.js';
 
 const MODEL = new URL('../models/veil-ner', import.meta.url).pathname;
 
 describe.skipIf(!existsSync(`${MODEL}/onnx`))('name passes through the gateway with the shipped NER model', () => {
-  let up: FakeUpstream;
-  let gw: Gateway;
   const detector = withNamePasses(createCompositeDetector([createPatternDetector(), createNerDetector({ modelDir: MODEL })]));
-
-  beforeAll(async () => {
-    await detector.ready!();
-    up = await startFakeUpstream();
-    gw = await startGateway(up.url, { detector });
-  }, 60_000);
-  afterAll(async () => {
-    await gw?.close();
-    await up?.close();
-    await detector.close?.();
-  });
+  const f = useDetectorGateway(detector);
 
   it('one decision per person across messages and tool arguments; the verb stays; the reply is restored', async () => {
     const system = 'You help the renewals team. The account owner is Will Hartigan.';
     const user =
       'Please ask Will to draft the renewal letter. HARTIGAN signed last year and hartigan’s notes are attached; I will review them tomorrow.\n' +
       'hey its marcus btw, tell aisha the draft is due Friday.';
-    const client = gw.client();
+    const client = f.gw.client();
     const res = await client.chat.completions.create({
       model: 'm',
       messages: [
@@ -52,7 +39,7 @@ describe.skipIf(!existsSync(`${MODEL}/onnx`))('name passes through the gateway w
     // so it comes back in the form first seen in the request: HARTIGAN's, Aisha
     expect(res.choices[0]!.message.content).toBe(`You said: ${user.replace('hartigan’s', 'HARTIGAN’s').replace('aisha', 'Aisha')}`);
 
-    const sent = up.received[0]!.body as { messages: { content: string | null; tool_calls?: { function: { arguments: string } }[] }[] };
+    const sent = f.up.received[0]!.body as { messages: { content: string | null; tool_calls?: { function: { arguments: string } }[] }[] };
     const all = JSON.stringify(sent.messages);
     for (const v of ['Hartigan', 'HARTIGAN', 'hartigan', 'marcus', 'aisha', 'Aisha', 'ask Will', 'Will Hartigan']) expect(all).not.toContain(v);
     const sentUser = sent.messages[3]!.content!;
@@ -69,9 +56,9 @@ describe.skipIf(!existsSync(`${MODEL}/onnx`))('name passes through the gateway w
     const note =
       'Discharge Summary\nPatient: OYELARAN, BENEDIKT T   DOB: 1961-04-22\nDiagnosis: community-acquired pneumonia\n' +
       'Medications: Amoxicillin 500 mg TDS, Atorvastatin 20 mg nocte. Troponin negative x2.\nSSN and IBAN are on file with Beneficiary services.';
-    const client = gw.client();
+    const client = f.gw.client();
     await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: note }] });
-    const sent = (up.received.at(-1)!.body as { messages: { content: string }[] }).messages[0]!.content;
+    const sent = (f.up.received.at(-1)!.body as { messages: { content: string }[] }).messages[0]!.content;
     for (const word of ['Discharge Summary', 'Diagnosis:', 'Amoxicillin', 'Atorvastatin', 'Troponin', 'SSN and IBAN', 'Beneficiary services', 'Medications:']) {
       expect(sent).toContain(word);
     }

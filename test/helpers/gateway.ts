@@ -1,11 +1,14 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp, type Services } from '../../src/http/app.js';
 import { createUpstream } from '../../src/http/upstream.js';
 import { openAuthenticator } from '../../src/tenants/auth.js';
 import { silentLogger } from '../../src/core/types.js';
 import { createPatternDetector } from '../../src/detect/patterns/index.js';
+import type { Detector } from '../../src/detect/types.js';
+import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import { DEFAULT_POLICY } from '../../src/policy/index.js';
 import { createNodeFetch } from '../../src/runtime/node/http-fetch.js';
 import { createMemoryVault } from '../../src/vault/memory.js';
@@ -72,4 +75,23 @@ export async function postOversized(url: string, bytes: number, chunked: boolean
     : 'x'.repeat(bytes);
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, duplex: 'half' } as RequestInit);
   return { status: res.status, body: await res.json() };
+}
+
+/**
+ * The loopback stand-in upstream and an in-process gateway using `detector`, for the enclosing
+ * describe block: the detector is readied first, and all three are closed after the block.
+ */
+export function useDetectorGateway(detector: Detector): { readonly up: FakeUpstream; readonly gw: Gateway } {
+  const f = {} as { up: FakeUpstream; gw: Gateway };
+  beforeAll(async () => {
+    await detector.ready?.();
+    f.up = await startFakeUpstream();
+    f.gw = await startGateway(f.up.url, { detector });
+  }, 60_000);
+  afterAll(async () => {
+    await f.gw?.close();
+    await f.up?.close();
+    await detector.close?.();
+  });
+  return f;
 }
