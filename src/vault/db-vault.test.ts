@@ -4,15 +4,15 @@
  */
 import { faker } from '@faker-js/faker';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isVeilError, VeilError } from '../core/errors.js';
 import type { EntityType } from '../core/types.js';
-import { createDbVault, type DbVault } from './db-vault.js';
+import { createDbVault } from './db-vault.js';
 import { createLocalProvider } from '../keys/local.js';
 import { KeyProviderError } from '../keys/provider.js';
 import { randomBytes } from '../keys/crypto.js';
 import type { Token, TokenizeItem } from './types.js';
-import { ctx, VAULT_SETUPS, type Harness } from '../../test/helpers/db.js';
+import { ctx, VAULT_SETUPS, useVaultHarness } from '../../test/helpers/db.js';
 
 
 async function rejection(p: Promise<unknown>): Promise<VeilError> {
@@ -32,24 +32,16 @@ function printableRuns(buf: Buffer): string {
 const TOKEN_RE = /^[A-Z_]+_[0-9A-HJKMNP-TV-Z]{8}$/;
 
 describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
-  let h: Harness;
+  const f = useVaultHarness(driver);
   let master: Uint8Array;
-  const vaults: DbVault[] = [];
   const mk = (o: Partial<Parameters<typeof createDbVault>[0]> = {}) => {
-    const v = createDbVault({ db: h.db, provider: createLocalProvider(master), timeoutMs: 3000, crypto, ...o });
-    vaults.push(v);
+    const v = createDbVault({ db: f.h.db, provider: createLocalProvider(master), timeoutMs: 3000, crypto, ...o });
+    f.track(v);
     return v;
   };
 
   beforeAll(async () => {
-    h = await driver.open();
     master = randomBytes(32);
-  });
-  afterEach(async () => {
-    for (const v of vaults.splice(0)) await v.close();
-  });
-  afterAll(async () => {
-    await h?.cleanup();
   });
 
   it('round-trips values and keeps tokens stable per normalized value', async () => {
@@ -98,8 +90,8 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
     }
     const tokens = await v.tokenize(ctx('t-rest'), values);
     expect(new Set(tokens).size).toBeGreaterThan(350);
-    if (h.name === 'postgres') await h.db.rows(sql`checkpoint`);
-    const dump = await h.dump();
+    if (f.h.name === 'postgres') await f.h.db.rows(sql`checkpoint`);
+    const dump = await f.h.dump();
     // Positive control: the dump is searchable (tokens are stored in clear, by design).
     expect(dump.includes(Buffer.from(tokens[0]!))).toBe(true);
     // Every printable run of the raw bytes (values are ASCII here), searched as one string.
@@ -123,7 +115,7 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
     let tokens: Token[];
     const vals = ['Grace Hopper', 'Alan Turing', 'Edsger Dijkstra', 'Barbara Liskov', 'Donald Knuth', 'Frances Allen'];
     beforeAll(async () => {
-      const v = createDbVault({ db: h.db, provider: createLocalProvider(master), crypto });
+      const v = createDbVault({ db: f.h.db, provider: createLocalProvider(master), crypto });
       tokens = await v.tokenize(ctx(T), vals.map((value) => ({ type: 'PERSON' as const, value })));
       await v.tokenize(ctx('t-tamper-other'), [{ type: 'PERSON', value: 'Grace Hopper' }]);
       await v.close();
@@ -141,18 +133,18 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
       expect([...m.values()].sort()).toEqual([...vals].sort());
     });
     it('a flipped ciphertext byte', async () => {
-      await h.db.rows(sql`update mappings set ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) where tenant_id = ${T} and token = ${tokens[0]}`);
+      await f.h.db.rows(sql`update mappings set ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) where tenant_id = ${T} and token = ${tokens[0]}`);
       await expectIntegrity(tokens[0]!);
     });
     it('a flipped tag byte and a changed iv', async () => {
-      await h.db.rows(sql`update mappings set ciphertext = set_byte(ciphertext, length(ciphertext) - 1, get_byte(ciphertext, length(ciphertext) - 1) # 128) where tenant_id = ${T} and token = ${tokens[1]}`);
+      await f.h.db.rows(sql`update mappings set ciphertext = set_byte(ciphertext, length(ciphertext) - 1, get_byte(ciphertext, length(ciphertext) - 1) # 128) where tenant_id = ${T} and token = ${tokens[1]}`);
       await expectIntegrity(tokens[1]!);
-      await h.db.rows(sql`update mappings set iv = set_byte(iv, 11, get_byte(iv, 11) # 1) where tenant_id = ${T} and token = ${tokens[5]}`);
+      await f.h.db.rows(sql`update mappings set iv = set_byte(iv, 11, get_byte(iv, 11) # 1) where tenant_id = ${T} and token = ${tokens[5]}`);
       await expectIntegrity(tokens[5]!);
     });
     it('ciphertexts swapped between two rows', async () => {
       const [a, b] = [tokens[2]!, tokens[3]!];
-      await h.db.rows(sql`
+      await f.h.db.rows(sql`
         update mappings m set iv = o.iv, ciphertext = o.ciphertext
         from (select token, iv, ciphertext from mappings where tenant_id = ${T} and token in (${a}, ${b})) o
         where m.tenant_id = ${T} and m.token in (${a}, ${b}) and o.token <> m.token`);
@@ -161,7 +153,7 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
     });
     it('a ciphertext copied from another tenant', async () => {
       const tok = tokens[4]!;
-      await h.db.rows(sql`
+      await f.h.db.rows(sql`
         update mappings set iv = o.iv, ciphertext = o.ciphertext, dek_version = o.dek_version
         from (select iv, ciphertext, dek_version from mappings where tenant_id = 't-tamper-other' limit 1) o
         where tenant_id = ${T} and token = ${tok}`);
@@ -175,16 +167,16 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
         { type: 'EMAIL', value: 'ken@bell-labs.example' },
       ]);
       // a, b and c each got their own DEK version (threshold 1).
-      const vers = await h.db.rows<{ token: string; dek_version: number }>(
+      const vers = await f.h.db.rows<{ token: string; dek_version: number }>(
         sql`select token, dek_version from mappings where tenant_id = ${T} and token in (${a}, ${b}, ${c}) order by dek_version`,
       );
       expect(new Set(vers.map((r) => r.dek_version)).size).toBe(3);
       expect((await fresh().resolve(ctx(T), [a!, b!, c!])).size).toBe(3);
-      await h.db.rows(sql`update mappings set dek_version = dek_version + 1 where tenant_id = ${T} and token = ${a}`);
+      await f.h.db.rows(sql`update mappings set dek_version = dek_version + 1 where tenant_id = ${T} and token = ${a}`);
       await expectIntegrity(a!);
-      await h.db.rows(sql`update mappings set dek_version = 999 where tenant_id = ${T} and token = ${b}`);
+      await f.h.db.rows(sql`update mappings set dek_version = 999 where tenant_id = ${T} and token = ${b}`);
       await expectIntegrity(b!);
-      await h.db.rows(sql`update mappings set type = 'PERSON' where tenant_id = ${T} and token = ${c}`);
+      await f.h.db.rows(sql`update mappings set type = 'PERSON' where tenant_id = ${T} and token = ${c}`);
       await expectIntegrity(c!);
     });
     it('blind indexes swapped between two rows (issue 7): the value gets the other token, whose restore fails', async () => {
@@ -194,12 +186,12 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
       const [a, b] = await mk().tokenize(ctx(T2), [alice, bob]);
       expect((await fresh().resolve(ctx(T2), [a!, b!])).get(a!)).toBe(alice.value);
       const blinds = new Map(
-        (await h.db.rows<{ token: string; blind_index: Uint8Array }>(sql`select token, blind_index from mappings where tenant_id = ${T2}`)).map((r) => [r.token, r.blind_index]),
+        (await f.h.db.rows<{ token: string; blind_index: Uint8Array }>(sql`select token, blind_index from mappings where tenant_id = ${T2}`)).map((r) => [r.token, r.blind_index]),
       );
       // Three steps: the unique (tenant, blind_index) index is checked row by row.
-      await h.db.rows(sql`update mappings set blind_index = ${Buffer.from([0])} where tenant_id = ${T2} and token = ${a}`);
-      await h.db.rows(sql`update mappings set blind_index = ${blinds.get(a!)} where tenant_id = ${T2} and token = ${b}`);
-      await h.db.rows(sql`update mappings set blind_index = ${blinds.get(b!)} where tenant_id = ${T2} and token = ${a}`);
+      await f.h.db.rows(sql`update mappings set blind_index = ${Buffer.from([0])} where tenant_id = ${T2} and token = ${a}`);
+      await f.h.db.rows(sql`update mappings set blind_index = ${blinds.get(a!)} where tenant_id = ${T2} and token = ${b}`);
+      await f.h.db.rows(sql`update mappings set blind_index = ${blinds.get(b!)} where tenant_id = ${T2} and token = ${a}`);
       // Alice's address now maps to Bob's token (the lookup trusts the index) ...
       const v = fresh();
       const [again] = await v.tokenize(ctx(T2), [alice]);
@@ -216,7 +208,7 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
       const v = mk();
       const [tok] = await v.tokenize(ctx('t-tamper-dek'), [{ type: 'PERSON', value: 'Margaret Hamilton' }]);
       expect((await fresh().resolve(ctx('t-tamper-dek'), [tok!])).size).toBe(1);
-      await h.db.rows(sql`update tenant_keys set wrapped = set_byte(wrapped, 20, get_byte(wrapped, 20) # 1) where tenant_id = 't-tamper-dek' and kind = 'dek'`);
+      await f.h.db.rows(sql`update tenant_keys set wrapped = set_byte(wrapped, 20, get_byte(wrapped, 20) # 1) where tenant_id = 't-tamper-dek' and kind = 'dek'`);
       const e = await rejection(fresh().resolve(ctx('t-tamper-dek'), [tok!]));
       expect(e.code).toBe('veil_vault_integrity');
     });
@@ -232,7 +224,7 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
     expect((await v.resolve(ctx('t-iso-b'), [a!, b!])).get(b!)).toBe('shared@example.com');
     expect((await v.resolve(ctx('t-iso-b'), [a!])).has(a!)).toBe(false);
     // Tenants have separate KEKs.
-    const keks = await h.db.rows<{ n: number }>(
+    const keks = await f.h.db.rows<{ n: number }>(
       sql`select count(distinct wrapped)::int as n from tenant_keys where kind = 'kek' and tenant_id in ('t-iso-a', 't-iso-b')`,
     );
     expect(keks[0]!.n).toBe(2);
@@ -246,14 +238,14 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
     const v1 = mk();
     const t1 = await v1.tokenize(ctx('t-restart'), items);
     await v1.close();
-    const db2 = h.name === 'postgres' ? await h.reopen() : h.db;
+    const db2 = f.h.name === 'postgres' ? await f.h.reopen() : f.h.db;
     const v2 = createDbVault({ db: db2, provider: createLocalProvider(master.slice()), crypto });
-    vaults.push(v2);
+    f.track(v2);
     expect(await v2.tokenize(ctx('t-restart'), [{ type: 'EMAIL', value: 'KJ@NASA.example' }, items[0]!])).toEqual([t1[1], t1[0]]);
     expect((await v2.resolve(ctx('t-restart'), t1)).get(t1[0]!)).toBe('Katherine Johnson');
 
     const wrong = createDbVault({ db: db2, provider: createLocalProvider(randomBytes(32)) });
-    vaults.push(wrong);
+    f.track(wrong);
     for (const p of [wrong.tokenize(ctx('t-restart'), items), wrong.resolve(ctx('t-restart'), t1)]) {
       const e = await rejection(p);
       expect(e.status).toBe(503);
@@ -270,14 +262,14 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
     const tokens: Token[] = [];
     for (const it of values.slice(0, 4)) tokens.push(...(await v.tokenize(ctx(T), [it])));
     tokens.push(...(await v.tokenize(ctx(T), values.slice(4))));
-    const deks = await h.db.rows<{ version: number; state: string; encryptions: string | number }>(
+    const deks = await f.h.db.rows<{ version: number; state: string; encryptions: string | number }>(
       sql`select version, state, encryptions from tenant_keys where tenant_id = ${T} and kind = 'dek' order by version`,
     );
     expect(deks.length).toBeGreaterThanOrEqual(5); // 10 encryptions, at most 3 (reserved 2 at a time) per DEK
     expect(deks.filter((d) => d.state === 'primary')).toHaveLength(1);
     expect(deks.at(-1)!.state).toBe('primary');
     for (const d of deks) expect(Number(d.encryptions)).toBeLessThanOrEqual(3);
-    const used = await h.db.rows<{ n: number }>(sql`select count(distinct dek_version)::int as n from mappings where tenant_id = ${T}`);
+    const used = await f.h.db.rows<{ n: number }>(sql`select count(distinct dek_version)::int as n from mappings where tenant_id = ${T}`);
     expect(used[0]!.n).toBeGreaterThanOrEqual(4);
     const v2 = mk();
     const back = await v2.resolve(ctx(T), tokens);
@@ -302,15 +294,15 @@ describe.each(VAULT_SETUPS)('db vault on $name', ({ driver, crypto }) => {
       }),
     );
     expect(seen.size).toBe(40);
-    const n = await h.db.rows<{ n: number }>(sql`select count(*)::int as n from mappings where tenant_id = ${T}`);
+    const n = await f.h.db.rows<{ n: number }>(sql`select count(*)::int as n from mappings where tenant_id = ${T}`);
     expect(n[0]!.n).toBe(40);
   });
 
   it('fails closed with 503 when its database is closed', async () => {
-    const db = h.name === 'postgres' ? await h.reopen() : null;
+    const db = f.h.name === 'postgres' ? await f.h.reopen() : null;
     if (!db) return; // PGlite: closing the shared instance would end the suite; covered in db-down.test.ts
     const v = createDbVault({ db, provider: createLocalProvider(master), timeoutMs: 2000 });
-    vaults.push(v);
+    f.track(v);
     await v.tokenize(ctx('t-closed'), [{ type: 'PERSON', value: 'Closed Person' }]);
     await db.close();
     const e = await rejection(v.tokenize(ctx('t-closed'), [{ type: 'PERSON', value: 'Another Person' }]));

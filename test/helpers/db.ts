@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { RequestContext } from '../../src/core/types.js';
 import type { Db } from '../../src/db/client.js';
 import { createPool, fromPglite, fromPool } from '../../src/db/open.node.js';
@@ -148,6 +148,27 @@ export function useHarness(driver: Driver): () => Harness {
     await h?.cleanup();
   });
   return () => h!;
+}
+
+/**
+ * {@link useHarness} plus the vaults (or anything closable) a test makes: `track(v)` returns `v`
+ * and closes it after that test. `h` is the harness, set before the block's first test.
+ */
+export function useVaultHarness(driver: Driver): { readonly h: Harness; track<V extends { close(): Promise<void> }>(v: V): V } {
+  const harness = useHarness(driver);
+  const open: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const v of open.splice(0)) await v.close();
+  });
+  return {
+    get h() {
+      return harness();
+    },
+    track(v) {
+      open.push(v);
+      return v;
+    },
+  };
 }
 
 /** Runs the `veil` CLI in-process and captures its output. */
