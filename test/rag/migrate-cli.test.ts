@@ -74,3 +74,14 @@ it('usage errors exit 2; a bad record exits 1 naming the line, not its content',
   expect(r.code).toBe(1);
   expect(r.err).toBe('error: record 2 is not valid JSON');
 }, 120_000);
+
+it('a database error that quotes a value (SQLSTATE 22, e.g. a bad cast in the source table) is named by its code, never echoed', async () => {
+  // the source table's embedding column holds text that PostgreSQL cannot read as real[]:
+  // its error message is `malformed array literal: "carol.secret@example.com"`
+  await client.exec(`create table legacy_bad (doc_id text primary key, body text, emb text);
+    insert into legacy_bad values ('d1', 'hello', 'carol.secret@example.com');`);
+  const r = await cli(['migrate', '--tenant', 't1', '--collection', 'badcast', '--from-table', 'legacy_bad', '--id-col', 'doc_id', '--text-col', 'body', '--embedding-col', 'emb']);
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/^error: the database refused a value \(SQLSTATE 22[0-9A-Z]{3}\)$/);
+  expect(r.err + r.out).not.toContain('carol.secret');
+}, 120_000);

@@ -25,7 +25,9 @@ import { createMasterKeyProvider } from '../../../keys/master-key.node.js';
 import { buildDetector } from '../services.js';
 import { createCollections, embed } from '../../../rag/collections.js';
 import { migrateJsonl } from '../../../rag/migrate.node.js';
-import { migrateTable, type MigrateResult } from '../../../rag/migrate.js';
+import { MigrationError, migrateTable, type MigrateResult } from '../../../rag/migrate.js';
+import { isVeilError } from '../../../core/errors.js';
+import { describeCliError } from './common.js';
 import { createPgVectorStore } from '../../../rag/store.js';
 
 export const COLLECTIONS_HELP = `veil collections migrate --tenant <id> --collection <name> --file <export.jsonl>
@@ -138,7 +140,7 @@ export async function runCollectionsCli(argv: string[], io: CollectionsIo): Prom
     io.out(`${r.paused ? 'paused: ' : ''}migrated ${r.done - r.startedAt} chunks into "${v.collection}" (${r.done}/${r.total} done${r.startedAt > 0 ? `, resumed at ${r.startedAt}` : ''}; ${secs > 0 ? Math.round((r.done - r.startedAt) / secs) : 0} chunks/s)${r.paused ? '; run the same command again to resume' : ''}`);
     return 0;
   } catch (e) {
-    io.err(`error: ${(e as Error).message}`);
+    io.err(`error: ${e instanceof MigrationError || isVeilError(e) ? e.message : describeCliError(e)}`);
     return 1;
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);

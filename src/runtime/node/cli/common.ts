@@ -103,3 +103,18 @@ export function table(rows: string[][]): string {
 }
 
 export const iso = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+
+/**
+ * Error text without values: the message of our own errors, the code/name of the others. A
+ * database error of SQLSTATE class 22 (data exception: `invalid input syntax for type …: "<the
+ * value>"`) is named by its code only, since its message quotes the offending value.
+ */
+export function describeCliError(e: unknown): string {
+  const err = e as { message?: string; code?: string; name?: string };
+  if (err?.message?.startsWith('Invalid configuration')) return err.message;
+  if (err?.name === 'DataDirLockedError' || err?.name === 'AdminInputError' || err?.name === 'MasterKeyMismatchError') return err.message!;
+  if (err?.code === '23505') return 'already exists';
+  if (err?.code === 'ECONNREFUSED') return 'cannot connect to the database (connection refused)';
+  if (typeof err?.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code)) return `the database refused a value (SQLSTATE ${err.code})`;
+  return `${err?.name ?? 'Error'}${err?.code ? ` (${err.code})` : ''}: ${err?.message ?? String(e)}`;
+}

@@ -11,7 +11,7 @@ import { isVeilError } from '../../../core/errors.js';
 import { OPEN_TENANT_ID } from '../../../core/types.js';
 import { PolicyValidationError } from '../../../policy/override.js';
 import { AUDIT_HELP, BACKUP_HELP, ERASE_HELP, JOBS_HELP } from './help.js';
-import { type CliCommand, type CliIo, CliUsageError, parseCoreArgs, withCliDb } from './common.js';
+import { type CliCommand, type CliIo, CliUsageError, describeCliError, parseCoreArgs, withCliDb } from './common.js';
 
 export type { CliIo } from './common.js';
 
@@ -106,19 +106,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.err(`error: ${e.message}`);
       return 2;
     }
-    io.err(`error: ${isVeilError(e) ? e.message : describe(e)}`);
+    io.err(`error: ${isVeilError(e) ? e.message : describeCliError(e)}`);
     return 1;
   }
-}
-
-/** Error text without values: the message of our own errors, the code/name of the others. */
-function describe(e: unknown): string {
-  const err = e as { message?: string; code?: string; name?: string };
-  if (err?.message?.startsWith('Invalid configuration')) return err.message;
-  if (err?.name === 'DataDirLockedError' || err?.name === 'AdminInputError' || err?.name === 'MasterKeyMismatchError') return err.message!;
-  if (err?.code === '23505') return 'already exists';
-  if (err?.code === 'ECONNREFUSED') return 'cannot connect to the database (connection refused)';
-  return `${err?.name ?? 'Error'}${err?.code ? ` (${err.code})` : ''}: ${err?.message ?? String(e)}`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
